@@ -1,0 +1,1 @@
+"""The LabLens shell: application, main window, workspace registry, task runner, settings, CLI."""

@@ -1,0 +1,50 @@
+"""Headless command line: ``python main.py <workspace> <verb> [options]``.
+
+No arguments opens the GUI. Exit status: 0 on success, 2 on bad input (a one-line message that
+names the file and the problem, no traceback), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from engines.core.errors import LabLensError
+
+# workspace name -> module with ``register(subparsers)``; imported modules stay light (engines
+# and torch are imported inside the verb handlers)
+CLI_MODULES = {
+    "spectrum": "app.cli.spectrum",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="LabLens analysis workbench. Without arguments: open the GUI.")
+    workspaces = parser.add_subparsers(dest="workspace", metavar="WORKSPACE", required=True)
+    for name, module_name in CLI_MODULES.items():
+        module = importlib.import_module(module_name)
+        module.register(workspaces.add_parser(name, help=module.__doc__.splitlines()[0]))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv:
+        from app.gui import run_gui
+
+        return run_gui()
+    if argv[0] == "gui":
+        from app.gui import run_gui
+
+        return run_gui(argv[1] if len(argv) > 1 else None)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except LabLensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

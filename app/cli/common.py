@@ -1,0 +1,80 @@
+"""Helpers shared by the workspaces' CLI verbs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engines.core.checkpoint import atomic_write_bytes
+from engines.core.errors import InputError
+from engines.core.progress import Progress, TaskGenerator
+
+T = TypeVar("T")
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
+                        help="compute device (default: auto = CUDA > MPS > CPU)")
+
+
+def add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", metavar="OUT", type=Path,
+                        help="write the machine-readable result to this JSON file")
+
+
+def run_with_bar(task: TaskGenerator[T], description: str, quiet: bool = False) -> T:
+    """Drive an engine generator with a tqdm progress bar on stderr; return its result."""
+    from tqdm import tqdm
+
+    with tqdm(total=1000, desc=description, file=sys.stderr, disable=quiet,
+              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}") as bar:
+        while True:
+            try:
+                report = next(task)
+            except StopIteration as stop:
+                bar.update(1000 - bar.n)
+                return stop.value
+            if isinstance(report, Progress):
+                bar.update(max(0, int(report.fraction * 1000) - bar.n))
+                bar.set_postfix_str(report.message, refresh=False)
+
+
+def _json_safe(value: Any) -> Any:
+    """Convert numpy scalars/arrays and NaN to plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _json_safe(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: Path | None, result: dict[str, Any]) -> None:
+    """Write ``result`` atomically to ``path`` (no-op when ``path`` is None)."""
+    if path is None:
+        return
+    text = json.dumps(_json_safe(result), indent=2)
+    try:
+        atomic_write_bytes(Path(path), text.encode())
+    except OSError as exc:
+        raise InputError(f"{Path(path).name}: cannot write JSON ({exc.strerror})") from None
+
+
+def parse_int_list(text: str, what: str) -> list[int]:
+    """Parse ``"100,1000,19650"`` into positive integers."""
+    try:
+        values = [int(float(part)) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise InputError(f"{what}: expected positive numbers, got {text!r}")
+    return values

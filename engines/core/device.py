@@ -1,0 +1,74 @@
+"""Compute device choice and the inference/training contexts that go with it.
+
+torch is imported inside the functions so that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING
+
+from engines.core.errors import InputError
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """Return the torch device for a user preference: auto picks CUDA > MPS > CPU.
+
+    Raises
+    ------
+    InputError
+        If the preference is unknown or the requested accelerator is absent.
+    """
+    import torch
+
+    preference = (preference or "auto").lower()
+    if preference not in DEVICE_CHOICES:
+        raise InputError(f"unknown device {preference!r}; valid: {', '.join(DEVICE_CHOICES)}")
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' requested but no CUDA GPU is available")
+    if preference == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device 'mps' requested but MPS is not available")
+    return torch.device(preference)
+
+
+def describe_device(device: torch.device) -> str:
+    """Short label for the status bar, e.g. ``"CUDA: NVIDIA H100"`` or ``"CPU (2 threads)"``."""
+    import torch
+
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "MPS (Apple GPU)"
+    return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; a no-op elsewhere (CPU bf16 is slower than fp32 on most CPUs)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def configure_cpu_threads() -> None:
+    """Use every core the process may run on (containers often report more than they grant)."""
+    import torch
+
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:
+        available = os.cpu_count() or 1
+    torch.set_num_threads(max(1, available))

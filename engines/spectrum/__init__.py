@@ -1,0 +1,1 @@
+"""PGNAA spectrum classification engine (Cheng et al.): readers, RSM, models, CAM, evaluation."""

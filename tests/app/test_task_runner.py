@@ -1,0 +1,73 @@
+"""The task runner: results, throttled progress, errors (incl. RuntimeError), cancellation."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app.task_runner import TaskRunner
+from engines.core.errors import InputError
+from engines.core.progress import Progress
+
+
+def _counting(n, delay=0.0):
+    for i in range(n):
+        if delay:
+            time.sleep(delay)
+        yield Progress((i + 1) / n, f"{i + 1}/{n}")
+    return n
+
+
+@pytest.fixture
+def runner(qtbot):
+    runner = TaskRunner()
+    yield runner
+    assert runner.shutdown(5000)
+
+
+def test_result_arrives_and_progress_is_throttled(qtbot, runner):
+    results, reports = [], []
+    handle = runner.start("count", _counting(20000), on_progress=reports.append,
+                          on_result=results.append)
+    with qtbot.waitSignal(handle.ended, timeout=10000) as ended:
+        pass
+    assert ended.args == ["done"]
+    assert results == [20000]
+    assert handle.fraction == 1.0
+    assert len(reports) < 200, "20000 yields must be coalesced to a few updates"
+
+
+@pytest.mark.parametrize("error", [InputError("bad.spe: no $DATA"), RuntimeError("shape mismatch")])
+def test_errors_reach_the_error_callback(qtbot, runner, error):
+    def failing():
+        yield Progress(0.1)
+        raise error
+
+    errors = []
+    handle = runner.start("fail", failing(), on_error=errors.append)
+    with qtbot.waitSignal(handle.ended, timeout=5000):
+        pass
+    assert handle.state == "failed"
+    assert errors == [error]
+
+
+def test_unhandled_errors_go_to_task_failed(qtbot, runner):
+    def failing():
+        raise InputError("x.csv: empty")
+        yield
+
+    with qtbot.waitSignal(runner.taskFailed, timeout=5000) as failed:
+        runner.start("fail", failing())
+    assert str(failed.args[1]) == "x.csv: empty"
+
+
+def test_cancel_stops_at_next_yield(qtbot, runner):
+    finished = []
+    handle = runner.start("slow", _counting(1000, delay=0.01), on_finished=finished.append)
+    qtbot.waitUntil(lambda: handle.fraction > 0, timeout=5000)
+    handle.cancel()
+    with qtbot.waitSignal(handle.ended, timeout=5000):
+        pass
+    assert handle.state == "cancelled" and finished == ["cancelled"]
+    assert handle.fraction < 0.5

@@ -1,0 +1,1 @@
+"""Qt widgets: ``common/`` reusable views and one package per workspace."""

@@ -1,0 +1,1 @@
+"""Reusable Qt views shared by every workspace."""
