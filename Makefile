@@ -26,10 +26,10 @@ lint: $(STAMP)
 
 # Rebuild the bundled demo models from freshly generated sample data (see README).
 demo-models: $(STAMP)
-	$(PY) -m tools.make_demo_models
+	$(PY) -m app.demo_models
 
 screenshots: $(STAMP)
-	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m tools.screenshots docs
+	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m app.screenshots docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

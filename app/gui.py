@@ -8,9 +8,8 @@ import sys
 
 def run_gui(workspace: str | None = None) -> int:
     """Create the QApplication and the main window, and run the event loop."""
-    from PySide6.QtWidgets import QApplication
-
     import pyqtgraph as pg
+    from PySide6.QtWidgets import QApplication
 
     from app.main_window import MainWindow
 

@@ -14,11 +14,9 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QStackedWidget,
     QToolBar,
-    QWidget,
 )
 from superqt.utils import FunctionWorker
 

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThreadPool, QTimer, Signal
 from superqt.utils import GeneratorWorker
 
 from engines.core.progress import Progress
@@ -157,7 +157,11 @@ class TaskRunner(QObject):
     def shutdown(self, timeout_ms: int = 15000) -> bool:
         """Cancel every task and wait for the worker threads; True if all stopped in time."""
         self.cancel_all()
-        return QThreadPool.globalInstance().waitForDone(timeout_ms)
+        stopped = QThreadPool.globalInstance().waitForDone(timeout_ms)
+        QCoreApplication.processEvents()  # deliver the workers' last queued signals
+        for handle in self.running:
+            handle._end("cancelled")
+        return stopped
 
     def _flush_all(self) -> None:
         for handle in self._handles:

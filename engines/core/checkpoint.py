@@ -12,11 +12,14 @@ import os
 import platform
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engines.core.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 WEIGHTS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
@@ -93,7 +96,6 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     ModelError
         If either file is missing or malformed.
     """
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load
 
