@@ -3,7 +3,12 @@ import json
 import pytest
 import torch
 
-from engines.core.checkpoint import load_checkpoint, load_state_dict_strict, model_paths, save_checkpoint
+from engines.core.checkpoint import (
+    load_checkpoint,
+    load_state_dict_strict,
+    model_paths,
+    save_checkpoint,
+)
 from engines.core.errors import ModelError
 
 
