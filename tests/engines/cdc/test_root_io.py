@@ -1,0 +1,101 @@
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from engines.cdc.geometry import channel_to_cell
+from engines.cdc.io import read_events, summarize
+from engines.cdc.root_io import read_root, write_root
+from engines.cdc.synthetic import generate_events
+from engines.core.progress import drive
+
+# three events, hits deliberately interleaved as a merged simulation might store them
+EVENT = np.array([12, 12, 40, 12, 40, 7, 12], dtype=np.int32)
+CHANNEL = np.array([0, 4481, 17, 200, 0, 3000, 1000], dtype=np.int32)
+TIME = np.array([900.0, 1100.0, 620.0, 1500.0, 700.0, 1000.0, 950.0])
+CHARGE = np.array([120.0, 80.0, 300.0, 55.0, 90.0, 400.0, 150.0])
+DRIFT = np.array([100.0, 50.0, 10.0, 300.0, 20.0, 30.0, 200.0])
+IS_SIG = np.array([1, 0, 0, 1, 1, 0, 1], dtype=np.int32)
+
+
+def _write(path, prefix="CDCHit.", cth=True, drop=()):
+    branches = {"fChannel": CHANNEL, "fDetectedTime": TIME, "fCharge": CHARGE,
+                "fDriftTime": DRIFT, "fIsSig": IS_SIG, "fEventNumber": EVENT}
+    data = {prefix + k: v for k, v in branches.items() if k not in drop}
+    with uproot.recreate(path) as file:
+        file.mktree("CDCHitTree", {k: v.dtype for k, v in data.items()}).extend(data)
+        if cth:
+            cth_data = {"CTHHit.fEventNumber": np.array([12, 12, 40], np.int32),
+                        "CTHHit.fCounter": np.array([5, 70, 90], np.int32),
+                        "CTHHit.fDetectedTime": np.array([880.0, 870.0, 600.0])}
+            file.mktree("CTHHitTree", {k: v.dtype for k, v in cth_data.items()}).extend(cth_data)
+    return path
+
+
+def test_dotted_branch_names_group_by_event(tmp_path):
+    events = read_root(_write(tmp_path / "sim.root"))
+    assert [e.event_number for e in events] == [7, 12, 40]
+    assert [e.n_hits for e in events] == [1, 4, 2]
+    e12 = events[1]
+    # channel -> cell: channel 0 is the first wire after the 198-wire inner guard layer
+    np.testing.assert_array_equal(e12.cell, channel_to_cell([0, 4481, 200, 1000]))
+    assert e12.cell[0] == 198 and e12.cell[1] == 4679
+    # the earliest CTH hit of the event is the trigger: counter 70 at 870 ns
+    assert e12.trigger_counter == 70 and e12.trigger_time_ns == 870.0
+    np.testing.assert_allclose(e12.time_ns, [30.0, 230.0, 630.0, 80.0])
+    np.testing.assert_array_equal(e12.is_signal, [True, False, True, True])
+    np.testing.assert_array_equal(e12.track_id, [0, -1, 0, 0])
+    np.testing.assert_allclose(e12.adc, [120.0, 80.0, 55.0, 150.0])
+    np.testing.assert_allclose(e12.drift_time_ns, [100.0, 50.0, 300.0, 200.0])
+    assert e12.has_truth and e12.n_signal_hits == 3
+    # event 7 has no CTH hit: unknown counter, times as recorded
+    assert events[0].trigger_counter == -1 and events[0].time_ns[0] == 1000.0
+    assert events.format == "icedust-root" and events.metadata["cth_trigger"]
+
+
+def test_plain_branch_names_without_cth_or_truth(tmp_path):
+    path = _write(tmp_path / "plain.root", prefix="", cth=False, drop=("fIsSig", "fDriftTime"))
+    events = read_root(path)
+    assert all(e.trigger_counter == -1 and e.trigger_time_ns == 0.0 for e in events)
+    assert not any(e.has_truth for e in events)
+    assert events[1].drift_time_ns is None
+    np.testing.assert_allclose(events[1].time_ns, [900.0, 1100.0, 1500.0, 950.0])
+
+
+def test_one_entry_per_event_layout(tmp_path):
+    counts = np.array([2, 1])
+    data = {"CDCHit.fChannel": ak.unflatten(np.array([5, 6, 7], np.int32), counts),
+            "CDCHit.fDetectedTime": ak.unflatten(np.array([1.0, 2.0, 3.0]), counts),
+            "CDCHit.fCharge": ak.unflatten(np.array([10.0, 20.0, 30.0]), counts),
+            "CDCHit.fEventNumber": np.array([3, 4], np.int32)}
+    types = {k: ("var * " + str(np.asarray(ak.flatten(v)).dtype)) if isinstance(v, ak.Array)
+             else v.dtype for k, v in data.items()}
+    with uproot.recreate(tmp_path / "jag.root") as file:
+        file.mktree("CDCHitTree", types).extend(data)
+    events = read_root(tmp_path / "jag.root")
+    assert [e.event_number for e in events] == [3, 4]
+    np.testing.assert_array_equal(events[0].cell, channel_to_cell([5, 6]))
+    np.testing.assert_allclose(events[1].adc, [30.0])
+
+
+@pytest.mark.parametrize("per_event", [False, True])
+def test_write_root_round_trip_of_synthetic_events(tmp_path, per_event):
+    events = drive(generate_events(3, occupancy=0.2, seed=8))
+    path = write_root(tmp_path / "syn.root", events, per_event=per_event)
+    back = read_root(path)
+    assert len(back) == 3
+    for a, b in zip(events, back, strict=True):
+        np.testing.assert_array_equal(a.cell, b.cell)
+        np.testing.assert_allclose(a.time_ns, b.time_ns, atol=1e-3)
+        np.testing.assert_array_equal(a.is_signal, b.is_signal)
+        assert a.trigger_counter == b.trigger_counter
+        assert b.trigger_time_ns == pytest.approx(a.trigger_time_ns)
+
+
+def test_dispatch_by_content_and_summary(tmp_path):
+    path = _write(tmp_path / "sim.data")  # suffix says nothing: the magic bytes decide
+    assert read_events(path).format == "icedust-root"
+    info = summarize(path)
+    assert info["events"] == 3 and info["hits"] == 7 and info["signal_hits"] == 4
+    assert info["format"] == "icedust-root"
+    assert info["occupancy_mean"] == pytest.approx(np.mean([1, 4, 2]) / 4482)

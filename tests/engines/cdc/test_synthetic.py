@@ -1,0 +1,183 @@
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engines.cdc.geometry import get_geometry
+from engines.cdc.hdf5_io import read_hdf5
+from engines.cdc.synthetic import (
+    SyntheticConfig,
+    generate_events,
+    iter_write_sample_file,
+    merge_hits,
+    write_sample_file,
+)
+from engines.cdc.synthetic_background import BackgroundConfig, draw_background
+from engines.cdc.synthetic_signal import SignalConfig, draw_signal_track, draw_trigger_time
+from engines.core.errors import InputError
+from engines.core.progress import drive
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return drive(generate_events(24, occupancy=0.4, seed=3))
+
+
+@pytest.fixture(scope="module")
+def tracks():
+    rng = np.random.default_rng(11)
+    return [draw_signal_track(rng, SignalConfig())[0] for _ in range(60)]
+
+
+def test_same_seed_same_events_other_seed_differs(sample):
+    again = drive(generate_events(24, occupancy=0.4, seed=3))
+    other = drive(generate_events(24, occupancy=0.4, seed=4))
+    for a, b in zip(sample, again, strict=True):
+        np.testing.assert_array_equal(a.cell, b.cell)
+        np.testing.assert_array_equal(a.time_ns, b.time_ns)
+        assert a.trigger_counter == b.trigger_counter
+    assert not np.array_equal(sample[0].cell[:50], other[0].cell[:50])
+
+
+def test_background_occupancy_multiplicity_and_window(sample):
+    meta = sample.metadata
+    assert meta["mean_background_occupancy"] == pytest.approx(0.4, abs=0.04)
+    occupancies = np.array([e.occupancy for e in sample])
+    assert 0.36 < occupancies.mean() < 0.46 and occupancies.std() > 0.01
+    multiplicities = []
+    for event in sample:
+        background = ~event.is_signal
+        counts = np.bincount(event.cell[background])
+        multiplicities.append(counts[counts > 0])
+        absolute = event.time_ns[background] + event.trigger_time_ns
+        assert absolute.min() >= 500.0 - 1e-3 and absolute.max() <= 1620.0 + 1e-3
+        assert not get_geometry().is_guard[event.cell].any()
+    assert np.concatenate(multiplicities).mean() == pytest.approx(1.7, abs=0.1)
+
+
+def test_background_adc_is_broader_than_signal(sample):
+    signal = np.concatenate([e.adc[e.is_signal] for e in sample])
+    background = np.concatenate([e.adc[~e.is_signal] for e in sample])
+    assert np.percentile(background, 95) > 1.5 * np.percentile(signal, 95)
+    assert np.mean(signal < 700) > 0.97
+
+
+def test_hits_of_one_background_cell_are_separated():
+    config = BackgroundConfig()
+    hits = draw_background(np.random.default_rng(0), 0.5, config)
+    order = np.lexsort((hits.time_abs_ns, hits.cell))
+    cell, time_ns = hits.cell[order], hits.time_abs_ns[order]
+    same = cell[1:] == cell[:-1]
+    assert same.any()
+    assert np.diff(time_ns)[same].min() >= config.double_hit_separation_ns - 1e-6
+
+
+def test_signal_tracks_cross_five_layers_and_trigger(tracks):
+    geometry = get_geometry()
+    for track in tracks:
+        layers = np.unique(geometry.layer_of_cell[track.cell])
+        assert len(layers) >= 5 and track.n_layers == len(layers)
+        assert not geometry.is_guard[track.cell].any()
+        assert len(np.unique(track.cell)) == len(track.cell)
+        assert 0 <= track.trigger_counter < 128
+        assert track.pt_mev <= 104.97 + 1e-6
+    hits = np.array([len(t.cell) for t in tracks])
+    assert 50 < hits.mean() < 100  # paper: about 66 hits per track
+    times = np.concatenate([t.time_ns for t in tracks])
+    assert np.mean((times > -50) & (times < 400)) > 0.9
+    drift = np.concatenate([t.drift_time_ns for t in tracks])
+    assert drift.min() >= 0 and np.percentile(drift, 99) < 500
+
+
+def _circle_radius(x, y):
+    """Algebraic least-squares circle fit; returns the radius."""
+    a = np.column_stack([x, y, np.ones_like(x)])
+    b = x**2 + y**2
+    (c0, c1, c2), *_ = np.linalg.lstsq(a, b, rcond=None)
+    return np.sqrt(c2 + (c0 / 2) ** 2 + (c1 / 2) ** 2)
+
+
+def test_axial_track_hits_lie_on_the_helix_circle():
+    config = replace(SignalConfig(), use_stereo=False)
+    rng = np.random.default_rng(5)
+    geometry = get_geometry()
+    for _ in range(5):
+        track, _ = draw_signal_track(rng, config)
+        radius = _circle_radius(geometry.cell_x[track.cell], geometry.cell_y[track.cell])
+        expected = track.pt_mev / (0.299792458 * 10.0)  # R = p_T / (0.3 B), cm
+        assert radius == pytest.approx(expected, abs=1.5)
+
+
+def test_trigger_time_falls_in_the_measurement_window():
+    config = SignalConfig()
+    rng = np.random.default_rng(2)
+    t0 = np.array([draw_trigger_time(rng, 10.0, config) for _ in range(400)])
+    assert t0.min() >= 700.0 - 1e-6 and t0.max() <= 1170.0 + 1e-6
+    # exponential decay (τ = 864 ns): the first half of the window holds more triggers
+    assert np.mean(t0 < 935) > 0.5
+
+
+def test_merge_rule_earlier_hit_wins():
+    #            cell: 5 bg, 5 sig | 6 sig, 6 bg | 7 bg, 7 sig (far) | 8 sig, 8 bg (far)
+    cell = np.array([5, 5, 6, 6, 7, 7, 8, 8])
+    time_ns = np.array([0.0, 50.0, 0.0, 60.0, 0.0, 150.0, 0.0, 150.0])
+    is_signal = np.array([False, True, True, False, False, True, True, False])
+    adc = np.arange(8.0)
+    result = merge_hits(cell, time_ns, adc, is_signal, np.zeros(8), 100.0)
+    assert result.signal_lost == 1
+    kept = set(zip(result.cell.tolist(), result.time_ns.tolist(), result.is_signal.tolist(),
+                   strict=True))
+    assert kept == {(5, 0.0, False), (6, 0.0, True), (7, 0.0, False), (7, 150.0, True),
+                    (8, 0.0, True), (8, 150.0, False)}
+    assert np.all(np.diff(result.cell) >= 0)
+
+
+def test_signal_loss_is_reported_and_consistent(sample):
+    meta = sample.metadata
+    assert 0.0 < meta["signal_loss_fraction"] < 0.4
+    recorded = sum(e.n_signal_hits for e in sample)
+    generated = meta["mean_signal_hits_generated"] * meta["signal_tracks"]
+    assert recorded == pytest.approx(generated - meta["signal_hits_lost"])
+    wider = drive(generate_events(24, 0.4, seed=3, config=SyntheticConfig(overlap_window_ns=300)))
+    assert wider.metadata["signal_loss_fraction"] > meta["signal_loss_fraction"]
+
+
+def test_signal_fraction_controls_tracks():
+    none = drive(generate_events(6, 0.2, seed=1, signal_fraction=0.0))
+    assert all(e.n_signal_hits == 0 and 0 <= e.trigger_counter < 128 for e in none)
+    full = drive(generate_events(6, 0.2, seed=1, signal_fraction=1.0))
+    assert all(e.n_signal_hits > 0 and e.has_truth for e in full)
+    assert all(np.all(e.track_id[e.is_signal] == 0) and np.all(e.track_id[~e.is_signal] == -1)
+               for e in full)
+
+
+def test_progress_and_bad_arguments():
+    task = generate_events(10, 0.3, seed=0, chunk_size=4)
+    fractions = []
+    with pytest.raises(StopIteration):
+        while True:
+            fractions.append(next(task).fraction)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) == 3
+    for kwargs in ({"n_events": 0}, {"n_events": 5, "occupancy": 1.5},
+                   {"n_events": 5, "signal_fraction": -0.1}):
+        with pytest.raises(InputError):
+            drive(generate_events(**kwargs))
+
+
+def test_two_hundred_events_generate_quickly():
+    start = time.perf_counter()
+    events = drive(generate_events(200, 0.4, seed=9))
+    assert len(events) == 200
+    assert time.perf_counter() - start < 20.0  # about 1 s on 2 CPU cores
+
+
+def test_write_sample_file_round_trips(tmp_path):
+    path = write_sample_file(tmp_path / "sample.h5", n_events=5, occupancy=0.3, seed=2)
+    events = read_hdf5(path)
+    reference = drive(generate_events(5, 0.3, seed=2))
+    assert len(events) == 5
+    np.testing.assert_array_equal(events[4].cell, reference[4].cell)
+    assert events.metadata["seed"] == 2 and events.metadata["occupancy"] == 0.3
+    reports = list(iter_write_sample_file(tmp_path / "b.h5", n_events=3))
+    assert reports[-1].fraction == 1.0 and (tmp_path / "b.h5").is_file()
