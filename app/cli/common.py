@@ -26,10 +26,16 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
                         help="write the machine-readable result to this JSON file")
 
 
-def run_with_bar(task: TaskGenerator[T], description: str, quiet: bool = False) -> T:
-    """Drive an engine generator with a tqdm progress bar on stderr; return its result."""
+def run_with_bar(task: TaskGenerator[T], description: str, quiet: bool | None = None) -> T:
+    """Drive an engine generator with a tqdm progress bar on stderr; return its result.
+
+    By default the bar is drawn only when stderr is a terminal, so piped stderr holds nothing but
+    an error's single line.
+    """
     from tqdm import tqdm
 
+    if quiet is None:
+        quiet = not sys.stderr.isatty()
     with tqdm(total=1000, desc=description, file=sys.stderr, disable=quiet,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}") as bar:
         while True:

@@ -25,7 +25,7 @@ def export_plot(item: pg.GraphicsObject | pg.PlotWidget, path: str | Path, width
     scene_item = item.getPlotItem() if isinstance(item, pg.PlotWidget) else item
     suffix = path.suffix.lower()
     if suffix == ".svg":
-        exporter = pg_exporters.SVGExporter(scene_item)
+        exporter = _QtSvgExport(scene_item)
     elif suffix == ".png":
         exporter = pg_exporters.ImageExporter(scene_item)
         exporter.parameters()["width"] = width
@@ -40,6 +40,33 @@ def export_plot(item: pg.GraphicsObject | pg.PlotWidget, path: str | Path, width
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+class _QtSvgExport:
+    """SVG through Qt's own generator: pyqtgraph's SVGExporter cannot parse the path data that
+    Qt >= 6.10 writes (pyqtgraph issue #3485) and fails on every plot."""
+
+    def __init__(self, item: pg.GraphicsObject) -> None:
+        self.item = item
+
+    def export(self, filename: str) -> None:
+        from PySide6.QtCore import QRectF, QSize
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        source = self.item.sceneBoundingRect()
+        target = QRectF(0, 0, source.width(), source.height())
+        generator = QSvgGenerator()
+        generator.setFileName(filename)
+        generator.setSize(QSize(int(source.width()), int(source.height())))
+        generator.setViewBox(target)
+        generator.setTitle("LabLens plot")
+        painter = QPainter(generator)
+        try:
+            painter.fillRect(target, pg.mkBrush(pg.getConfigOption("background")))
+            self.item.scene().render(painter, target, source)
+        finally:
+            painter.end()
 
 
 def export_csv(path: str | Path, header: Sequence[str], rows: Iterable[Sequence]) -> Path:

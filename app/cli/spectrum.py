@@ -1,0 +1,315 @@
+"""PGNAA gamma spectra: sample data, info, train, evaluate per count level, classify, live.
+
+``--model demo`` means the bundled demo model. Heavy modules (torch, the engines) are imported
+inside the verb handlers so that building the parser stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from app.cli.common import (
+    add_device_option,
+    add_json_option,
+    parse_int_list,
+    run_with_bar,
+    write_json,
+)
+from engines.core.errors import InputError
+
+ALL_LIBRARIES = ("materials12", "aluminium4", "copper5")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    p = verbs.add_parser("sample", help="write the synthetic sample libraries as CSV spectra")
+    p.add_argument("--out", type=Path, required=True, help="folder to write DIR/<library>/...")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--library", action="append", metavar="NAME",
+                   help=f"only this library (repeatable; default all: {', '.join(ALL_LIBRARIES)})")
+    p.add_argument("--measurements", type=int, default=2, help="long measurements per class")
+    p.set_defaults(handler=_sample)
+
+    p = verbs.add_parser("info", help="summary of a spectrum file, dataset folder or model")
+    p.add_argument("path", type=Path)
+    add_json_option(p)
+    p.set_defaults(handler=_info)
+
+    p = verbs.add_parser("train", help="train a classifier on a dataset folder (RSM-3 draws)")
+    p.add_argument("--data", type=Path, required=True, help="DIR/<material>/<spectra>")
+    p.add_argument("--out", type=Path, required=True, help="model path (MODEL.safetensors+.json)")
+    p.add_argument("--arch", default="inception_resnet_1d", help="inception_resnet_1d, small_cnn")
+    p.add_argument("--preset", default="cpu", help="model preset: cpu or paper")
+    p.add_argument("--counts", default="19650", help="counts per draw: K or KMIN:KMAX")
+    p.add_argument("--val-counts", type=int, help="counts of the validation draws")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--target-accuracy", type=float, help="stop at this validation accuracy")
+    p.add_argument("--val-every", type=int, default=50)
+    p.add_argument("--val-draws", type=int, default=64, help="validation draws per class")
+    p.add_argument("--gain-drift", type=float, default=0.0, help="max relative gain augmentation")
+    p.add_argument("--discard", default="0:104,8000:16384",
+                   help='channel ranges START:STOP to drop, or "none" (default: the paper\'s)')
+    p.add_argument("--half", action="store_true", help="store fp16 weights")
+    add_device_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=_train)
+
+    p = verbs.add_parser("evaluate", help="accuracy per count level: CNN vs ML, NCC, chi2")
+    _add_model(p)
+    p.add_argument("--data", type=Path, required=True, help="held-out DIR/<material>/<spectra>")
+    p.add_argument("--counts", default="100,1000,5000,19650,100000,500000",
+                   help="comma-separated count levels")
+    p.add_argument("--draws", type=int, default=100, help="draws per class and level")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--rate", type=float, help="counts per live second (default: from the data)")
+    p.add_argument("--peers", default="ml,ncc,chi2", help='peers to run, or "none"')
+    add_device_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=_evaluate)
+
+    p = verbs.add_parser("classify", help="classify spectrum files (or short draws from them)")
+    _add_model(p)
+    p.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    p.add_argument("--counts", type=int, help="classify a seeded RSM-3 draw of K counts")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--top", type=int, default=3, help="classes listed per file")
+    add_device_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=_classify)
+
+    p = verbs.add_parser("live", help="simulated live acquisition and time to decision")
+    _add_model(p)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("file", type=Path, nargs="?", help="reference spectrum of the sample")
+    source.add_argument("--data", type=Path, help="dataset folder: decision statistics per class")
+    p.add_argument("--runs", type=int, default=20, help="runs per class with --data")
+    p.add_argument("--rate", type=float, help="counts per live second (default: the paper's)")
+    p.add_argument("--interval", type=float, default=0.1, help="live seconds between updates")
+    p.add_argument("--max-time", type=float, default=30.0, help="longest acquisition, live s")
+    p.add_argument("--threshold", type=float, default=0.95, help="confidence for a decision")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--realtime", action="store_true", help="live time follows the wall clock")
+    add_device_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=_live)
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help='model path, or "demo" for the bundled one')
+
+
+def _load_model(value: str, device: str):
+    from engines.core.device import pick_device
+    from engines.core.resources import resolve_model_path
+    from engines.spectrum.classifier import SpectrumClassifier
+
+    return SpectrumClassifier.load(resolve_model_path(value, "spectrum"), pick_device(device))
+
+
+def _load_library(folder: Path, grid):
+    from engines.spectrum.library import find_dataset_files, iter_load_library
+
+    find_dataset_files(folder)  # folder problems are reported before any progress bar
+    return run_with_bar(iter_load_library(folder, grid), "loading")
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from engines.spectrum.synthetic import iter_sample_library, library_spec
+
+    names = args.library or list(ALL_LIBRARIES)
+    for name in names:
+        library_spec(name)  # unknown names fail before anything is written
+    for name in names:
+        root = run_with_bar(iter_sample_library(args.out, name, args.seed, args.measurements),
+                    f"writing {name}")
+        print(f"{name}: {root}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if path.suffix.lower() in (".safetensors", ".json") or str(path) == "demo":
+        classifier = _load_model(str(path), "cpu")
+        result: dict[str, Any] = {"path": str(path), **classifier.metadata()}
+    else:
+        from engines.spectrum.library import summarize
+
+        result = summarize(path)
+    print(json.dumps(result, indent=2, default=str))
+    write_json(args.json, result)
+    return 0
+
+
+def _parse_counts(text: str) -> int | tuple[int, int]:
+    try:
+        values = [int(float(v)) for v in text.split(":")]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or min(values) < 1:
+        raise InputError(f"--counts: expected K or KMIN:KMAX (positive counts), got {text!r}")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def _parse_discard(text: str) -> list[tuple[int, int]]:
+    if text.strip().lower() in ("", "none"):
+        return []
+    ranges = []
+    for part in text.split(","):
+        try:
+            start, stop = (int(v) for v in part.split(":"))
+        except ValueError:
+            raise InputError(f"--discard: expected START:STOP ranges like 0:104,8000:16384, "
+                             f"got {part!r}") from None
+        ranges.append((start, stop))
+    return ranges
+
+
+def _train(args: argparse.Namespace) -> int:
+    from engines.spectrum.preprocessing import PreprocessConfig
+    from engines.spectrum.spectrum import PAPER_GRID
+    from engines.spectrum.training import TrainConfig, train
+
+    config = TrainConfig(
+        arch=args.arch, preset=args.preset, counts=_parse_counts(args.counts),
+        val_counts=args.val_counts, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
+        target_accuracy=args.target_accuracy, val_every=args.val_every,
+        val_draws=args.val_draws, seed=args.seed, gain_drift=args.gain_drift,
+        device=args.device, preprocess=PreprocessConfig(discard=_parse_discard(args.discard)))
+    library = _load_library(args.data, PAPER_GRID)
+    classifier = run_with_bar(train(library, config), "training")
+    classifier.training["data"] = str(args.data)
+    path = classifier.save(args.out, half=args.half)
+    metrics, training = classifier.metrics, classifier.training
+    print(f"saved {path} and {path.with_suffix('.json').name}")
+    print(f"validation accuracy {metrics['val_accuracy']:.4f} at {metrics['val_counts']} counts "
+          f"(best step {metrics['best_step']}); {training['steps_run']} steps in "
+          f"{training['seconds']:.1f} s ({training['stop_reason']}) on {training['device']}")
+    write_json(args.json, {"model": str(path), "metrics": metrics, "training": training})
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from engines.spectrum.evaluation import EvaluateConfig, evaluate, format_table
+
+    peers = () if args.peers.strip().lower() == "none" else tuple(
+        p.strip() for p in args.peers.split(",") if p.strip())
+    config = EvaluateConfig(counts=tuple(parse_int_list(args.counts, "--counts")),
+                            draws_per_class=args.draws, seed=args.seed,
+                            batch_size=args.batch_size, peers=peers, count_rate_cps=args.rate)
+    classifier = _load_model(args.model, args.device)
+    library = _load_library(args.data, classifier.grid)
+    result = run_with_bar(evaluate(classifier, library, config), "evaluating")
+    print(f"model {args.model} ({classifier.arch}, {classifier.n_classes} classes); data "
+          f"{args.data} ({len(result.evaluated_classes)} classes, {library.spectra.shape[0]} "
+          f"files); {config.draws_per_class} draws per class; {result.count_rate_cps:.0f} counts/s")
+    print(format_table(result))
+    if classifier.templates is None:
+        print("(the model stores no class templates, so the classical peers were not run)")
+    write_json(args.json, {**result.to_json(), "model": args.model, "data": str(args.data)})
+    return 0
+
+
+def _classify(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from engines.spectrum.readers import read_spectrum
+    from engines.spectrum.rebin import rebin
+    from engines.spectrum.rsm import rsm3
+
+    if args.counts is not None and args.counts < 1:
+        raise InputError(f"--counts must be >= 1, got {args.counts}")
+    spectra = [read_spectrum(path) for path in args.files]
+    for path, spectrum in zip(args.files, spectra, strict=True):
+        if not spectrum.metadata.get("calibrated", True):
+            raise InputError.for_file(path, "has no energy calibration, so it cannot be placed "
+                                            "on the model's energy grid")
+    classifier = _load_model(args.model, args.device)
+    keep = classifier.keep_mask
+    rows, live_times = [], []
+    for index, (path, spectrum) in enumerate(zip(args.files, spectra, strict=True)):
+        counts = rebin(spectrum, classifier.grid)
+        if counts[keep].sum() <= 0:
+            raise InputError.for_file(path, "has no counts in the energy channels the model uses")
+        live = spectrum.live_time_s
+        if args.counts is not None:
+            if live:
+                live = live * args.counts / counts.sum()
+            counts = rsm3(counts, args.counts, np.random.default_rng([args.seed, index]))
+        rows.append(counts)
+        live_times.append(live)
+    probabilities = classifier.predict_proba(np.array(rows, dtype=np.float32))
+    results = []
+    for path, counts, live, proba in zip(args.files, rows, live_times, probabilities,
+                                         strict=True):
+        order = np.argsort(proba)[::-1][:max(1, args.top)]
+        top = [{"class": classifier.classes[i], "probability": float(proba[i])} for i in order]
+        results.append({"file": str(path), "predicted": top[0]["class"],
+                        "probability": top[0]["probability"], "top": top,
+                        "total_counts": float(np.sum(counts)), "live_time_s": live})
+        others = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in top[1:])
+        when = f", {live:.3f} s" if live else ""
+        print(f"{path.name}: {top[0]['class']} ({top[0]['probability']:.3f})"
+              f"{'; next: ' + others if others else ''}  [{np.sum(counts):.0f} counts{when}]")
+    write_json(args.json, {"model": args.model, "counts": args.counts, "seed": args.seed,
+                           "classes": classifier.classes, "results": results})
+    return 0
+
+
+def _live(args: argparse.Namespace) -> int:
+    from engines.spectrum.live import LiveConfig, acquire, iter_time_to_decision_stats
+    from engines.spectrum.rsm import PAPER_COUNT_RATE
+
+    config = LiveConfig(rate_cps=args.rate or PAPER_COUNT_RATE,
+                        update_interval_s=args.interval, max_live_time_s=args.max_time,
+                        threshold=args.threshold, seed=args.seed, realtime=args.realtime)
+    if args.data is not None:
+        classifier = _load_model(args.model, args.device)
+        library = _load_library(args.data, classifier.grid)
+        stats = run_with_bar(iter_time_to_decision_stats(classifier, library, config, args.runs),
+                     "simulating")
+        out = stats.to_json()
+        print(f"time to decision at {config.rate_cps:.0f} counts/s, threshold "
+              f"{config.threshold} ({args.runs} runs per class, updates every "
+              f"{config.update_interval_s} s, at most {config.max_live_time_s} s)")
+        print(f"{'class':<28} {'decided':>8} {'median s':>9} {'p90 s':>7} {'accuracy':>9}")
+        for row in [*out["per_class"], {"class": "all", **out["overall"]}]:
+            print(f"{row['class'][:28]:<28} {row['decided_fraction']:>8.2f} "
+                  f"{_cell(row['median_s'])} {_cell(row['p90_s'], 7)} "
+                  f"{_cell(row['decision_accuracy'])}")
+        write_json(args.json, {"model": args.model, "data": str(args.data), **out})
+        return 0
+    import numpy as np
+
+    from engines.spectrum.readers import read_spectrum
+
+    spectrum = read_spectrum(args.file)
+    classifier = _load_model(args.model, args.device)
+    result = run_with_bar(acquire(classifier, spectrum, config), "acquiring")
+    if result.decided_class is None:
+        top = int(result.probabilities[-1].argmax())
+        print(f"{args.file.name}: no decision within {result.times_s[-1]:.2f} s "
+              f"({result.total_counts[-1]:.0f} counts); top class {result.classes[top]} "
+              f"{result.probabilities[-1, top]:.3f} < {config.threshold}")
+    else:
+        step = int(np.argmax(result.times_s >= result.decision_time_s))
+        print(f"{args.file.name}: {result.decided_name} at {result.decision_time_s:.2f} s live "
+              f"({result.total_counts[step]:.0f} counts, p = "
+              f"{result.probabilities[step, result.decided_class]:.3f} >= {config.threshold})")
+    write_json(args.json, {"model": args.model, "file": str(args.file),
+                           "classes": result.classes, "decision_time_s": result.decision_time_s,
+                           "decided": result.decided_name, "times_s": result.times_s,
+                           "total_counts": result.total_counts,
+                           "probabilities": result.probabilities})
+    return 0
+
+
+def _cell(value: float | None, width: int = 9) -> str:
+    return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"

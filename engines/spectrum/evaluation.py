@@ -1,0 +1,357 @@
+"""Accuracy per count level: the CNN beside its classical peers on the very same RSM-3 draws.
+
+For every count level ``k`` the evaluation draws ``draws_per_class`` short measurements of ``k``
+counts per class from the evaluation data's long spectra (held-out files, rebinned onto the
+model's energy grid) and classifies each draw four ways: the CNN, the multinomial
+maximum-likelihood template classifier (the physical bound), normalised cross-correlation and
+chi-squared matching. The peers' templates are the *model's* stored class templates (what it was
+trained on) on the model's kept channels, so all four see the same draws and the same
+information. Only the kept channels are drawn: ``Binomial(k, P_kept)`` of the ``k`` events fall
+in them, spread as a multinomial over them, which is exact RSM-3 on the full grid followed by
+the discard. Draws are numpy-seeded per ``(seed, k)``, identical on every device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from engines.core.errors import InputError
+from engines.core.metrics import confusion_matrix, row_normalise
+from engines.core.progress import Progress, TaskGenerator
+from engines.spectrum.peers import PEER_METHODS, peer_predict
+from engines.spectrum.rebin import rebin_counts
+from engines.spectrum.references import ReferenceSet, from_library
+from engines.spectrum.rsm import PAPER_COUNT_RATE, live_time_for_counts
+from engines.spectrum.spectrum import EnergyGrid
+
+if TYPE_CHECKING:
+    from engines.spectrum.classifier import SpectrumClassifier
+
+DEFAULT_COUNTS: tuple[int, ...] = (100, 1000, 5000, 19650, 100_000, 500_000)
+MAX_COUNTS = 10_000_000
+
+
+@dataclass
+class EvaluateConfig:
+    """Evaluation settings.
+
+    Attributes
+    ----------
+    counts
+        Count levels (counts per short measurement, 1 - 10 000 000), evaluated in increasing order.
+    draws_per_class
+        Short measurements per class and level (1 - 100 000).
+    seed
+        Seeds the draws; level ``k`` uses ``(seed, k)``, so adding a level changes no other.
+    batch_size
+        Draws classified at once (1 - 65 536).
+    peers
+        Classical peers to run beside the CNN, a subset of ``("ml", "ncc", "chi2")``.
+    count_rate_cps
+        Counts per live second used to turn counts into live time; None = from the evaluation
+        data's live times, or the paper's rate (19650 counts / 2.479 s) when they are unknown.
+    """
+
+    counts: tuple[int, ...] = DEFAULT_COUNTS
+    draws_per_class: int = 100
+    seed: int = 0
+    batch_size: int = 256
+    peers: tuple[str, ...] = PEER_METHODS
+    count_rate_cps: float | None = None
+
+    def __post_init__(self) -> None:
+        levels = [self.counts] if isinstance(self.counts, int | np.integer) else list(self.counts)
+        if not levels or any(isinstance(k, bool) or int(k) != k or not 1 <= k <= MAX_COUNTS
+                             for k in levels):
+            raise InputError(f"count levels must be integers in [1, {MAX_COUNTS}], got {levels}")
+        self.counts = tuple(sorted({int(k) for k in levels}))
+        for name, value, high in (("draws_per_class", self.draws_per_class, 100_000),
+                                  ("batch_size", self.batch_size, 65_536)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise InputError(f"{name} must be an integer in [1, {high}], got {value!r}")
+        if isinstance(self.peers, str):
+            self.peers = (self.peers,)
+        unknown = [m for m in self.peers if m not in PEER_METHODS]
+        if unknown:
+            raise InputError(f"unknown peer method(s) {', '.join(map(str, unknown))}; valid "
+                             f"names: {', '.join(PEER_METHODS)}")
+        self.peers = tuple(m for m in PEER_METHODS if m in self.peers)
+        if self.count_rate_cps is not None and not (np.isfinite(self.count_rate_cps)
+                                                    and self.count_rate_cps > 0):
+            raise InputError(f"count rate must be > 0 counts/s, got {self.count_rate_cps}")
+
+
+@dataclass
+class LevelResult:
+    """One count level. Confusion matrices are (C, C) int64 over the *model's* classes
+    (rows: true class, columns: predicted); ``cnn_confusion`` is None for a peers-only run."""
+
+    counts: int
+    live_time_s: float
+    n: int
+    cnn_confusion: np.ndarray | None
+    peer_confusion: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def accuracy(self) -> float | None:
+        """CNN accuracy in [0, 1] (None without a CNN)."""
+        return _accuracy(self.cnn_confusion)
+
+    def peer_accuracy(self, method: str) -> float | None:
+        """Accuracy of a peer (None when it was not run)."""
+        return _accuracy(self.peer_confusion.get(method))
+
+
+def _accuracy(confusion: np.ndarray | None) -> float | None:
+    if confusion is None or confusion.sum() == 0:
+        return None
+    return float(np.trace(confusion) / confusion.sum())
+
+
+@dataclass
+class EvaluationResult:
+    """Accuracy curves and confusion matrices of one evaluation.
+
+    Attributes
+    ----------
+    classes
+        The model's classes (rows and columns of every confusion matrix).
+    evaluated_classes
+        Classes present in the evaluation data (a subset of ``classes``).
+    levels
+        One :class:`LevelResult` per count level, increasing counts.
+    count_rate_cps
+        Counts per live second behind ``live_time_s``.
+    """
+
+    classes: list[str]
+    evaluated_classes: list[str]
+    levels: list[LevelResult]
+    count_rate_cps: float
+    draws_per_class: int
+    seed: int
+    peers: tuple[str, ...]
+
+    def curve(self, method: str = "cnn") -> tuple[np.ndarray, np.ndarray]:
+        """``(counts, accuracy)`` arrays of shape (n_levels,) for "cnn" or a peer (NaN = not run)."""
+        counts = np.array([level.counts for level in self.levels], dtype=np.int64)
+        values = [level.accuracy if method == "cnn" else level.peer_accuracy(method)
+                  for level in self.levels]
+        return counts, np.array([np.nan if v is None else v for v in values])
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"classes", "results": [{counts, live_time_s, accuracy, ml_accuracy, ncc_accuracy,
+        chi2_accuracy, n}], "confusion": {"<counts>": {counts, row_normalised, ml_counts,
+        ml_row_normalised}}, ...}`` with None for whatever was not run."""
+        results, confusion = [], {}
+        for level in self.levels:
+            row = {"counts": level.counts, "live_time_s": round(level.live_time_s, 6),
+                   "accuracy": level.accuracy}
+            row.update({f"{m}_accuracy": level.peer_accuracy(m) for m in PEER_METHODS})
+            row["n"] = level.n
+            results.append(row)
+            matrices: dict[str, Any] = {}
+            if level.cnn_confusion is not None:
+                matrices["counts"] = level.cnn_confusion.tolist()
+                matrices["row_normalised"] = row_normalise(level.cnn_confusion).round(4).tolist()
+            if "ml" in level.peer_confusion:
+                matrices["ml_counts"] = level.peer_confusion["ml"].tolist()
+                matrices["ml_row_normalised"] = row_normalise(
+                    level.peer_confusion["ml"]).round(4).tolist()
+            confusion[str(level.counts)] = matrices
+        return {"classes": list(self.classes), "evaluated_classes": list(self.evaluated_classes),
+                "results": results, "confusion": confusion,
+                "count_rate_cps": self.count_rate_cps, "draws_per_class": self.draws_per_class,
+                "seed": self.seed, "peers": list(self.peers)}
+
+
+def format_table(result: EvaluationResult) -> str:
+    """Plain-text table: counts, live time, n and the accuracy of every method run."""
+    methods = (["cnn"] if any(lv.cnn_confusion is not None for lv in result.levels) else [])
+    methods += list(result.peers)
+    names = {"cnn": "CNN", "ml": "ML bound", "ncc": "NCC", "chi2": "chi2"}
+    lines = [f"{'counts':>9} {'live s':>9} {'n':>7} " + " ".join(f"{names[m]:>9}" for m in methods)]
+    curves = {m: result.curve(m)[1] for m in methods}
+    for i, level in enumerate(result.levels):
+        cells = " ".join(f"{curves[m][i]:>9.4f}" for m in methods)
+        lines.append(f"{level.counts:>9} {level.live_time_s:>9.3f} {level.n:>7} {cells}")
+    return "\n".join(lines)
+
+
+def match_classes(model_classes: list[str], data_classes: list[str],
+                  source: str = "evaluation data") -> np.ndarray:
+    """Model class index of every data class, shape (len(data_classes),), int64.
+
+    Raises
+    ------
+    InputError
+        Listing the data classes the model does not know (and the ones it does).
+    """
+    index = {name: i for i, name in enumerate(model_classes)}
+    unknown = [name for name in data_classes if name not in index]
+    if unknown:
+        raise InputError(f"{source}: class(es) the model does not know: {', '.join(unknown)} "
+                         f"(the model knows: {', '.join(model_classes)})")
+    return np.array([index[name] for name in data_classes], dtype=np.int64)
+
+
+def references_on_grid(references: ReferenceSet | Any, grid: EnergyGrid) -> ReferenceSet:
+    """The references (or a spectrum library) rebinned onto ``grid`` when theirs differs."""
+    refs = from_library(references)
+    if refs.grid == grid:
+        return refs
+    spectra = rebin_counts(refs.spectra, refs.grid.edges, grid.edges)
+    if np.any(spectra.sum(axis=1) <= 0):
+        raise InputError("a reference spectrum has no counts inside the model's energy grid "
+                         f"({grid.edges[0]:.1f}-{grid.edges[-1]:.1f} keV)")
+    return ReferenceSet(refs.classes, grid, spectra, refs.labels)
+
+
+def data_count_rate(references: Any) -> float | None:
+    """Counts per live second of a library (files with a known live time), else None."""
+    live = getattr(references, "live_times", None)
+    if live is None:
+        return None
+    live = np.asarray(live, dtype=np.float64)
+    known = np.isfinite(live) & (live > 0)
+    if not known.any():
+        return None
+    return float(np.asarray(references.spectra, dtype=np.float64)[known].sum() / live[known].sum())
+
+
+class KeptSampler:
+    """Exact RSM-3 draws restricted to the kept channels.
+
+    Parameters
+    ----------
+    probabilities
+        (n_refs, n_channels) reference rows summing to 1.
+    keep
+        (n_channels,) bool mask of the channels a classifier sees.
+    """
+
+    def __init__(self, probabilities: np.ndarray, keep: np.ndarray) -> None:
+        kept = np.asarray(probabilities, dtype=np.float64)[:, keep]
+        self.mass = kept.sum(axis=1)
+        if np.any(self.mass <= 0):
+            raise InputError(f"reference {int(np.argmax(self.mass <= 0))} has no counts in the "
+                             "channels the model keeps")
+        self.kept_probabilities = kept / self.mass[:, None]
+
+    def draw(self, rows: np.ndarray, counts: int | np.ndarray, rng: np.random.Generator
+             ) -> np.ndarray:
+        """(B, n_kept) float32 counts of draws of ``counts`` events from references ``rows``."""
+        in_kept = rng.binomial(np.broadcast_to(np.asarray(counts, np.int64), rows.shape),
+                               self.mass[rows])
+        return rng.multinomial(in_kept, self.kept_probabilities[rows]).astype(np.float32)
+
+
+def pick_references(labels: np.ndarray, draw_labels: np.ndarray, rng: np.random.Generator
+                    ) -> np.ndarray:
+    """For each draw label, a reference row of that class chosen uniformly, shape like labels."""
+    order = np.argsort(labels, kind="stable")
+    sizes = np.bincount(labels, minlength=int(draw_labels.max(initial=0)) + 1)
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    offsets = np.minimum((rng.random(draw_labels.size) * sizes[draw_labels]).astype(np.int64),
+                         sizes[draw_labels] - 1)
+    return order[starts[draw_labels] + offsets]
+
+
+def full_grid(kept_counts: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """(B, n_channels) float32 with the kept counts in place and zeros elsewhere."""
+    out = np.zeros((kept_counts.shape[0], keep.size), dtype=np.float32)
+    out[:, keep] = kept_counts
+    return out
+
+
+def evaluate(classifier: SpectrumClassifier, references: ReferenceSet | Any,
+             config: EvaluateConfig | None = None) -> TaskGenerator[EvaluationResult]:
+    """Evaluate a classifier and its peers per count level (a generator; see module docstring).
+
+    Parameters
+    ----------
+    classifier
+        Trained classifier; its ``templates`` (if stored) feed the peers.
+    references
+        Evaluation data: a :class:`ReferenceSet` or spectrum library; any grid (rebinned onto
+        the model's), classes matched to the model's by name.
+
+    Yields
+    ------
+    Progress per batch; at the end of each level with ``counts``, ``live_time_s``,
+    ``accuracy`` and ``<peer>_accuracy``.
+
+    Raises
+    ------
+    InputError
+        Classes unknown to the model, references without counts in the kept channels.
+    """
+    keep = classifier.keep_mask
+
+    def predict(kept_counts: np.ndarray) -> np.ndarray:
+        return classifier.predict(full_grid(kept_counts, keep), batch_size=len(kept_counts))
+
+    config = config or EvaluateConfig()
+    peers = config.peers if classifier.templates is not None else ()
+    return (yield from _run(classifier.classes, classifier.grid, keep, predict,
+                            classifier.templates, peers, references, config))
+
+
+def evaluate_peers(templates: np.ndarray, classes: list[str], grid: EnergyGrid,
+                   keep: np.ndarray, references: ReferenceSet | Any,
+                   config: EvaluateConfig | None = None) -> TaskGenerator[EvaluationResult]:
+    """Peers only (no CNN): ``templates`` (C, n_kept) for ``classes`` on ``grid``'s kept channels.
+
+    Same draws as :func:`evaluate` for the same data, keep mask and seed.
+    """
+    config = config or EvaluateConfig()
+    templates = np.asarray(templates, dtype=np.float64)
+    if templates.shape != (len(classes), int(np.sum(keep))):
+        raise InputError(f"templates of shape {templates.shape} do not match {len(classes)} "
+                         f"classes and {int(np.sum(keep))} kept channels")
+    return (yield from _run(list(classes), grid, np.asarray(keep, bool), None, templates,
+                            config.peers, references, config))
+
+
+def _run(classes: list[str], grid: EnergyGrid, keep: np.ndarray,
+         predict: Callable[[np.ndarray], np.ndarray] | None, templates: np.ndarray | None,
+         peers: tuple[str, ...], references: Any, config: EvaluateConfig
+         ) -> TaskGenerator[EvaluationResult]:
+    refs = references_on_grid(references, grid)
+    true_of_label = match_classes(classes, refs.classes)
+    rate = config.count_rate_cps or data_count_rate(references) or PAPER_COUNT_RATE
+    sampler = KeptSampler(refs.probabilities(), keep)
+    n_classes, size = len(classes), config.batch_size
+    draw_labels = np.repeat(np.arange(refs.n_classes), config.draws_per_class)
+    true = true_of_label[draw_labels]
+    n_batches = -(-draw_labels.size // size)
+    total, done, levels = len(config.counts) * n_batches, 0, []
+    for k in config.counts:
+        rng = np.random.default_rng([config.seed, k])
+        rows = pick_references(refs.labels, draw_labels, rng)
+        cnn = np.zeros((n_classes, n_classes), np.int64) if predict is not None else None
+        by_peer = {m: np.zeros((n_classes, n_classes), np.int64) for m in peers}
+        for start in range(0, draw_labels.size, size):
+            measured = sampler.draw(rows[start:start + size], k, rng)
+            truth = true[start:start + size]
+            if cnn is not None:
+                cnn += confusion_matrix(truth, predict(measured), n_classes)
+            for method in peers:
+                by_peer[method] += confusion_matrix(truth, peer_predict(method, measured,
+                                                                        templates), n_classes)
+            done += 1
+            yield Progress(done / total, f"{k} counts: batch {start // size + 1}/{n_batches}")
+        level = LevelResult(k, live_time_for_counts(k, rate), int(draw_labels.size), cnn, by_peer)
+        levels.append(level)
+        scores = {f"{m}_accuracy": level.peer_accuracy(m) for m in peers}
+        named = ([("CNN", level.accuracy)] if cnn is not None else []) + [
+            (m, level.peer_accuracy(m)) for m in peers]
+        summary = "  ".join(f"{name} {value:.3f}" for name, value in named)
+        yield Progress(done / total, f"{k} counts: {summary}", counts=k,
+                       live_time_s=level.live_time_s, accuracy=level.accuracy, **scores)
+    return EvaluationResult(list(classes), list(refs.classes), levels, float(rate),
+                            config.draws_per_class, config.seed, tuple(peers))

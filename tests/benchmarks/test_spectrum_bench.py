@@ -1,0 +1,242 @@
+"""Spectrum benchmarks (``make bench``): they print tables and assert nothing about speed.
+
+Tables: RSM-3 draws/s (k = 19650 on 16384 channels, batch 128; numpy and torch), inference
+latency (1 spectrum) and throughput (batch 256) of the CPU preset and of the bundled demo model,
+training step time, and accuracy per count level (CNN vs the ML bound vs NCC vs chi-squared) on
+freshly generated synthetic libraries. Every device: the CPU, plus CUDA when available.
+
+Environment variables
+---------------------
+LABLENS_BENCH_MODEL_MATERIALS12, LABLENS_BENCH_MODEL_ALUMINIUM4, LABLENS_BENCH_MODEL_COPPER5
+    Model to evaluate on that library (materials12 falls back to the bundled demo model); without
+    one only the peers' curves are printed (templates from measurement 0, draws from 1).
+LABLENS_BENCH_DRAWS
+    Draws per class and count level (default 50).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.core.device import describe_device
+from engines.core.progress import drive
+from engines.core.resources import demo_model_path
+from engines.spectrum.rsm import PAPER_COUNT_RATE, PAPER_COUNTS
+
+torch = pytest.importorskip("torch")
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+LEVELS = (100, 1000, 5000, 19650, 100_000, 500_000)
+DRAWS = int(os.environ.get("LABLENS_BENCH_DRAWS", "50"))
+BENCH_SEED = 20240  # fresh sample data, not the seed the demo model was trained on
+
+
+def _table(title: str, header: list[str], rows: list[list]) -> None:
+    cells = [[f"{c:.4g}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    print(f"\n{title}")
+    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+    for row in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def _timed(fn, repeats: int, device: torch.device) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` runs after one warm-up."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+@pytest.fixture(scope="module")
+def expected12():
+    from engines.spectrum.synthetic import expected_spectra
+
+    return expected_spectra("materials12")
+
+
+@pytest.fixture(scope="module")
+def sample_root(tmp_path_factory) -> Path:
+    from engines.spectrum.synthetic import write_sample_library
+
+    root = tmp_path_factory.mktemp("bench_samples")
+    for library in ("materials12", "aluminium4", "copper5"):
+        write_sample_library(root, library, seed=BENCH_SEED, measurements_per_class=2)
+    return root
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_rsm_draw_rate(name, expected12):
+    from engines.spectrum.rsm import rsm3, rsm3_torch, to_probabilities
+
+    device = torch.device(name)
+    probabilities = to_probabilities(expected12[1])[np.arange(128) % 12]
+    rows = []
+    if device.type == "cpu":
+        rng = np.random.default_rng(0)
+        seconds = _timed(lambda: rsm3(probabilities, PAPER_COUNTS, rng), 5, device)
+        rows.append(["numpy multinomial", 128 / seconds, seconds * 1e3])
+    weights = torch.as_tensor(probabilities, device=device)
+    generator = torch.Generator(device=device).manual_seed(0)
+    for method in ("cdf", "tree", "auto"):
+        seconds = _timed(lambda m=method: rsm3_torch(weights, PAPER_COUNTS, generator, method=m),
+                         5, device)
+        rows.append([f"torch {method}", 128 / seconds, seconds * 1e3])
+    _table(f"RSM-3 draws, k = {PAPER_COUNTS}, 16384 channels, batch 128 on "
+           f"{describe_device(device)}", ["method", "draws/s", "ms/batch"], rows)
+
+
+def _inference_row(label: str, classifier, device: torch.device) -> list:
+    classifier.to(device)
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(classifier.grid.n_channels), 256)
+    spectra = rng.multinomial(PAPER_COUNTS, probabilities).astype(np.float32)
+    single = _timed(lambda: classifier.predict_proba(spectra[:1]), 10, device)
+    batch = _timed(lambda: classifier.predict_proba(spectra, batch_size=256), 3, device)
+    params = sum(p.numel() for p in classifier.model.parameters())
+    return [label, params, single * 1e3, 256 / batch]
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_inference_cpu_presets(name):
+    from engines.spectrum.classifier import SpectrumClassifier
+    from engines.spectrum.models import create_model
+    from engines.spectrum.preprocessing import PreprocessConfig
+    from engines.spectrum.spectrum import PAPER_GRID
+
+    device = torch.device(name)
+    preprocess = PreprocessConfig()
+    rows = []
+    for arch in ("inception_resnet_1d", "small_cnn"):
+        torch.manual_seed(0)
+        model = create_model(arch, 12, preprocess.in_channels, preset="cpu")
+        classifier = SpectrumClassifier(model, [f"c{i}" for i in range(12)], PAPER_GRID,
+                                        preprocess)
+        rows.append(_inference_row(f"{arch} (cpu preset)", classifier, device))
+    _table(f"Inference, 16384 channels (7896 kept), on {describe_device(device)}",
+           ["model", "parameters", "latency ms (1)", "spectra/s (256)"], rows)
+
+
+def _demo_classifier(device: torch.device):
+    from engines.spectrum.classifier import SpectrumClassifier
+
+    path = demo_model_path("spectrum")
+    if not path.with_name(path.name + ".safetensors").is_file():
+        pytest.skip(f"bundled demo model not present ({path}.safetensors); build it with "
+                    "`make demo-models`")
+    return SpectrumClassifier.load(path, device)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_inference_demo_model(name):
+    device = torch.device(name)
+    classifier = _demo_classifier(device)
+    _table(f"Inference of the bundled demo model on {describe_device(device)}",
+           ["model", "parameters", "latency ms (1)", "spectra/s (256)"],
+           [_inference_row(f"demo ({classifier.arch})", classifier, device)])
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_training_step_time(name, expected12):
+    from engines.spectrum.references import ReferenceSet
+    from engines.spectrum.spectrum import PAPER_GRID
+    from engines.spectrum.training import TrainConfig, train
+
+    classes, counts = expected12
+    references = ReferenceSet(classes, PAPER_GRID, counts, np.arange(len(classes)))
+    rows = []
+    for arch, batch in (("inception_resnet_1d", 128), ("small_cnn", 128)):
+        config = TrainConfig(arch=arch, preset="cpu", batch_size=batch, steps=4, val_every=1000,
+                             val_draws=2, device=name)
+        stamps = []
+        drive(train(references, config),
+              lambda r, s=stamps: s.append(time.perf_counter()) if "step" in r.metrics else None)
+        per_step = float(np.median(np.diff(stamps)))  # the first step (warm-up) is excluded
+        rows.append([arch, batch, per_step, batch / per_step])
+    _table(f"Training step (RSM-3 draws at {PAPER_COUNTS} counts + forward + backward + Adam) on "
+           f"{describe_device(torch.device(name))}", ["model", "batch", "s/step", "draws/s"], rows)
+
+
+def _bench_model(library: str, device: torch.device):
+    from engines.spectrum.classifier import SpectrumClassifier
+
+    value = os.environ.get(f"LABLENS_BENCH_MODEL_{library.upper()}")
+    if value:
+        return SpectrumClassifier.load(value, device), value
+    if library == "materials12":
+        path = demo_model_path("spectrum")
+        if path.with_name(path.name + ".safetensors").is_file():
+            return SpectrumClassifier.load(path, device), "demo"
+    return None, None
+
+
+@pytest.mark.parametrize("library", ["materials12", "aluminium4", "copper5"])
+def test_accuracy_per_count_level(library, sample_root):
+    from engines.spectrum.evaluation import (
+        EvaluateConfig,
+        evaluate,
+        evaluate_peers,
+        format_table,
+    )
+    from engines.spectrum.library import load_library
+    from engines.spectrum.preprocessing import PreprocessConfig
+    from engines.spectrum.references import from_library
+    from engines.spectrum.synthetic import library_spec
+
+    device = torch.device(DEVICES[-1])
+    config = EvaluateConfig(counts=LEVELS, draws_per_class=DRAWS, seed=1)
+    classifier, source = _bench_model(library, device)
+    if classifier is not None:
+        data = load_library(sample_root / library, classifier.grid)
+        started = time.perf_counter()
+        result = drive(evaluate(classifier, data, config))
+        what = f"CNN = {source} ({classifier.arch}), templates = the model's"
+    else:
+        data = load_library(sample_root / library)
+        spec = library_spec(library)
+        first, stop = spec.kept_channels
+        keep = PreprocessConfig(discard=[r for r in ((0, first), (stop, 16384)) if r[0] < r[1]])
+        is_first = np.array([f.stem.endswith("_0") for f in data.files])
+        templates = from_library(data.subset(np.flatnonzero(is_first))).templates(keep)
+        held_out = data.subset(np.flatnonzero(~is_first))
+        started = time.perf_counter()
+        result = drive(evaluate_peers(templates, data.classes, data.grid,
+                                      keep.keep_mask(data.grid.n_channels), held_out, config))
+        what = (f"no model given (LABLENS_BENCH_MODEL_{library.upper()}): peers only, templates "
+                f"from measurement 0, draws from measurement 1, channels {spec.kept_channels}")
+    seconds = time.perf_counter() - started
+    print(f"\nAccuracy per count level, synthetic {library} (seed {BENCH_SEED}), {DRAWS} draws "
+          f"per class; {what}; {result.count_rate_cps:.0f} counts/s; {seconds:.1f} s on "
+          f"{describe_device(device)}")
+    print(format_table(result))
+
+
+def test_time_to_decision_of_the_demo_model(sample_root):
+    from engines.spectrum.library import load_library
+    from engines.spectrum.live import LiveConfig, time_to_decision_stats
+
+    device = torch.device(DEVICES[-1])
+    classifier = _demo_classifier(device)
+    data = load_library(sample_root / "materials12", classifier.grid)
+    runs = max(1, DRAWS // 5)
+    config = LiveConfig(rate_cps=PAPER_COUNT_RATE, update_interval_s=0.1, max_live_time_s=30.0,
+                        threshold=0.95)
+    stats = time_to_decision_stats(classifier, data, config, runs_per_class=runs)
+    rows = [[r["class"][:24], r["decided_fraction"], r["median_s"], r["p90_s"],
+             r["decision_accuracy"]] for r in [*stats.per_class(),
+                                               {"class": "all", **stats.summary()}]]
+    _table(f"Time to decision of the demo model (threshold 0.95, {PAPER_COUNT_RATE:.0f} counts/s,"
+           f" {runs} runs per class, updates every 0.1 s) on {describe_device(device)}",
+           ["class", "decided", "median s", "p90 s", "accuracy"], rows)

@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from engines.core.errors import InputError
+from engines.spectrum.preprocessing import (
+    PreprocessConfig,
+    check_counts,
+    normalise_kept,
+    prepare_input,
+    select_kept,
+)
+
+
+def test_paper_default_keeps_channels_104_to_7999():
+    config = PreprocessConfig()
+    kept = config.kept_channels(16384)
+    assert kept[0] == 104 and kept[-1] == 7999 and kept.size == 7896
+    assert config.kept_runs(16384) == [(104, 8000)]
+    assert config.in_channels == 1 and config.normalisation == "fraction"
+    assert PreprocessConfig(coord_channel=True).in_channels == 2
+
+
+def test_ranges_are_clipped_to_short_grids_and_may_overlap():
+    config = PreprocessConfig(discard=[(0, 10), (5, 20), (90, 1000)])
+    mask = config.keep_mask(100)
+    assert mask.sum() == 70 and mask[20] and not mask[19] and not mask[90]
+    assert config.kept_runs(100) == [(20, 90)]
+
+
+def test_json_roundtrip():
+    config = PreprocessConfig(discard=[(0, 50), (300, 400)], normalisation="sqrt",
+                              coord_channel=False)
+    again = PreprocessConfig.from_json(json.loads(json.dumps(config.to_json())))
+    assert again == config and again.in_channels == 1
+
+
+@pytest.mark.parametrize("bad", [
+    {"discard": [(10, 5)]}, {"discard": [(-1, 5)]}, {"discard": [(1, 2, 3)]},
+    {"normalisation": "log"},
+])
+def test_invalid_settings_raise_input_error(bad):
+    with pytest.raises(InputError):
+        PreprocessConfig(**bad)
+
+
+def test_unknown_json_keys_are_rejected():
+    with pytest.raises(InputError, match="unknown preprocessing"):
+        PreprocessConfig.from_json({"discard": [], "crop": 3})
+
+
+def test_discarding_everything_is_an_input_error():
+    with pytest.raises(InputError, match="remove all"):
+        PreprocessConfig(discard=[(0, 64)]).keep_mask(64)
+
+
+def test_fraction_input_is_independent_of_the_count_level():
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(5.0, (3, 200)).astype(np.float64)
+    config = PreprocessConfig(discard=[(0, 10), (150, 200)], coord_channel=True)
+    x1 = prepare_input(counts, config)
+    x2 = prepare_input(counts * 37.0, config)
+    assert x1.shape == (3, 2, 140) and x1.dtype == torch.float32
+    torch.testing.assert_close(x1, x2)
+    # mean 1 per kept channel; discarded channels do not enter the total
+    torch.testing.assert_close(x1[:, 0].mean(dim=1), torch.ones(3))
+    assert torch.equal(x1[:, 1, 0], -torch.ones(3)) and torch.equal(x1[:, 1, -1], torch.ones(3))
+
+
+def test_sqrt_normalisation_and_empty_rows():
+    counts = np.zeros((2, 20))
+    counts[0, 5] = 4.0
+    config = PreprocessConfig(discard=[], normalisation="sqrt", coord_channel=False)
+    x = prepare_input(counts, config)
+    assert x.shape == (2, 1, 20)
+    assert float(x[0, 0, 5]) == pytest.approx(np.sqrt(20.0))
+    assert torch.count_nonzero(x[1]) == 0 and torch.isfinite(x).all()
+
+
+def test_select_and_normalise_match_prepare_input():
+    counts = torch.arange(60, dtype=torch.float32).reshape(2, 30)
+    config = PreprocessConfig(discard=[(0, 3), (10, 12), (25, 30)], coord_channel=True)
+    kept = select_kept(counts, config)
+    assert kept.shape == (2, 20) and kept[0, 0] == 3 and kept[0, 7] == 12
+    torch.testing.assert_close(normalise_kept(kept, config), prepare_input(counts, config))
+
+
+def test_check_counts_messages():
+    assert check_counts(np.ones(8), 8).shape == (1, 8)
+    with pytest.raises(InputError, match="has 7 channels but the model expects 8"):
+        check_counts(np.ones(7), 8, "run.spe")
+    with pytest.raises(InputError, match="NaN"):
+        check_counts(np.full(8, np.nan), 8)
+    with pytest.raises(InputError, match=">= 0"):
+        check_counts(-np.ones((2, 8)), 8)

@@ -1,0 +1,1 @@
+"""Spectrum (PGNAA) workspace: plot, CAM, library, results, training, evaluation, live."""

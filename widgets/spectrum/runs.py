@@ -1,0 +1,219 @@
+"""Training, evaluation and live acquisition runs of the spectrum workspace.
+
+A mixin of :class:`widgets.spectrum.workspace.SpectrumWorkspace` (it uses its panels, ``host``
+and signals): each run is an engine generator wrapped by :func:`recording`, so the curves are
+redrawn from every report at the task runner's ≤ 20 Hz, and Stop cancels at the next yield.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtWidgets import QFileDialog
+
+from engines.core.errors import InputError, ModelError
+from engines.core.progress import Progress
+from engines.spectrum.peers import PEER_METHODS
+from widgets.common.export import CSV_FILTER, export_csv
+from widgets.spectrum.results_panel import NO_MODEL
+from widgets.spectrum.tasks import recording
+
+CURRENT_SPECTRUM = "Shown spectrum"
+
+
+def live_headline(classes: list[str], metrics: dict[str, Any]) -> tuple[str, str]:
+    """Call and detail lines for a live update (``probabilities``, ``decided``, ...)."""
+    probabilities = metrics["probabilities"]
+    top = int(np.argmax(probabilities))
+    if metrics.get("decided") is not None:
+        headline = f"{metrics['decided']} — decided at {metrics['decision_time_s']:.2f} s"
+    else:
+        headline = f"{classes[top]} — {probabilities[top]:.1%} (no decision yet)"
+    detail = (f"Live acquisition: {metrics['live_time_s']:.2f} s, "
+              f"{metrics['total_counts']:,.0f} counts")
+    return headline, detail
+
+
+class RunsMixin:
+    """Start/stop of the long runs; results are drawn and announced by signal."""
+
+    def _connect_runs(self) -> None:
+        self.training.trainRequested.connect(lambda: self._guard(self.start_training, "Train"))
+        self.training.stopRequested.connect(lambda: self._cancel("train"))
+        self.evaluation.runRequested.connect(lambda: self._guard(self.start_evaluation,
+                                                                 "Evaluate"))
+        self.evaluation.stopRequested.connect(lambda: self._cancel("evaluate"))
+        self.evaluation.exportRequested.connect(self._export_evaluation_dialog)
+        self.live_panel.startRequested.connect(lambda: self._guard(self.start_live, "Live"))
+        self.live_panel.stopRequested.connect(lambda: self._cancel("live"))
+        self.live_panel.reference_combo.currentIndexChanged.connect(self._reference_chosen)
+
+    def _cancel(self, name: str) -> None:
+        handle = self.tasks.get(name)
+        if handle is not None:
+            handle.cancel()
+
+    def _start(self, name: str, title: str, task, history: list, on_progress, on_result,
+               set_running) -> None:
+        set_running(True)
+
+        def finished(state: str) -> None:
+            self.tasks.pop(name, None)
+            set_running(False)
+            if state == "cancelled":
+                self.host.log(f"{title}: stopped")
+
+        self.tasks[name] = self._run(title, recording(task, history, drop=("spectrum",)),
+                                     on_result=on_result, on_progress=on_progress,
+                                     on_finished=finished)
+
+    def _require_library(self, what: str):
+        if self.library is None:
+            raise InputError(f"{what} needs a reference library; use File ▸ Open sample data "
+                             "or open a dataset folder (one sub-folder of spectra per class)")
+        return self.library
+
+    def _require_model(self):
+        if self.classifier is None:
+            raise ModelError(NO_MODEL)
+        return self.classifier
+
+    # -- training --------------------------------------------------------------------------------
+    def start_training(self) -> None:
+        """Train a model on the reference library with the Training tab's settings."""
+        from engines.spectrum.training import train
+
+        library = self._require_library("Training")
+        config = self.training.config(self.preprocess, self.host.device_preference())
+        if "train" in self.tasks:
+            raise InputError("a training is already running; stop it first")
+        history: list[dict[str, Any]] = []
+        self.training.curves.reset()
+
+        def progressed(report: Progress) -> None:
+            self.training.curves.update_history(history)
+            self.training.status.setText(report.message)
+
+        def trained(classifier) -> None:
+            classifier.training["data"] = self.library_name
+            self.training.curves.update_history(history)
+            self.set_classifier(classifier)
+            metrics = classifier.metrics
+            self.training.status.setText(
+                f"Trained: validation accuracy {metrics['val_accuracy']:.3f} at "
+                f"{metrics['val_counts']:,} counts ({classifier.training['stop_reason']}). "
+                "Model ▸ Save model as… keeps it.")
+            self.trainingFinished.emit(classifier)
+
+        self._start("train", "Training", train(library, config), history, progressed, trained,
+                    self.training.set_running)
+
+    # -- evaluation ------------------------------------------------------------------------------
+    def start_evaluation(self) -> None:
+        """Accuracy per count level of the model and its peers on the reference library."""
+        from engines.spectrum.evaluation import evaluate
+
+        classifier = self._require_model()
+        library = self._require_library("Evaluation")
+        config = self.evaluation.config(PEER_METHODS)
+        if "evaluate" in self.tasks:
+            raise InputError("an evaluation is already running; stop it first")
+        history: list[dict[str, Any]] = []
+        self.evaluation.reset()
+        self.evaluation.status.setText(f"Evaluating on {self.library_name} "
+                                       f"({len(library.files)} files)…")
+
+        def progressed(report: Progress) -> None:
+            self.evaluation.update_history(history)
+            self.evaluation.status.setText(report.message)
+
+        def evaluated(result) -> None:
+            self.evaluation.set_result(result)
+            self.evaluation.status.setText(
+                f"{self.library_name}: {result.draws_per_class} draws per class and level at "
+                f"{result.count_rate_cps:,.0f} counts/s. The ML bound is the best any classifier "
+                "can do on these draws.")
+            self.evaluationFinished.emit(result)
+
+        self._start("evaluate", "Evaluation", evaluate(classifier, library, config), history,
+                    progressed, evaluated, self.evaluation.set_running)
+
+    def export_evaluation(self, path: Path) -> Path:
+        header, rows = self.evaluation.table()
+        return export_csv(path, header, rows)
+
+    def _export_evaluation_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export evaluation", "evaluation.csv",
+                                              CSV_FILTER)
+        if path:
+            self._guard(lambda: self.host.log(f"wrote {self.export_evaluation(Path(path))}"),
+                        "Export evaluation")
+
+    # -- live acquisition ------------------------------------------------------------------------
+    def _refresh_live_references(self) -> None:
+        labels = [CURRENT_SPECTRUM]
+        if self.library is not None:
+            labels += list(self.library.classes)
+        self.live_panel.set_references(labels)
+
+    def live_reference(self):
+        """The spectrum the simulated detector looks at (shown spectrum or a library class)."""
+        index = self.live_panel.reference_combo.currentIndex()
+        if index <= 0:
+            spectrum = self.current_spectrum
+            if spectrum is None:
+                raise InputError("no spectrum is shown; open one or choose a library class")
+            if not spectrum.metadata.get("calibrated", True):
+                raise InputError(f"{spectrum.name}: has no energy calibration, so it cannot be "
+                                 "placed on the model's energy grid")
+            return spectrum
+        library = self._require_library("Live acquisition")
+        rows = [i for i, label in enumerate(library.labels) if label == index - 1]
+        return self.entries[rows[0]]
+
+    def _reference_chosen(self, _index: int) -> None:
+        try:
+            rate = self.live_reference().count_rate
+        except InputError:
+            return
+        if rate:
+            self.live_panel.rate_spin.setValue(rate)
+
+    def start_live(self) -> None:
+        """Simulate a live measurement of the chosen sample and watch the call firm up."""
+        from engines.spectrum.live import acquire
+
+        classifier = self._require_model()
+        reference = self.live_reference()
+        config = self.live_panel.config()
+        if "live" in self.tasks:
+            raise InputError("an acquisition is already running; stop it first")
+        history: list[dict[str, Any]] = []
+        name = reference.source.name if reference.source else reference.name
+        classes = list(classifier.classes)
+        edges = classifier.grid.edges
+        self.live_panel.start(config)
+        self.plot.clear_cam()
+        self.right_tabs.setCurrentWidget(self.live_panel)
+
+        def progressed(report: Progress) -> None:
+            self.live_panel.update_history(classes, history)
+            metrics = report.metrics
+            if "spectrum" in metrics:
+                self.plot.set_spectrum(edges, metrics["spectrum"],
+                                       f"Live: {name} — {metrics['live_time_s']:.2f} s, "
+                                       f"{metrics['total_counts']:,.0f} counts")
+                self.results.show_probabilities(classes, metrics["probabilities"],
+                                                *live_headline(classes, metrics))
+
+        def acquired(result) -> None:
+            self.live_panel.update_history(classes, history)
+            self.plot.set_spectrum(edges, result.final_counts,
+                                   f"Live: {name} — {result.times_s[-1]:.2f} s, "
+                                   f"{result.total_counts[-1]:,.0f} counts")
+            self.liveFinished.emit(result)
+
+        self._start("live", f"Live acquisition of {name}", acquire(classifier, reference, config),
+                    history, progressed, acquired, self.live_panel.set_running)

@@ -1,0 +1,67 @@
+"""The spectrum workspace's toolbar: analyze, step through spectra, view toggles and exports.
+
+Every action carries its keyboard shortcut; the workspace also adds the actions to itself so the
+shortcuts work wherever the focus is inside the workspace (text fields keep their own keys).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QWidget
+
+
+def _action(parent: QWidget, text: str, keys: list[str], tip: str, checkable: bool = False
+            ) -> QAction:
+    action = QAction(text, parent)
+    action.setShortcuts([QKeySequence(k) for k in keys])
+    action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+    shown = f" ({', '.join(keys)})" if keys else ""
+    action.setToolTip(f"{tip}{shown}")
+    action.setCheckable(checkable)
+    return action
+
+
+class SpectrumToolbar(QToolBar):
+    """Actions only; the workspace connects them."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Spectrum", parent)
+        self.setMovable(False)
+        self.analyze_all = _action(self, "Analyze all", [], "Classify every opened spectrum "
+                                   "(Analyze, Ctrl+Enter, classifies the shown one)")
+        self.previous = _action(self, "◀", ["Left", "PgUp"], "Previous spectrum")
+        self.next = _action(self, "▶", ["Right", "PgDown"], "Next spectrum")
+        self.log_y = _action(self, "Log y", ["L"], "Logarithmic / linear counts axis",
+                             checkable=True)
+        self.log_y.setChecked(True)
+        self.cam = _action(self, "CAM", ["C"], "Show the class activation map behind the "
+                           "spectrum", checkable=True)
+        self.cam.setChecked(True)
+        self.zoom_kept = _action(self, "Zoom to kept range", ["K"], "Show the energy range the "
+                                 "model uses")
+        self.export_predictions = _action(self, "Export predictions CSV…", ["Ctrl+Shift+E"],
+                                          "Save the predictions of this session as CSV")
+        self.export_plot = _action(self, "Export plot PNG/SVG…", ["Ctrl+E"],
+                                   "Save the plot of the current tab as PNG or SVG")
+        self.position = QLabel("")
+        self.position.setMinimumWidth(220)
+        self.addAction(self.analyze_all)
+        self.addSeparator()
+        self.addAction(self.previous)
+        self.addWidget(self.position)
+        self.addAction(self.next)
+        self.addSeparator()
+        self.addAction(self.log_y)
+        self.addAction(self.cam)
+        self.addAction(self.zoom_kept)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.addWidget(spacer)
+        self.addAction(self.export_predictions)
+        self.addAction(self.export_plot)
+
+    @property
+    def shortcut_actions(self) -> list[QAction]:
+        return [self.previous, self.next, self.log_y, self.cam, self.zoom_kept,
+                self.export_predictions, self.export_plot]

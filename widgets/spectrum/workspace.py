@@ -1,0 +1,422 @@
+"""The spectrum (PGNAA) workspace: open gamma spectra, classify them, see why, train, evaluate,
+and watch a simulated live acquisition decide.
+
+Layout: a toolbar; the "Spectrum" tab with the reference library and element lines (left), the
+spectrum plot with the CAM and discard regions (centre) and the result and live acquisition
+(right); "Training" and "Evaluation" tabs. All file reading, sample generation, model loading
+and engine work runs through ``host.run_task``. Long runs (training, evaluation, live
+acquisition) live in :class:`widgets.spectrum.runs.RunsMixin`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from engines.core.errors import InputError
+from engines.core.resources import demo_model_path, sample_data_dir
+from engines.spectrum.analysis import analyze_spectra, prediction_table
+from engines.spectrum.library import SpectrumLibrary, find_dataset_files, iter_load_library
+from engines.spectrum.preprocessing import PreprocessConfig
+from engines.spectrum.readers import FILE_FILTER, SUPPORTED_SUFFIXES
+from engines.spectrum.spectrum import Spectrum
+from engines.spectrum.synthetic import iter_sample_library, library_spec
+from widgets.common.export import CSV_FILTER, PLOT_FILTER, export_csv, export_plot
+from widgets.common.workspace import TaskHost, Workspace
+from widgets.spectrum.element_lines import ElementLinesPanel, ElementMarkers
+from widgets.spectrum.evaluation_panel import EvaluationPanel
+from widgets.spectrum.library_panel import LibraryPanel
+from widgets.spectrum.live_panel import LivePanel
+from widgets.spectrum.results_panel import NO_MODEL, ResultsPanel
+from widgets.spectrum.runs import RunsMixin
+from widgets.spectrum.spectrum_plot import SpectrumPlot
+from widgets.spectrum.tasks import blocking, load_classifier, read_spectra
+from widgets.spectrum.toolbar import SpectrumToolbar
+from widgets.spectrum.training_panel import TrainingPanel
+
+SAMPLE_LIBRARIES = {"materials12": "Materials: 12 substances (paper Exp. I)",
+                    "aluminium4": "Aluminium alloys: 4 classes (Exp. II/IIIa)",
+                    "copper5": "Copper alloys: 5 classes (Exp. IIIb)"}
+MEASUREMENTS_PER_CLASS = 2  # what iter_sample_library writes by default
+
+
+def _describe(spectrum: Spectrum) -> str:
+    name = spectrum.source.name if spectrum.source else spectrum.name
+    live = f", {spectrum.live_time_s:,.0f} s live" if spectrum.live_time_s else ""
+    return f"{name} — {spectrum.total_counts:,.0f} counts{live}"
+
+
+class SpectrumWorkspace(RunsMixin, Workspace):
+    """Gamma-spectrum classification (Cheng et al., PGNAA) with CAM, training, evaluation and
+    live acquisition. Signals are emitted on the GUI thread when the work is drawn."""
+
+    name = "spectrum"
+    title = "Spectrum (PGNAA)"
+    file_filter = FILE_FILTER
+    opens_folders = True
+
+    libraryLoaded = Signal(object)  # SpectrumLibrary
+    spectrumShown = Signal(int)  # entry index
+    analysisFinished = Signal(object)  # SpectrumAnalysis of the shown spectrum
+    trainingFinished = Signal(object)  # SpectrumClassifier
+    evaluationFinished = Signal(object)  # EvaluationResult
+    liveFinished = Signal(object)  # LiveResult
+
+    def __init__(self, host: TaskHost, parent: QWidget | None = None) -> None:
+        super().__init__(host, parent)
+        self.library: SpectrumLibrary | None = None
+        self.library_name = ""
+        self.library_entries = 0  # entries[:library_entries] are the library's files
+        self.entries: list[Spectrum] = []
+        self.current = -1
+        self.classifier = None
+        self.preprocess = PreprocessConfig()
+        self.predictions: list = []
+        self.tasks: dict[str, Any] = {}
+
+        self.toolbar = SpectrumToolbar(self)
+        self.plot = SpectrumPlot()
+        self.markers = ElementMarkers(self.plot.plot_item)
+        self.elements = ElementLinesPanel(self.markers)
+        self.library_panel = LibraryPanel()
+        self.results = ResultsPanel()
+        self.live_panel = LivePanel()
+        self.training = TrainingPanel()
+        self.evaluation = EvaluationPanel()
+        self.hover_label = QLabel("Move the mouse over the spectrum for energy, channel and counts.")
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._build_layout()
+        self._connect()
+        self.plot.set_preprocess(self.preprocess)
+        self.plot.set_log_y(True)
+        self.training.show_discard(self.preprocess)
+
+    # -- layout and wiring -----------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QTabWidget()
+        left.addTab(self.library_panel, "Library")
+        left.addTab(self.elements, "Elements")
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.addWidget(self.plot, 1)
+        centre_layout.addWidget(self.hover_label)
+        self.right_tabs = QTabWidget()
+        self.right_tabs.addTab(self.results, "Result")
+        self.right_tabs.addTab(self.live_panel, "Live acquisition")
+        splitter = QSplitter()
+        for widget in (left, centre, self.right_tabs):
+            splitter.addWidget(widget)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([265, 810, 320])
+        self.tabs = QTabWidget()
+        self.tabs.addTab(splitter, "Spectrum")
+        self.tabs.addTab(self.training, "Training")
+        self.tabs.addTab(self.evaluation, "Evaluation")
+        self.spectrum_page = splitter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.tabs, 1)
+
+    def _connect(self) -> None:
+        bar = self.toolbar
+        bar.analyze_all.triggered.connect(lambda: self._guard(self.analyze_all, "Analyze all"))
+        bar.previous.triggered.connect(lambda: self.step(-1))
+        bar.next.triggered.connect(lambda: self.step(1))
+        bar.log_y.toggled.connect(self.plot.set_log_y)
+        bar.cam.toggled.connect(self.plot.set_cam_visible)
+        bar.zoom_kept.triggered.connect(self.plot.show_kept_range)
+        bar.export_predictions.triggered.connect(self._export_predictions_dialog)
+        bar.export_plot.triggered.connect(self._export_plot_dialog)
+        self.addActions(bar.shortcut_actions)
+        self.plot.hovered.connect(self.hover_label.setText)
+        self.plot.discardChanged.connect(self._discard_dragged)
+        self.library_panel.entrySelected.connect(self.show_entry)
+        self.training.discardEdited.connect(
+            lambda text: self._guard(lambda: self.set_discard_text(text), "Discard ranges"))
+        self._connect_runs()
+
+    def _guard(self, action: Callable[[], Any], context: str) -> None:
+        try:
+            action()
+        except Exception as exc:  # shown to the user; the workspace stays usable
+            self.host.report_error(exc, context)
+
+    def _run(self, title: str, task, on_result: Callable[[Any], None] | None = None,
+             **callbacks: Any) -> Any:
+        """``host.run_task`` with errors routed to the host's dialog."""
+        return self.host.run_task(title, task, on_result=on_result,
+                                  on_error=lambda exc: self.host.report_error(exc, title),
+                                  **callbacks)
+
+    # -- sample data and libraries ---------------------------------------------------------------
+    def activate(self) -> None:
+        """Load (generating it first if needed) the materials sample library and the demo model."""
+        self.open_sample("materials12")
+        demo = demo_model_path(self.name)
+        if demo.with_suffix(".safetensors").is_file():
+            self.load_model(demo)
+        else:
+            self.results.show_message(NO_MODEL)
+            self.statusChanged.emit(NO_MODEL)
+
+    def sample_datasets(self) -> list[tuple[str, Callable[[], None]]]:
+        return [(label, lambda n=name: self.open_sample(n)) for name, label in
+                SAMPLE_LIBRARIES.items()]
+
+    def open_sample(self, name: str) -> None:
+        """Load a synthetic sample library as the reference library (written on first use)."""
+        spec = library_spec(name)
+        root = sample_data_dir(self.name)
+        folder = root / spec.name
+        if self._sample_complete(folder, spec.class_names):
+            self._load_library(folder, spec.name)
+        elif f"sample:{name}" not in self.tasks:
+            self.tasks[f"sample:{name}"] = self._run(
+                f"Writing sample data ({name})", iter_sample_library(root, name),
+                on_result=lambda path: self._load_library(Path(path), name),
+                on_finished=lambda _state: self.tasks.pop(f"sample:{name}", None))
+
+    @staticmethod
+    def _sample_complete(folder: Path, classes: list[str]) -> bool:
+        try:
+            found = find_dataset_files(folder)
+        except InputError:
+            return False
+        return sorted(found) == sorted(classes) and all(
+            len(files) >= MEASUREMENTS_PER_CLASS for files in found.values())
+
+    def _load_library(self, folder: Path, name: str, user_opened: bool = False) -> None:
+        def loaded(library: SpectrumLibrary) -> None:
+            self.set_library(library, name)
+            if user_opened:
+                self.pathOpened.emit(str(folder))
+
+        self._run(f"Loading library {name}", iter_load_library(folder), on_result=loaded)
+
+    def set_library(self, library: SpectrumLibrary, name: str) -> None:
+        """Use ``library`` as the reference library and list its files (opened files stay)."""
+        opened = self.entries[self.library_entries:]
+        self.library, self.library_name = library, name
+        self.entries = [Spectrum(library.spectra[i], library.grid.calibration,
+                                 live_time_s=(None if live != live else float(live)),
+                                 name=path.name, source=path)
+                        for i, (path, live) in enumerate(zip(library.files, library.live_times,
+                                                             strict=True))]
+        self.library_entries = len(self.entries)
+        self.library_panel.set_library(library, name)
+        for spectrum in opened:
+            self.entries.append(spectrum)
+            self.library_panel.add_opened(len(self.entries) - 1, spectrum)
+        self._refresh_live_references()
+        self.show_entry(0)
+        self.plot.show_kept_range()
+        self.host.log(f"reference library {name}: {library.n_classes} classes, "
+                      f"{len(library.files)} files")
+        self.libraryLoaded.emit(library)
+
+    # -- opening files ---------------------------------------------------------------------------
+    def open_path(self, path: Path) -> None:
+        """Open a spectrum file (shown and listed), a dataset folder (``DIR/<class>/<files>``,
+        the reference library) or a folder of spectrum files (each opened; unreadable ones are
+        reported and skipped)."""
+        path = Path(path)
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+                           and p.suffix.lower() in SUPPORTED_SUFFIXES)
+            if files and not any(p.is_dir() and not p.name.startswith(".")
+                                 for p in path.iterdir()):
+                self._run(f"Opening {path.name}", read_spectra(files, skip_bad=True),
+                          on_result=self._files_opened)
+            else:
+                self._load_library(path, path.name, user_opened=True)
+            return
+        self._run(f"Opening {path.name}", read_spectra([path]), on_result=self._files_opened)
+
+    def _files_opened(self, result: tuple[list[Spectrum], list[InputError]]) -> None:
+        spectra, errors = result
+        if errors:
+            self.host.report_error(InputError("; ".join(str(e) for e in errors)),
+                                   f"{len(errors)} file(s) could not be opened")
+        if not spectra:
+            return
+        for spectrum in spectra:
+            self.entries.append(spectrum)
+            self.library_panel.add_opened(len(self.entries) - 1, spectrum)
+            if spectrum.source is not None:
+                self.pathOpened.emit(str(spectrum.source))
+        self._refresh_live_references()
+        self.show_entry(len(self.entries) - 1)
+
+    # -- browsing --------------------------------------------------------------------------------
+    @property
+    def current_spectrum(self) -> Spectrum | None:
+        return self.entries[self.current] if 0 <= self.current < len(self.entries) else None
+
+    def show_entry(self, index: int) -> None:
+        """Show opened spectrum ``index`` (library files first, then opened files)."""
+        if not 0 <= index < len(self.entries):
+            return
+        self.current = index
+        spectrum = self.entries[index]
+        self.plot.set_spectrum(spectrum.edges, spectrum.counts, _describe(spectrum),
+                               calibrated=spectrum.metadata.get("calibrated", True))
+        self.plot.clear_cam()
+        self.results.set_count_rate(spectrum.count_rate)
+        self.results.show_message("Press Analyze (Ctrl+Enter) to classify this spectrum"
+                                  if self.classifier is not None else NO_MODEL)
+        self.library_panel.select(index)
+        self.toolbar.position.setText(f" {index + 1} / {len(self.entries)}: "
+                                      f"{spectrum.source.name if spectrum.source else spectrum.name} ")
+        self.spectrumShown.emit(index)
+
+    def step(self, delta: int) -> None:
+        """Show the previous (-1) or next (+1) opened spectrum."""
+        if self.entries:
+            self.show_entry(min(max(self.current + delta, 0), len(self.entries) - 1))
+
+    # -- discard ranges (bound to the plot's regions) --------------------------------------------
+    def set_preprocess(self, config: PreprocessConfig) -> None:
+        """Use ``config`` for the next training and draw its discard ranges."""
+        config.keep_mask(self.plot.grid.n_channels)  # raises if nothing would be kept
+        self.preprocess = config
+        self.plot.set_preprocess(config)
+        self.training.show_discard(config)
+
+    def set_discard_text(self, text: str) -> None:
+        from widgets.spectrum.training_panel import parse_ranges
+
+        self.set_preprocess(PreprocessConfig(parse_ranges(text), self.preprocess.normalisation,
+                                             self.preprocess.coord_channel))
+
+    def _discard_dragged(self, config: PreprocessConfig) -> None:
+        self.preprocess = config
+        self.training.show_discard(config)
+
+    # -- analysis --------------------------------------------------------------------------------
+    def analyze(self) -> None:
+        """Classify the shown spectrum (as recorded or as the chosen short measurement)."""
+        if self.classifier is None:
+            self.results.show_message(NO_MODEL)
+            self.statusChanged.emit(NO_MODEL)
+            return
+        spectrum = self.current_spectrum
+        if spectrum is None:
+            raise InputError("no spectrum is open; use File ▸ Open… or Open sample data")
+        self._analyze([spectrum], [self.current])
+
+    def analyze_all(self) -> None:
+        """Classify every opened spectrum (adds them all to the predictions)."""
+        if self.classifier is None:
+            self.results.show_message(NO_MODEL)
+            return
+        if not self.entries:
+            raise InputError("no spectrum is open; use File ▸ Open… or Open sample data")
+        self._analyze(list(self.entries), list(range(len(self.entries))))
+
+    def _analyze(self, spectra: list[Spectrum], indices: list[int]) -> None:
+        classifier = self.classifier
+        task = analyze_spectra(classifier, spectra, self.results.short_counts(),
+                               self.results.seed())
+        title = f"Analyze {spectra[0].name}" if len(spectra) == 1 else f"Analyze {len(spectra)}"
+        self._run(title, task, on_result=lambda out: self._analyzed(out, indices, classifier))
+
+    def _analyzed(self, analyses: list, indices: list[int], classifier) -> None:
+        if classifier is not self.classifier:
+            return  # the model changed while this ran
+        for analysis in analyses:
+            self.predictions.append(analysis)
+            self.results.add_prediction(analysis)
+        shown = [a for a, i in zip(analyses, indices, strict=True) if i == self.current]
+        if shown:
+            analysis = shown[-1]
+            live = ("" if analysis.live_time_s is None
+                    else f", {analysis.live_time_s:,.{0 if analysis.live_time_s >= 100 else 2}f} s live")
+            title = (f"{analysis.name} — {analysis.mode}, {analysis.total_counts:,.0f} "
+                     f"counts{live}")
+            self.plot.set_spectrum(analysis.edges_kev, analysis.counts, title)
+            self.plot.set_cam(analysis.edges_kev, analysis.cam, f"CAM of {analysis.predicted}")
+            self.results.show_analysis(analysis)
+            self.statusChanged.emit(f"{analysis.name}: {analysis.predicted} "
+                                    f"({analysis.confidence:.1%})")
+            self.analysisFinished.emit(analysis)
+
+    # -- models ----------------------------------------------------------------------------------
+    def load_model(self, path: Path) -> None:
+        path = Path(path)
+        self._run(f"Loading model {path.name}",
+                  blocking(f"loading {path.name}", load_classifier, path,
+                           self.host.device_preference()),
+                  on_result=self.set_classifier)
+
+    def set_classifier(self, classifier) -> None:
+        """Use ``classifier`` for Analyze, evaluation and live acquisition."""
+        self.classifier = classifier
+        self.predictions.clear()
+        self.results.clear_predictions()
+        self.plot.set_preprocess(PreprocessConfig.from_json(classifier.preprocess.to_json()),
+                                 classifier.grid)
+        self.preprocess = self.plot.preprocess
+        self.training.show_discard(self.preprocess)
+        self.results.set_model_text(f"Model: {classifier.arch}, {classifier.n_classes} classes "
+                                    "(Model ▸ Model info)")
+        self.show_entry(self.current)
+        self.plot.show_kept_range()
+        self.host.log(f"spectrum model: {classifier.arch}, classes {', '.join(classifier.classes)}")
+        self.modelChanged.emit()
+
+    def save_model(self, path: Path) -> None:
+        if self.classifier is None:
+            raise InputError("no model to save; train or load one first")
+        path = Path(path)
+        self._run(f"Saving model {path.name}",
+                  blocking(f"saving {path.name}", self.classifier.save, path),
+                  on_result=lambda saved: self.host.log(f"saved model to {saved}"))
+
+    def train_model(self) -> None:
+        """Show the training tab (Train starts it)."""
+        self.tabs.setCurrentWidget(self.training)
+
+    def has_model(self) -> bool:
+        return self.classifier is not None
+
+    def model_info(self) -> str:
+        return self.classifier.describe() if self.classifier is not None else NO_MODEL
+
+    # -- exports ---------------------------------------------------------------------------------
+    def export_predictions(self, path: Path) -> Path:
+        header, rows = prediction_table(self.predictions)
+        return export_csv(path, header, rows)
+
+    def current_plot(self):
+        """The pyqtgraph item the current tab exports."""
+        page = self.tabs.currentWidget()
+        if page is self.training:
+            return self.training.curves.ci
+        if page is self.evaluation:
+            return self.evaluation.accuracy.getPlotItem()
+        return self.plot.plot_item
+
+    def export_plot(self, path: Path) -> Path:
+        return export_plot(self.current_plot(), path)
+
+    def _export_predictions_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export predictions", "predictions.csv",
+                                              CSV_FILTER)
+        if path:
+            self._guard(lambda: self.host.log(f"wrote {self.export_predictions(Path(path))}"),
+                        "Export predictions")
+
+    def _export_plot_dialog(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(self, "Export plot", "spectrum.png",
+                                                   PLOT_FILTER)
+        if path:
+            if not Path(path).suffix:
+                path += ".svg" if "svg" in chosen.lower() else ".png"
+            self._guard(lambda: self.host.log(f"wrote {self.export_plot(Path(path))}"),
+                        "Export plot")
