@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,17 +27,20 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
                         help="write the machine-readable result to this JSON file")
 
 
+LOG_INTERVAL_S = 30.0  # progress lines when stderr is not a terminal (logs, CI)
+
+
 def run_with_bar(task: TaskGenerator[T], description: str, quiet: bool | None = None) -> T:
     """Drive an engine generator with a tqdm progress bar on stderr; return its result.
 
-    By default the bar is drawn only when stderr is a terminal, so piped stderr holds nothing but
-    an error's single line.
+    On a terminal the bar is drawn; otherwise (a log file, a pipe) one plain line is written
+    every 30 s, so a short run's piped stderr holds nothing but an error's single line.
     """
     from tqdm import tqdm
 
-    if quiet is None:
-        quiet = not sys.stderr.isatty()
-    with tqdm(total=1000, desc=description, file=sys.stderr, disable=quiet,
+    interactive = sys.stderr.isatty() if quiet is None else not quiet
+    last_line = time.monotonic()
+    with tqdm(total=1000, desc=description, file=sys.stderr, disable=not interactive,
               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining} {postfix}") as bar:
         while True:
             try:
@@ -44,9 +48,14 @@ def run_with_bar(task: TaskGenerator[T], description: str, quiet: bool | None = 
             except StopIteration as stop:
                 bar.update(1000 - bar.n)
                 return stop.value
-            if isinstance(report, Progress):
-                bar.update(max(0, int(report.fraction * 1000) - bar.n))
-                bar.set_postfix_str(report.message, refresh=False)
+            if not isinstance(report, Progress):
+                continue
+            bar.update(max(0, int(report.fraction * 1000) - bar.n))
+            bar.set_postfix_str(report.message, refresh=False)
+            if quiet is None and not interactive and time.monotonic() - last_line > LOG_INTERVAL_S:
+                last_line = time.monotonic()
+                print(f"{description}: {report.fraction:4.0%} {report.message}", file=sys.stderr,
+                      flush=True)
 
 
 def _json_safe(value: Any) -> Any:

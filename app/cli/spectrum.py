@@ -39,21 +39,27 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_json_option(p)
     p.set_defaults(handler=_info)
 
+    from engines.spectrum.training import TrainConfig  # no torch at import: cheap
+
+    default = TrainConfig()
     p = verbs.add_parser("train", help="train a classifier on a dataset folder (RSM-3 draws)")
     p.add_argument("--data", type=Path, required=True, help="DIR/<material>/<spectra>")
     p.add_argument("--out", type=Path, required=True, help="model path (MODEL.safetensors+.json)")
-    p.add_argument("--arch", default="inception_resnet_1d", help="inception_resnet_1d, small_cnn")
-    p.add_argument("--preset", default="cpu", help="model preset: cpu or paper")
-    p.add_argument("--counts", default="19650", help="counts per draw: K or KMIN:KMAX")
+    p.add_argument("--arch", default=default.arch, help="inception_resnet_1d, small_cnn")
+    p.add_argument("--preset", default=default.preset, help="model preset: cpu or paper")
+    p.add_argument("--counts", default=_format_counts(default.counts),
+                   help="counts per draw: K or KMIN:KMAX (log-uniform)")
     p.add_argument("--val-counts", type=int, help="counts of the validation draws")
-    p.add_argument("--steps", type=int, default=2000)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=default.steps)
+    p.add_argument("--batch-size", type=int, default=default.batch_size)
+    p.add_argument("--lr", type=float, default=default.lr)
+    p.add_argument("--seed", type=int, default=default.seed)
     p.add_argument("--target-accuracy", type=float, help="stop at this validation accuracy")
-    p.add_argument("--val-every", type=int, default=50)
-    p.add_argument("--val-draws", type=int, default=64, help="validation draws per class")
-    p.add_argument("--gain-drift", type=float, default=0.0, help="max relative gain augmentation")
+    p.add_argument("--val-every", type=int, default=default.val_every)
+    p.add_argument("--val-draws", type=int, default=default.val_draws,
+                   help="validation draws per class")
+    p.add_argument("--gain-drift", type=float, default=default.gain_drift,
+                   help="max relative gain augmentation")
     p.add_argument("--discard", default="0:104,8000:16384",
                    help='channel ranges START:STOP to drop, or "none" (default: the paper\'s)')
     p.add_argument("--half", action="store_true", help="store fp16 weights")
@@ -170,6 +176,10 @@ def _parse_discard(text: str) -> list[tuple[int, int]]:
                              f"got {part!r}") from None
         ranges.append((start, stop))
     return ranges
+
+
+def _format_counts(counts: int | tuple[int, int]) -> str:
+    return f"{counts[0]}:{counts[1]}" if isinstance(counts, tuple | list) else str(counts)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 
 from engines.core.errors import InputError, LabLensError, ModelError
 from engines.spectrum.cam import ClassActivationMap, class_activation_maps, to_full_grid, upsample
+from engines.spectrum.confidence import CountTemperature
 from engines.spectrum.models.configs import config_to_json
 from engines.spectrum.preprocessing import PreprocessConfig, check_counts, prepare_input
 from engines.spectrum.spectrum import EnergyGrid
@@ -44,6 +45,9 @@ class SpectrumClassifier:
         classical peers (multinomial likelihood, NCC, chi-squared); optional.
     training, metrics
         JSON-able training settings/history and evaluation figures, stored in the sidecar.
+    temperature
+        Count-dependent confidence calibration (:mod:`engines.spectrum.confidence`); the
+        identity when absent.
 
     Notes
     -----
@@ -54,8 +58,8 @@ class SpectrumClassifier:
 
     def __init__(self, model: GapClassifier, classes: list[str], grid: EnergyGrid,
                  preprocess: PreprocessConfig, templates: np.ndarray | None = None,
-                 training: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None
-                 ) -> None:
+                 training: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+                 temperature: CountTemperature | None = None) -> None:
         classes = [str(c) for c in classes]
         if len(classes) != model.n_classes:
             raise ModelError(f"{len(classes)} class names for a model with "
@@ -76,6 +80,7 @@ class SpectrumClassifier:
         self.templates = templates
         self.training = dict(training or {})
         self.metrics = dict(metrics or {})
+        self.temperature = temperature or CountTemperature()
 
     @property
     def n_classes(self) -> int:
@@ -133,7 +138,12 @@ class SpectrumClassifier:
         InputError
             Wrong channel count, NaN or negative counts.
         """
-        logits = self.predict_logits(counts, batch_size)
+        counts = check_counts(counts, self.grid.n_channels)
+        return self._probabilities(self.predict_logits(counts, batch_size), counts)
+
+    def _probabilities(self, logits: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Softmax of the count-calibrated logits; counts (B, n_channels) give each draw's k."""
+        logits = self.temperature.apply(logits, counts[:, self.keep_mask].sum(axis=1))
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -172,7 +182,7 @@ class SpectrumClassifier:
                                  f"({counts.shape[0]})") from None
             if requested.size and (requested.min() < 0 or requested.max() >= self.n_classes):
                 raise InputError(f"class index must lie in [0, {self.n_classes})")
-        maps, probabilities, chosen = [], [], []
+        maps, logits_out, chosen = [], [], []
         for start, x in self._batches(counts, batch_size):
             logits, class_maps = class_activation_maps(self.model, x)
             if requested is None:
@@ -181,16 +191,16 @@ class SpectrumClassifier:
                 index = torch.from_numpy(requested[start:start + x.shape[0]].copy()).to(x.device)
             picked = class_maps[torch.arange(x.shape[0], device=x.device), index][:, None]
             maps.append(upsample(picked, n_kept)[:, 0].cpu().numpy())
-            probabilities.append(torch.softmax(logits, dim=1).cpu().numpy())
+            logits_out.append(logits.float().cpu().numpy())
             chosen.append(index.cpu().numpy())
         if not maps:
-            maps, probabilities = [np.zeros((0, n_kept))], [np.zeros((0, self.n_classes))]
+            maps, logits_out = [np.zeros((0, n_kept))], [np.zeros((0, self.n_classes))]
             chosen = [np.zeros(0)]
         return ClassActivationMap(
             energies_kev=self.grid.energies,
             maps=to_full_grid(np.concatenate(maps), keep),
             class_index=np.concatenate(chosen).astype(np.int64),
-            probabilities=np.concatenate(probabilities).astype(np.float64),
+            probabilities=self._probabilities(np.concatenate(logits_out), counts),
             classes=list(self.classes),
         )
 
@@ -209,6 +219,7 @@ class SpectrumClassifier:
             "parameters": int(sum(p.numel() for p in self.model.parameters())),
             "training": self.training,
             "metrics": self.metrics,
+            "confidence": self.temperature.to_json(),
         }
 
     def save(self, path: str | Path, half: bool = False) -> Path:
@@ -259,6 +270,7 @@ class SpectrumClassifier:
             preprocess = PreprocessConfig.from_json(meta["preprocessing"])
             model = create_model(meta["arch"], len(classes), int(meta["in_channels"]),
                                  **meta["model_config"])
+            temperature = CountTemperature.from_json(meta.get("confidence"))
         except KeyError as exc:
             raise ModelError(f"{source}: missing entry {exc.args[0]!r}") from None
         except (LabLensError, TypeError, ValueError, AttributeError) as exc:
@@ -275,7 +287,8 @@ class SpectrumClassifier:
         if templates is not None:
             templates = templates.double().numpy()
         return cls(model.to(device), classes, grid, preprocess, templates,
-                   training=meta.get("training"), metrics=meta.get("metrics"))
+                   training=meta.get("training"), metrics=meta.get("metrics"),
+                   temperature=temperature)
 
     def describe(self) -> str:
         """Human-readable summary: architecture, size, classes, grid, preprocessing, metrics."""

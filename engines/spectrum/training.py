@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import torch
 
     from engines.spectrum.classifier import SpectrumClassifier
+    from engines.spectrum.confidence import CountTemperature
 
 MAX_COUNTS = 10_000_000
 
@@ -236,6 +237,34 @@ def _evaluate(model: torch.nn.Module, x: torch.Tensor, batch: int = 512) -> torc
                           for i in range(0, x.shape[0], batch)])
 
 
+CALIBRATION_DRAWS = 24  # per class and count level
+
+
+def fit_temperature(model: torch.nn.Module, references: ReferenceSet, config: TrainConfig,
+                    device: torch.device) -> CountTemperature:
+    """Fit the count-dependent confidence scale on fresh draws over a decade around the
+    training counts (see :mod:`engines.spectrum.confidence`)."""
+    import torch
+
+    from engines.core.device import autocast
+    from engines.spectrum.confidence import fit_count_temperature
+    from engines.spectrum.preprocessing import prepare_input
+
+    low, high = config.count_range
+    levels = np.unique(np.geomspace(max(100, low / 10), min(MAX_COUNTS, high * 10), 7).astype(int))
+    keep = config.preprocess.keep_mask(references.grid.n_channels)
+    logits, labels, kept_counts = [], [], []
+    model.eval()
+    for i, level in enumerate(levels):
+        raw, lab = references.draw(int(level), CALIBRATION_DRAWS, seed=config.seed + 1000 + i)
+        with torch.inference_mode(), autocast(device):
+            logits.append(model(prepare_input(raw, config.preprocess, device)).float().cpu().numpy())
+        labels.append(lab)
+        kept_counts.append(raw[:, keep].sum(axis=1))
+    return fit_count_temperature(np.concatenate(logits), np.concatenate(labels),
+                                 np.concatenate(kept_counts), k_ref=config.validation_counts)
+
+
 def train(references: ReferenceSet | Any, config: TrainConfig | None = None
           ) -> TaskGenerator[SpectrumClassifier]:
     """Train a classifier; a generator that yields progress and returns the classifier.
@@ -327,7 +356,10 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
         "seconds": round(seconds, 2), "seconds_per_step": round(seconds / max(step, 1), 4),
         "device": describe_device(device), "n_references": int(references.labels.size),
     }
+    yield Progress(1.0, "calibrating confidence over count levels")
+    temperature = fit_temperature(model, references, config, device)
     yield Progress(1.0, f"done: {stop_reason}; best val acc {best_accuracy:.4f} at step "
                         f"{best_step}", best_val_accuracy=best_accuracy)
     return SpectrumClassifier(model.eval(), references.classes, references.grid, config.preprocess,
-                              templates, training=training, metrics=metrics_out)
+                              templates, training=training, metrics=metrics_out,
+                              temperature=temperature)

@@ -10,6 +10,9 @@ i.e. +-0.4 keV at 7.6 MeV), written with the paper's nominal calibration
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,25 +168,61 @@ def iter_sample_library(out_dir: str | Path, library: str = "materials12", seed:
     shapes = spectrum_shapes(spec.materials, edges)
     n_files = len(spec.materials) * measurements_per_class
     done = 0
-    for index in range(measurements_per_class):
-        drift = rng.uniform(-GAIN_DRIFT_SPREAD, GAIN_DRIFT_SPREAD)
-        drifted = _drifted(shapes, edges, drift)
-        for material, shape in zip(spec.materials, drifted, strict=True):
-            live = spec.live_time_s * (1.0 + rng.uniform(-LIVE_TIME_SPREAD, LIVE_TIME_SPREAD))
-            counts = rng.poisson(np.clip(shape, 0.0, None) * spec.count_rate_cps * live)
-            real = live / (1.0 - spec.count_rate_cps * DEAD_TIME_PER_COUNT_S)
-            spectrum = Spectrum(counts.astype(np.float64), PAPER_CALIBRATION, live_time_s=live,
-                                real_time_s=real, name=f"{material.name} #{index}")
-            path = root / material.name / f"{material.slug}_{index}.csv"
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_csv(path, spectrum)
-            except OSError as error:
-                raise InputError(f"cannot write sample data to {path.parent}: "
-                                 f"{error.strerror or error}") from error
-            done += 1
-            yield Progress(done / n_files, f"wrote {material.slug}_{index}.csv")
+    # files go to a private staging folder and move into place at the end, so a cancelled or
+    # failed run (or two writers at once) never leaves a half-written library behind
+    staging = _staging_folder(root)
+    try:
+        for index in range(measurements_per_class):
+            drift = rng.uniform(-GAIN_DRIFT_SPREAD, GAIN_DRIFT_SPREAD)
+            drifted = _drifted(shapes, edges, drift)
+            for material, shape in zip(spec.materials, drifted, strict=True):
+                live = spec.live_time_s * (1.0 + rng.uniform(-LIVE_TIME_SPREAD, LIVE_TIME_SPREAD))
+                counts = rng.poisson(np.clip(shape, 0.0, None) * spec.count_rate_cps * live)
+                real = live / (1.0 - spec.count_rate_cps * DEAD_TIME_PER_COUNT_S)
+                spectrum = Spectrum(counts.astype(np.float64), PAPER_CALIBRATION, live_time_s=live,
+                                    real_time_s=real, name=f"{material.name} #{index}")
+                path = staging / material.name / f"{material.slug}_{index}.csv"
+                _write(path, spectrum, root)
+                done += 1
+                yield Progress(done / n_files, f"wrote {material.slug}_{index}.csv")
+        _move_into_place(staging, root)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return root
+
+
+def _staging_folder(root: Path) -> Path:
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
+    except OSError as error:
+        raise InputError(f"cannot write sample data to {root.parent}: "
+                         f"{error.strerror or error}") from error
+
+
+def _write(path: Path, spectrum: Spectrum, root: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_csv(path, spectrum)
+    except OSError as error:
+        raise InputError(f"cannot write sample data to {root}: {error.strerror or error}") from error
+
+
+def _move_into_place(staging: Path, root: Path) -> None:
+    """Rename the staging folder to ``root``; when ``root`` already holds files (a user's
+    folder, or a concurrent writer that finished first), move the new files into it."""
+    try:
+        try:
+            os.replace(staging, root)
+        except OSError:
+            if not root.is_dir():
+                raise
+            for source in staging.rglob("*.csv"):
+                target = root / source.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, target)
+    except OSError as error:
+        raise InputError(f"cannot write sample data to {root}: {error.strerror or error}") from error
 
 
 def write_sample_library(out_dir: str | Path, library: str = "materials12", seed: int = 0,
