@@ -16,6 +16,7 @@ from engines.core.errors import LabLensError
 # and torch are imported inside the verb handlers)
 CLI_MODULES = {
     "spectrum": "app.cli.spectrum",
+    "cdc": "app.cli.cdc",
 }
 
 

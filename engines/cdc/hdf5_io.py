@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def write_events(path: str | Path, events: Iterable[Event], metadata: dict | Non
         if len(scores) != len(events_list):
             raise ValueError(f"{len(scores)} score arrays for {len(events_list)} events")
     want = {"drift_time_ns": _has_drift(events_list)}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with h5py.File(tmp, "w") as h5:
             ev_group, hit_group = h5.create_group("events"), h5.create_group("hits")

@@ -27,6 +27,7 @@ from engines.core.device import describe_device
 from engines.core.progress import drive
 from engines.core.resources import demo_model_path
 from engines.spectrum.rsm import PAPER_COUNT_RATE, PAPER_COUNTS
+from tests.benchmarks import print_table
 
 torch = pytest.importorskip("torch")
 
@@ -34,15 +35,6 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 LEVELS = (100, 1000, 5000, 19650, 100_000, 500_000)
 DRAWS = int(os.environ.get("LABLENS_BENCH_DRAWS", "50"))
 BENCH_SEED = 20240  # fresh sample data, not the seed the demo model was trained on
-
-
-def _table(title: str, header: list[str], rows: list[list]) -> None:
-    cells = [[f"{c:.4g}" if isinstance(c, float) else str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    print(f"\n{title}")
-    print("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
-    for row in cells:
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def _timed(fn, repeats: int, device: torch.device) -> float:
@@ -94,7 +86,7 @@ def test_rsm_draw_rate(name, expected12):
         seconds = _timed(lambda m=method: rsm3_torch(weights, PAPER_COUNTS, generator, method=m),
                          5, device)
         rows.append([f"torch {method}", 128 / seconds, seconds * 1e3])
-    _table(f"RSM-3 draws, k = {PAPER_COUNTS}, 16384 channels, batch 128 on "
+    print_table(f"RSM-3 draws, k = {PAPER_COUNTS}, 16384 channels, batch 128 on "
            f"{describe_device(device)}", ["method", "draws/s", "ms/batch"], rows)
 
 
@@ -125,7 +117,7 @@ def test_inference_cpu_presets(name):
         classifier = SpectrumClassifier(model, [f"c{i}" for i in range(12)], PAPER_GRID,
                                         preprocess)
         rows.append(_inference_row(f"{arch} (cpu preset)", classifier, device))
-    _table(f"Inference, 16384 channels (7896 kept), on {describe_device(device)}",
+    print_table(f"Inference, 16384 channels (7896 kept), on {describe_device(device)}",
            ["model", "parameters", "latency ms (1)", "spectra/s (256)"], rows)
 
 
@@ -143,7 +135,7 @@ def _demo_classifier(device: torch.device):
 def test_inference_demo_model(name):
     device = torch.device(name)
     classifier = _demo_classifier(device)
-    _table(f"Inference of the bundled demo model on {describe_device(device)}",
+    print_table(f"Inference of the bundled demo model on {describe_device(device)}",
            ["model", "parameters", "latency ms (1)", "spectra/s (256)"],
            [_inference_row(f"demo ({classifier.arch})", classifier, device)])
 
@@ -165,7 +157,7 @@ def test_training_step_time(name, expected12):
               lambda r, s=stamps: s.append(time.perf_counter()) if "step" in r.metrics else None)
         per_step = float(np.median(np.diff(stamps)))  # the first step (warm-up) is excluded
         rows.append([arch, batch, per_step, batch / per_step])
-    _table(f"Training step (RSM-3 draws at {PAPER_COUNTS} counts + forward + backward + Adam) on "
+    print_table(f"Training step (RSM-3 draws at {PAPER_COUNTS} counts + forward + backward + Adam) on "
            f"{describe_device(torch.device(name))}", ["model", "batch", "s/step", "draws/s"], rows)
 
 
@@ -237,6 +229,6 @@ def test_time_to_decision_of_the_demo_model(sample_root):
     rows = [[r["class"][:24], r["decided_fraction"], r["median_s"], r["p90_s"],
              r["decision_accuracy"]] for r in [*stats.per_class(),
                                                {"class": "all", **stats.summary()}]]
-    _table(f"Time to decision of the demo model (threshold 0.95, {PAPER_COUNT_RATE:.0f} counts/s,"
+    print_table(f"Time to decision of the demo model (threshold 0.95, {PAPER_COUNT_RATE:.0f} counts/s,"
            f" {runs} runs per class, updates every 0.1 s) on {describe_device(device)}",
            ["class", "decided", "median s", "p90 s", "accuracy"], rows)

@@ -1,0 +1,109 @@
+"""CDC benchmarks (``make bench``): they print tables and assert nothing about speed.
+
+Tables: image building (events/s, CPU, numpy), model inference throughput (events/s, batch
+16; image building included, every device: the CPU plus CUDA when available), and
+purity–retention of the bundled demo model vs the GBDT peer on freshly generated events at
+20, 40 and 60 % occupancy (cell level, the paper's definition; hit level alongside).
+
+Environment variables
+---------------------
+LABLENS_BENCH_CDC_MODEL
+    Model to benchmark instead of the bundled demo model.
+LABLENS_BENCH_CDC_EVENTS
+    Events per occupancy for the purity–retention table (default 200).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.cdc.images import ImageConfig, build_images
+from engines.cdc.signal_density import SignalDensity
+from engines.cdc.synthetic import generate_events
+from engines.core.checkpoint import model_paths
+from engines.core.device import describe_device
+from engines.core.progress import drive
+from engines.core.resources import demo_model_path
+from tests.benchmarks import print_table
+
+torch = pytest.importorskip("torch")
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+OCCUPANCIES = (0.2, 0.4, 0.6)
+EVENTS = int(os.environ.get("LABLENS_BENCH_CDC_EVENTS", "200"))
+BENCH_SEED = 70_000  # fresh events: the demo model was trained on seed 1
+
+
+def _model_path() -> Path:
+    path = Path(os.environ.get("LABLENS_BENCH_CDC_MODEL", demo_model_path("cdc")))
+    if not model_paths(path)[0].is_file():
+        pytest.skip(f"no CDC model at {path} (bundled demo model absent)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def events():
+    return list(drive(generate_events(64, occupancy=0.4, seed=BENCH_SEED)))
+
+
+def test_image_building_rate(events):
+    density = SignalDensity.fit(events)
+    rows = []
+    for fmt in ("reduced", "normal"):
+        for selection in ("first", "density"):
+            config = ImageConfig(format=fmt, hit_selection=selection)
+            build_images(events[:4], config, density)
+            start = time.perf_counter()
+            for _ in range(3):
+                build_images(events, config, density)
+            seconds = (time.perf_counter() - start) / 3
+            rows.append([fmt, selection, len(events), len(events) / seconds])
+    print_table("CDC image building, CPU numpy (40 % occupancy, ~3100 hits/event)",
+           ["format", "selection", "events", "events/s"], rows)
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_inference_rate(events, name):
+    from engines.cdc.model import CdcSegmenter
+
+    segmenter = CdcSegmenter.load(_model_path(), name)
+    device = torch.device(name)
+    batch = 16
+    segmenter.predict_events(events[:batch], batch)   # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    segmenter.predict_events(events, batch)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    config = segmenter.image_config
+    print_table(f"CDC inference, {describe_device(device)}",
+           ["encoder", "format", "input", "batch", "events", "events/s"],
+           [[segmenter.encoder, config.format, config.input_size, batch, len(events),
+             len(events) / seconds]])
+
+
+def test_model_vs_peer_by_occupancy():
+    from engines.cdc.evaluation import iter_evaluate
+    from engines.cdc.model import CdcSegmenter
+
+    segmenter = CdcSegmenter.load(_model_path(), "cuda" if torch.cuda.is_available() else "cpu")
+    rows = []
+    for occupancy in OCCUPANCIES:
+        sample = list(drive(generate_events(EVENTS, occupancy=occupancy, seed=BENCH_SEED + 1)))
+        result = drive(iter_evaluate(segmenter, sample)).to_json()
+        for name, block in (("unet", result), ("gbdt peer", result["peer"])):
+            rows.append([f"{occupancy:.0%}", name, block["auc"],
+                         block["purity_at_retention_0.9"], block["retention_at_purity_0.9"],
+                         block["hit_level"]["auc"],
+                         block["hit_level"]["purity_at_retention_0.9"]])
+        assert np.isfinite(result["auc"])
+    print_table(f"CDC purity-retention, {EVENTS} fresh events per occupancy (cell level; hit level "
+           "in the last two columns)",
+           ["occupancy", "method", "AUC", "P@R0.9", "R@P0.9", "hit AUC", "hit P@R0.9"], rows)
