@@ -23,6 +23,7 @@ class WorkspaceSpec:
 
 WORKSPACES: tuple[WorkspaceSpec, ...] = (
     WorkspaceSpec("spectrum", "Spectrum (PGNAA)", "widgets.spectrum.workspace:SpectrumWorkspace"),
+    WorkspaceSpec("cdc", "CDC events (COMET)", "widgets.cdc.workspace:CdcWorkspace"),
 )
 
 

@@ -1,0 +1,108 @@
+"""The end view: every cell drawn, hit cells distinguished, the firing CTH counter marked,
+colour modes with their legends, the hover readout, and the display window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from engines.cdc.geometry import get_geometry
+from engines.cdc.outcomes import OUTCOME_NAMES
+from widgets.cdc.palette import COLOUR_MODES
+
+
+def _brush_colours(item) -> set[tuple[int, int, int, int]]:
+    return {b.color().getRgb() for b in item.data["brush"]}
+
+
+def test_every_cell_is_drawn_and_hit_cells_stand_out(workspace):
+    ws = workspace
+    display, event = ws.display, ws.shown_event
+    geo = get_geometry()
+    assert len(display.cells_item.data) == 4986 == geo.n_cells
+    np.testing.assert_allclose(display.cells_item.data["x"], geo.cell_x)
+    hit_cells = np.unique(event.cell)
+    assert len(display.hits_item.data) == hit_cells.size > 500
+    np.testing.assert_allclose(np.sort(display.hits_item.data["x"]),
+                               np.sort(geo.cell_x[hit_cells]))
+    # empty cells are hollow, hit cells filled and drawn larger
+    assert display.cells_item.opts["brush"].style() == Qt.BrushStyle.NoBrush
+    assert all(b is None for b in display.cells_item.data["brush"])
+    assert all(b.style() == Qt.BrushStyle.SolidPattern for b in display.hits_item.data["brush"])
+    assert display.hits_item.data["size"].min() > display.cells_item.data["size"].max()
+    # the firing trigger counter is filled and labelled, centred on the counter's azimuth
+    counter = event.trigger_counter
+    assert counter >= 0 and f"CTH {counter}" in display.fired_label.toPlainText()
+    centre = display.fired_item.path().boundingRect().center()
+    phi = np.arctan2(centre.y(), centre.x())
+    assert abs(np.angle(np.exp(1j * (phi - geo.cth_phi_center[counter])))) < 0.05
+    assert np.hypot(centre.x(), centre.y()) == pytest.approx(geo.cth_radius_cm[counter], abs=1.5)
+
+
+def test_colour_modes_switch_and_each_has_a_legend(workspace):
+    ws = workspace
+    display = ws.display
+    assert display.mode == "outcome"  # default: without scores, the truth shows the track
+    labels = [item[1].text for item in display.legend.items]
+    assert any("signal (truth)" in t for t in labels)
+    assert any("background (truth)" in t for t in labels)
+    assert not display.colorbar.isVisible()
+    n_signal_cells = np.unique(ws.shown_event.cell[ws.shown_event.is_signal]).size
+    assert f"signal (truth) ({n_signal_cells} cells)" in labels
+    for mode in ("time", "adc", "score"):
+        ws.toolbar.mode_actions[mode].trigger()
+        assert display.mode == mode and display.colorbar.isVisible()
+        assert display.colorbar.getAxis("right").labelText == COLOUR_MODES[mode].label
+        colours = _brush_colours(display.hits_item)
+        if mode == "score":  # nothing scored yet: one grey, and the legend says so
+            assert len(colours) == 1
+            assert any("not scored" in item[1].text for item in display.legend.items)
+        else:
+            assert len(colours) > 20
+    ws.toolbar.mode_actions["time"].trigger()
+    time_colours = _brush_colours(display.hits_item)
+    display.colorbar.setLevels((0.0, 100.0))  # what dragging the colour bar's handles does
+    display.colorbar.sigLevelsChanged.emit(display.colorbar)
+    assert display.levels["time"] == (0.0, 100.0)
+    assert _brush_colours(display.hits_item) != time_colours
+    ws.toolbar.mode_actions["outcome"].trigger()
+    assert not display.colorbar.isVisible() and len(display.legend.items) >= 4
+
+
+def test_hover_lists_every_hit_of_a_cell(workspace):
+    ws = workspace
+    event = ws.shown_event
+    cells, counts = np.unique(event.cell, return_counts=True)
+    cell = int(cells[np.argmax(counts)])
+    assert counts.max() >= 2
+    geo = get_geometry()
+    assert ws.display.cell_at(geo.cell_x[cell] + 0.3, geo.cell_y[cell] - 0.3) == cell
+    assert ws.display.cell_at(0.0, 0.0) == -1  # the stopping target has no wires
+    text = ws.display.hover_cell(cell)
+    assert ws.hover_label.text() == text
+    assert f"Cell {cell}" in text and f"layer {geo.layer_of_cell[cell]}" in text
+    assert f"{counts.max()} hits" in text
+    for index in np.flatnonzero(event.cell == cell):
+        assert f"{event.time_ns[index]:.1f} ns" in text and f"ADC {event.adc[index]:.0f}" in text
+    assert "▶" in text  # the hit the model sees
+    signal_cell = int(event.cell[event.is_signal][0])
+    text = ws.display.hover_cell(signal_cell)
+    assert "truth: <b>signal</b>" in text and OUTCOME_NAMES[6] in text  # no scores yet
+
+
+def test_display_window_hides_hits_but_not_the_figures(workspace):
+    ws = workspace
+    event = ws.shown_event
+    drawn = len(ws.display.hits_item.data)
+    ws.threshold.set_window((-50.0, 400.0), (0.0, 2100.0))
+    inside = (event.time_ns >= -50) & (event.time_ns <= 400)
+    assert len(ws.display.hits_item.data) == np.unique(event.cell[inside]).size < drawn
+    assert ws.threshold.window_label.text() == (f"Shown: {inside.sum():,} of "
+                                                f"{event.n_hits:,} hits")
+    ws.threshold.set_window((-50.0, 400.0), (0.0, 300.0))
+    both = inside & (event.adc <= 300)
+    assert len(ws.display.hits_item.data) == np.unique(event.cell[both]).size
+    assert np.all(ws.cells.hit == np.isin(np.arange(4986), event.cell))  # figures use all hits
+    ws.threshold.window_reset.click()
+    assert len(ws.display.hits_item.data) == drawn

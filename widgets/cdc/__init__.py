@@ -1,0 +1,1 @@
+"""COMET CDC workspace: event display, model view, threshold, browser, curves, training."""

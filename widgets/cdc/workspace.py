@@ -1,0 +1,337 @@
+"""The CDC workspace: browse COMET drift-chamber events, see what the U-Net keeps, tune the cut.
+
+Layout: a toolbar; the "Events" tab with the threshold, display window and event list (left),
+the end-view event display with the hover readout (centre) and the model's view of the event
+(right); "Purity–retention" and "Training" tabs. File reading, sample generation, model loading,
+Analyze, training and exports run through ``host.run_task``; per-event drawing reuses the
+geometry drawn once and recolours the hit cells with numpy. Analyze, models, training and
+exports live in :class:`widgets.cdc.runs.RunsMixin`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from engines.cdc.analysis import FileAnalysis, OpenedFile, iter_open_events
+from engines.cdc.display import CellView, HitWindow, cell_view, model_images
+from engines.cdc.events import Event
+from engines.cdc.outcomes import event_figures
+from engines.cdc.peer import PeerConfig
+from engines.core.resources import demo_model_path, sample_data_dir
+from widgets.cdc.curves_panel import CurvesPanel
+from widgets.cdc.event_browser import EventBrowser
+from widgets.cdc.event_display import EventDisplay
+from widgets.cdc.model_view import ModelView
+from widgets.cdc.runs import NO_MODEL, RunsMixin
+from widgets.cdc.tasks import open_sample
+from widgets.cdc.threshold_panel import ThresholdPanel
+from widgets.cdc.toolbar import CdcToolbar
+from widgets.cdc.training_panel import TrainingPanel
+from widgets.common.workspace import TaskHost, Workspace
+
+SAMPLE_OCCUPANCIES = (0.2, 0.4, 0.6)
+SAMPLE_EVENTS = 200
+SAMPLE_SEED = 11
+HOVER_HINT = "Move the mouse over a cell (or a pixel of the model view) for its hits."
+
+
+def sample_path(occupancy: float) -> Path:
+    """Where the synthetic sample at ``occupancy`` is written (``$LABLENS_DATA_DIR``)."""
+    return sample_data_dir("cdc") / f"cdc_occupancy{round(100 * occupancy):02d}.h5"
+
+
+class CdcWorkspace(RunsMixin, Workspace):
+    """COMET CDC hit filtering (Kaneko et al.): event display, model view, threshold, event
+    browser, purity–retention curves and training. Signals are emitted on the GUI thread."""
+
+    name = "cdc"
+    title = "CDC events (COMET)"
+    file_filter = "CDC events (*.h5 *.hdf5 *.root);;All files (*)"
+
+    fileOpened = Signal(object)  # OpenedFile
+    eventShown = Signal(int)  # event index in the file
+    analysisFinished = Signal(object)  # FileAnalysis
+    trainingFinished = Signal(object)  # CdcSegmenter
+    predictionsExported = Signal(object)  # Path
+
+    def __init__(self, host: TaskHost, parent: QWidget | None = None) -> None:
+        super().__init__(host, parent)
+        self.opened: OpenedFile | None = None
+        self.analysis: FileAnalysis | None = None
+        self.segmenter = None
+        self.index = -1
+        self.shown_event: Event | None = None
+        self.cells: CellView | None = None
+        self.hit_window = HitWindow()
+        self.tasks: dict[str, Any] = {}
+        self.peer_config = PeerConfig()  # the GBDT peer of "Compare with GBDT peer"
+
+        self.toolbar = CdcToolbar(self)
+        self.display = EventDisplay()
+        self.model_view = ModelView()
+        self.browser = EventBrowser()
+        self.threshold = ThresholdPanel()
+        self.curves = CurvesPanel()
+        self.training = TrainingPanel()
+        self.hover_label = QLabel(HOVER_HINT)
+        self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.hover_label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.hover_label.setWordWrap(True)
+        self._build_layout()
+        self._connect()
+        self.threshold.show_figures(None, NO_MODEL)
+        self._analysis_changed()
+
+    # -- layout and wiring -----------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.threshold)
+        left_layout.addWidget(self.browser, 1)
+        hover = QScrollArea()
+        hover.setWidget(self.hover_label)
+        hover.setWidgetResizable(True)
+        hover.setMinimumHeight(96)
+        hover.setMaximumHeight(130)
+        centre = QSplitter(Qt.Orientation.Vertical)
+        centre.addWidget(self.display)
+        centre.addWidget(hover)
+        centre.setStretchFactor(0, 1)
+        splitter = QSplitter()
+        for widget in (left, centre, self.model_view):
+            splitter.addWidget(widget)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([390, 680, 290])
+        self.tabs = QTabWidget()
+        self.tabs.addTab(splitter, "Events")
+        self.tabs.addTab(self.curves, "Purity–retention")
+        self.tabs.addTab(self.training, "Training")
+        self.events_page = splitter
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.tabs, 1)
+
+    def _connect(self) -> None:
+        bar = self.toolbar
+        bar.first.triggered.connect(lambda: self.show_event(0))
+        bar.previous.triggered.connect(lambda: self.step(-1))
+        bar.next.triggered.connect(lambda: self.step(1))
+        bar.last.triggered.connect(lambda: self.show_event(self.n_events - 1))
+        bar.find.triggered.connect(self.focus_search)
+        bar.modes.triggered.connect(lambda action: self.display.set_mode(action.data()))
+        self.addActions(bar.shortcut_actions)
+        self.browser.eventSelected.connect(self.show_event)
+        self.display.hovered.connect(self.hover_label.setText)
+        self.model_view.cellHovered.connect(self.display.hover_cell)
+        self.model_view.formatChosen.connect(lambda _f: self._draw_model_view())
+        self.threshold.thresholdChanged.connect(self._threshold_changed)
+        self.threshold.thresholdSettled.connect(self._threshold_settled)
+        self.threshold.windowChanged.connect(self.set_window)
+        self._connect_runs()
+
+    def _guard(self, action: Callable[[], Any], context: str) -> None:
+        try:
+            action()
+        except Exception as exc:  # shown to the user; the workspace stays usable
+            self.host.report_error(exc, context)
+
+    def _run(self, title: str, task, on_result: Callable[[Any], None] | None = None,
+             **callbacks: Any) -> Any:
+        """``host.run_task`` with errors routed to the host's dialog."""
+        return self.host.run_task(title, task, on_result=on_result,
+                                  on_error=lambda exc: self.host.report_error(exc, title),
+                                  **callbacks)
+
+    # -- sample data and files -------------------------------------------------------------------
+    def activate(self) -> None:
+        """Open the 40 % occupancy sample (written on first use) and the bundled demo model."""
+        self.open_sample(0.4)
+        demo = demo_model_path(self.name)
+        if demo.with_suffix(".safetensors").is_file():
+            self.load_model(demo)
+        else:
+            self.statusChanged.emit(NO_MODEL)
+
+    def sample_datasets(self) -> list[tuple[str, Callable[[], None]]]:
+        return [(f"Synthetic events, {round(100 * o)} % occupancy ({SAMPLE_EVENTS} events)",
+                 lambda o=o: self.open_sample(o)) for o in SAMPLE_OCCUPANCIES]
+
+    def open_sample(self, occupancy: float) -> None:
+        """Open the synthetic sample at ``occupancy``, generating it first if needed."""
+        path = sample_path(occupancy)
+        key = f"sample:{path.name}"
+        if key in self.tasks:
+            return
+        title = (f"Opening {path.name}" if path.is_file() else
+                 f"Writing sample data ({round(100 * occupancy)} % occupancy)")
+        self.tasks[key] = self._run(
+            title, open_sample(path, SAMPLE_EVENTS, occupancy, SAMPLE_SEED),
+            on_result=self.set_opened, on_finished=lambda _state: self.tasks.pop(key, None))
+
+    def open_path(self, path: Path) -> None:
+        """Open our HDF5 events/predictions or an ICEDUST ROOT file (read in a task)."""
+        path = Path(path)
+
+        def opened(result: OpenedFile) -> None:
+            self.set_opened(result)
+            self.pathOpened.emit(str(path))
+
+        self._run(f"Opening {path.name}", iter_open_events(path), on_result=opened)
+
+    def set_opened(self, opened: OpenedFile) -> None:
+        """Show an opened file: its event list, stored scores (if any) and its first event."""
+        self.opened = opened
+        self.analysis = opened.analysis
+        table = opened.table
+        name = opened.path.name if opened.path else "events"
+        truth = int(np.count_nonzero(table.has_truth))
+        summary = (f"{name}: {len(table):,} events, mean occupancy "
+                   f"{100 * float(np.mean(table.occupancy)):.1f} %, "
+                   f"{'truth in all events' if truth == len(table) else f'truth in {truth}'}"
+                   f"{', stored scores' if opened.analysis else ''}.")
+        self.browser.set_table(table, summary)
+        if self.analysis is not None:
+            self.threshold.set_model_threshold(self.analysis.threshold)
+            self.threshold.set_threshold(self.analysis.threshold)
+        elif self.segmenter is not None:
+            self.threshold.set_threshold(self.segmenter.threshold)
+        self._analysis_changed()
+        self.host.log(summary)
+        self.index = -1
+        self.show_event(0)
+        self.fileOpened.emit(opened)
+
+    # -- browsing --------------------------------------------------------------------------------
+    @property
+    def n_events(self) -> int:
+        return 0 if self.opened is None else len(self.opened.table)
+
+    def show_event(self, index: int) -> None:
+        """Show event ``index`` of the open file (clamped to the file)."""
+        if self.opened is None or self.n_events == 0:
+            return
+        index = min(max(int(index), 0), self.n_events - 1)
+        self.index = index
+        event = self.opened.events[index]
+        if self.analysis is not None and event.score is None:
+            event = event.with_score(self.analysis.hit_scores[index])
+        self.shown_event = event
+        self._refresh_view()
+        self._draw_model_view()
+        self.browser.select(index)
+        self.toolbar.position.setText(f" event {event.event_number}  ({index + 1} / "
+                                      f"{self.n_events}) ")
+        self.eventShown.emit(index)
+
+    def step(self, delta: int) -> None:
+        """Show the previous (-1) or next (+1) event in file order."""
+        if self.n_events:
+            self.show_event(self.index + delta)
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentWidget(self.events_page)
+        self.browser.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.browser.search.selectAll()
+
+    def _scores_of(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self.analysis is None:
+            return None, None
+        cells, scores, _signal = self.analysis.model.of_event(index)
+        return cells, scores
+
+    def _selection(self) -> tuple[Any, Any]:
+        if self.segmenter is None:
+            return None, None
+        return self.segmenter.image_config, self.segmenter.density
+
+    def _refresh_view(self) -> None:
+        """Recompute the shown event's cells (after a new event or window) and redraw it."""
+        event = self.shown_event
+        if event is None:
+            return
+        cells, scores = self._scores_of(self.index)
+        config, density = self._selection()
+        self.cells = cell_view(event, cells, scores, self.hit_window, config, density)
+        n_cells = int(np.count_nonzero(self.cells.hit))
+        truth = f", {event.n_signal_hits} signal hits" if event.has_truth else ", no truth"
+        title = (f"Event {event.event_number} — {event.n_hits:,} hits in {n_cells:,} cells, "
+                 f"occupancy {100 * event.occupancy:.1f} %{truth}")
+        self.display.set_event(event, self.cells, title)
+        self.threshold.show_window_count(int(np.count_nonzero(self.cells.hits_in_window)),
+                                         event.n_hits)
+        self._show_event_figures()
+
+    def _show_event_figures(self) -> None:
+        if self.cells is None or self.shown_event is None:
+            return
+        figures = event_figures(self.cells, self.threshold.threshold, self.shown_event.has_truth)
+        message = "" if figures.has_scores else (
+            NO_MODEL if self.segmenter is None else "Press Analyze (Ctrl+Enter) to score the "
+                                                    "events of this file.")
+        self.threshold.show_figures(figures, message)
+
+    def _draw_model_view(self) -> None:
+        if self.shown_event is None:
+            return
+        cells, scores = self._scores_of(self.index)
+        config, density = self._selection()
+        images = model_images(self.shown_event, self.model_view.image_format, config, density, cells,
+                              scores)
+        if self.segmenter is not None:
+            ic = self.segmenter.image_config
+            text = f"{self.segmenter.encoder}, {ic.scaling} scaling, {ic.hit_selection} hit"
+        else:
+            text = "no model: linear scaling, first hit"
+        self.model_view.set_images(images, text, scores is not None)
+
+    # -- threshold and window --------------------------------------------------------------------
+    def set_window(self, window: HitWindow) -> None:
+        """Show only the hits inside ``window`` (display filter)."""
+        self.hit_window = window
+        self._refresh_view()
+
+    def _threshold_changed(self, threshold: float) -> None:
+        self.display.set_threshold(threshold)
+        self._show_event_figures()
+        analysis = self.analysis
+        if analysis is None:
+            self.threshold.show_file_figures(None, None)
+            self.curves.set_operating_point(threshold, None, None)
+            return
+        purity, retention = analysis.model.per_event(threshold)
+        self.browser.set_figures(purity if analysis.has_truth else None,
+                                 retention if analysis.has_truth else None)
+        if analysis.has_truth:
+            overall = analysis.model.overall(threshold)
+            self.threshold.show_file_figures(*overall)
+            self.curves.set_operating_point(threshold, *overall)
+
+    def _threshold_settled(self, threshold: float) -> None:
+        if self.analysis is not None and self.analysis.has_truth:
+            purity, retention = self.analysis.model.per_event(threshold)
+            self.browser.set_figures(purity, retention, resort=True)
+
+    def _analysis_changed(self) -> None:
+        """Redraw everything that depends on the file's scores."""
+        analysis = self.analysis
+        self.toolbar.export_predictions.setEnabled(analysis is not None)
+        self.toolbar.export_table.setEnabled(self.opened is not None)
+        if analysis is None:
+            self.curves.set_curves(None, None, message="No scores for this file yet: press "
+                                   "Analyze (Ctrl+Enter).")
+            self.browser.set_figures(None, None)
+        else:
+            message = "" if analysis.has_truth else (
+                "The file has no truth: purity and retention cannot be measured.")
+            self.curves.set_curves(analysis.model_curve, analysis.peer_curve, analysis.scorer,
+                                   message)
+        self._threshold_changed(self.threshold.threshold)
+        self._threshold_settled(self.threshold.threshold)
