@@ -6,7 +6,6 @@ torch is imported inside the functions so that importing this module stays cheap
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import TYPE_CHECKING
 
 from engines.core.errors import InputError
@@ -61,14 +60,3 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def configure_cpu_threads() -> None:
-    """Use every core the process may run on (containers often report more than they grant)."""
-    import torch
-
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:
-        available = os.cpu_count() or 1
-    torch.set_num_threads(max(1, available))
