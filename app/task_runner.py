@@ -6,6 +6,7 @@ second, routes errors, cancels at the next yield and waits for workers when the 
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import traceback
@@ -20,6 +21,31 @@ from engines.core.progress import Progress
 log = logging.getLogger("lablens.tasks")
 
 UPDATE_INTERVAL_MS = 50  # 20 Hz ceiling for progress delivered to widgets
+GC_INTERVAL_MS = 1000
+
+
+def collect_garbage() -> None:
+    """One step of Python's cyclic garbage collection, the generation its thresholds call for."""
+    thresholds, counts = gc.get_threshold(), gc.get_count()
+    for generation in (2, 1, 0):
+        if counts[generation] > thresholds[generation]:
+            gc.collect(generation)
+            return
+
+
+def collect_garbage_on_gui_thread(parent: QObject) -> QTimer:
+    """Turn off automatic garbage collection and collect from a timer on the GUI thread.
+
+    Automatic collection runs in whichever thread happens to allocate. When it frees a Qt object
+    in a worker thread, the worker holds a Qt mutex and waits for the GIL while the GUI thread
+    holds the GIL and waits for that mutex: the application freezes for good.
+    """
+    gc.disable()
+    timer = QTimer(parent)
+    timer.setInterval(GC_INTERVAL_MS)
+    timer.timeout.connect(collect_garbage)
+    timer.start()
+    return timer
 
 
 class TaskFailure(Exception):
@@ -90,6 +116,7 @@ class TaskRunner(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(UPDATE_INTERVAL_MS)
         self._timer.timeout.connect(self._flush_all)
+        self._gc_timer = collect_garbage_on_gui_thread(self)
 
     @property
     def running(self) -> list[TaskHandle]:

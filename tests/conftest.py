@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 import threading
@@ -46,6 +47,11 @@ def no_leaked_threads():
         extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
                  and not t.daemon]
         if not extra and _qt_pool_active() == 0:
-            return
+            break
         time.sleep(0.05)
-    pytest.fail(f"test left threads running: python={extra}, qt pool={_qt_pool_active()}")
+    else:
+        pytest.fail(f"test left threads running: python={extra}, qt pool={_qt_pool_active()}")
+    if not gc.isenabled():
+        # the task runner turned automatic collection off (Qt objects must die on the GUI
+        # thread); between tests no worker runs, so collect here
+        gc.collect()

@@ -71,3 +71,24 @@ def test_cancel_stops_at_next_yield(qtbot, runner):
         pass
     assert handle.state == "cancelled" and finished == ["cancelled"]
     assert handle.fraction < 0.5
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot, runner):
+    """Automatic collection is off (a worker must never free Qt objects); the GUI thread's timer
+    still frees reference cycles."""
+    import gc
+    import threading
+    import weakref
+
+    class Node:
+        pass
+
+    assert not gc.isenabled()
+    collected_in: list[str] = []
+    cycle = Node()
+    cycle.self = cycle
+    weakref.finalize(cycle, lambda: collected_in.append(threading.current_thread().name))
+    del cycle
+    allocated = [Node() for _ in range(gc.get_threshold()[0] + 1)]  # past the threshold
+    qtbot.waitUntil(lambda: bool(collected_in), timeout=5000)
+    assert collected_in == [threading.main_thread().name] and allocated
