@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +85,6 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help='model path, or "demo" for the bundled one')
 
 
-def _bar(task, description: str):
-    """:func:`run_with_bar`, drawn only on a terminal (piped stderr keeps just errors)."""
-    return run_with_bar(task, description, quiet=not sys.stderr.isatty())
-
-
 def _load_model(value: str, device: str):
     from engines.cdc.model import CdcSegmenter
     from engines.core.device import pick_device
@@ -110,7 +104,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.out.suffix.lower() not in (".h5", ".hdf5"):
         raise InputError(f"{args.out.name}: the sample is written as HDF5; use a .h5 name")
-    path = _bar(iter_write_sample_file(args.out, args.events, args.occupancy, args.seed,
+    path = run_with_bar(iter_write_sample_file(args.out, args.events, args.occupancy, args.seed,
                                        args.signal_fraction), "generating")
     print(f"wrote {path} ({args.events} events, occupancy {args.occupancy:g}, seed {args.seed})")
     return 0
@@ -158,8 +152,8 @@ def _train(args: argparse.Namespace) -> int:
                          pos_weight=args.pos_weight, seed=args.seed, device=args.device)
     initial = None if args.init is None else _load_model(args.init, "cpu")
     events = _read(args.data)
-    result = _bar(_echo_epochs(train_segmenter(events, image_config, config, initial)),
-                  "training")
+    result = run_with_bar(_echo_epochs(train_segmenter(events, image_config, config, initial)),
+                          "training")
     segmenter = result.segmenter
     segmenter.training["data"] = str(args.data)
     path = segmenter.save(args.out, half=args.half)
@@ -185,7 +179,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     segmenter = _load_model(args.model, args.device)
     events = _read(args.data)
-    result = _bar(iter_evaluate(segmenter, events, with_peer=not args.no_peer,
+    result = run_with_bar(iter_evaluate(segmenter, events, with_peer=not args.no_peer,
                                 threshold=args.threshold, batch_size=args.batch_size),
                   "evaluating")
     out = result.to_json()
@@ -205,7 +199,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
     segmenter = _load_model(args.model, args.device)
     events = _read(args.data)
-    prediction = _bar(segmenter.iter_predict(events, args.batch_size), "analyzing")
+    prediction = run_with_bar(segmenter.iter_predict(events, args.batch_size), "analyzing")
     metadata = {"model": args.model, "encoder": segmenter.encoder,
                 "threshold": segmenter.threshold, "source": str(args.data),
                 "image_config": segmenter.image_config.to_json()}

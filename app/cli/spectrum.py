@@ -39,6 +39,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_json_option(p)
     p.set_defaults(handler=_info)
 
+    from engines.spectrum.options import format_counts
     from engines.spectrum.training import TrainConfig  # no torch at import: cheap
 
     default = TrainConfig()
@@ -47,7 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="model path (MODEL.safetensors+.json)")
     p.add_argument("--arch", default=default.arch, help="inception_resnet_1d, small_cnn")
     p.add_argument("--preset", default=default.preset, help="model preset: cpu or paper")
-    p.add_argument("--counts", default=_format_counts(default.counts),
+    p.add_argument("--counts", default=format_counts(default.counts),
                    help="counts per draw: K or KMIN:KMAX (log-uniform)")
     p.add_argument("--val-counts", type=int, help="counts of the validation draws")
     p.add_argument("--steps", type=int, default=default.steps)
@@ -154,45 +155,18 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parse_counts(text: str) -> int | tuple[int, int]:
-    try:
-        values = [int(float(v)) for v in text.split(":")]
-    except ValueError:
-        values = []
-    if len(values) not in (1, 2) or min(values) < 1:
-        raise InputError(f"--counts: expected K or KMIN:KMAX (positive counts), got {text!r}")
-    return values[0] if len(values) == 1 else (values[0], values[1])
-
-
-def _parse_discard(text: str) -> list[tuple[int, int]]:
-    if text.strip().lower() in ("", "none"):
-        return []
-    ranges = []
-    for part in text.split(","):
-        try:
-            start, stop = (int(v) for v in part.split(":"))
-        except ValueError:
-            raise InputError(f"--discard: expected START:STOP ranges like 0:104,8000:16384, "
-                             f"got {part!r}") from None
-        ranges.append((start, stop))
-    return ranges
-
-
-def _format_counts(counts: int | tuple[int, int]) -> str:
-    return f"{counts[0]}:{counts[1]}" if isinstance(counts, tuple | list) else str(counts)
-
-
 def _train(args: argparse.Namespace) -> int:
+    from engines.spectrum.options import parse_counts, parse_ranges
     from engines.spectrum.preprocessing import PreprocessConfig
     from engines.spectrum.spectrum import PAPER_GRID
     from engines.spectrum.training import TrainConfig, train
 
     config = TrainConfig(
-        arch=args.arch, preset=args.preset, counts=_parse_counts(args.counts),
+        arch=args.arch, preset=args.preset, counts=parse_counts(args.counts),
         val_counts=args.val_counts, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
         target_accuracy=args.target_accuracy, val_every=args.val_every,
         val_draws=args.val_draws, seed=args.seed, gain_drift=args.gain_drift,
-        device=args.device, preprocess=PreprocessConfig(discard=_parse_discard(args.discard)))
+        device=args.device, preprocess=PreprocessConfig(discard=parse_ranges(args.discard)))
     library = _load_library(args.data, PAPER_GRID)
     classifier = run_with_bar(train(library, config), "training")
     classifier.training["data"] = str(args.data)

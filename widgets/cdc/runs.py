@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QFileDialog
 
 from engines.core.errors import InputError, ModelError
 from engines.core.progress import Progress
-from widgets.cdc.tasks import blocking, load_segmenter, recording, train
+from widgets.cdc.tasks import load_segmenter, train
 from widgets.common.export import CSV_FILTER, PLOT_FILTER, export_csv, export_plot
+from widgets.common.tasks import blocking, recording
 
 NO_MODEL = "No model loaded — train one or load a model (Model ▸ Train… or Load model…)."
 HDF5_FILTER = "HDF5 predictions (*.h5 *.hdf5)"

@@ -1,40 +1,8 @@
-"""Generator adapters the CDC workspace hands to the task runner (no computation of their own).
-
-:func:`recording` keeps every report's metrics for live curves (the runner delivers only the
-latest report every 50 ms); :func:`blocking` runs a short engine call as a one-step task.
-"""
+"""Engine calls the CDC workspace runs as tasks (imports of torch stay in the worker)."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any
-
-from engines.core.progress import Progress, TaskGenerator
-
-
-def recording(task: TaskGenerator[Any], sink: list[dict[str, Any]]) -> TaskGenerator[Any]:
-    """Forward ``task``'s reports and result, appending each report's metrics to ``sink``
-    (``list.append`` is atomic, so the GUI thread may read ``sink`` meanwhile)."""
-    try:
-        while True:
-            try:
-                report = next(task)
-            except StopIteration as stop:
-                return stop.value
-            if isinstance(report, Progress) and report.metrics:
-                sink.append(dict(report.metrics))
-            yield report
-    finally:
-        task.close()
-
-
-def blocking(title: str, function, *args: Any) -> Generator[Progress, None, Any]:
-    """Run a short blocking engine call (model load, file write) as a one-step task."""
-    yield Progress(0.0, title)
-    result = function(*args)
-    yield Progress(1.0, f"{title}: done")
-    return result
 
 
 def load_segmenter(path: Path, device_preference: str):

@@ -8,21 +8,11 @@ slider keep their own keys).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QWidget
 
 from widgets.cdc.palette import COLOUR_MODES
-
-
-def _action(parent: QWidget, text: str, keys: list[str], tip: str, checkable: bool = False
-            ) -> QAction:
-    action = QAction(text, parent)
-    action.setShortcuts([QKeySequence(k) for k in keys])
-    action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-    shown = f" ({', '.join(keys)})" if keys else ""
-    action.setToolTip(f"{tip}{shown}")
-    action.setCheckable(checkable)
-    return action
+from widgets.common.actions import shortcut_action
 
 
 class CdcToolbar(QToolBar):
@@ -31,30 +21,30 @@ class CdcToolbar(QToolBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("CDC", parent)
         self.setMovable(False)
-        self.first = _action(self, "|◀", ["Home"], "First event")
-        self.previous = _action(self, "◀", ["Left", "PgUp"], "Previous event")
-        self.next = _action(self, "▶", ["Right", "PgDown"], "Next event")
-        self.last = _action(self, "▶|", ["End"], "Last event")
-        self.find = _action(self, "Find", ["Ctrl+F"], "Go to an event number")
+        self.first = shortcut_action(self, "|◀", ["Home"], "First event")
+        self.previous = shortcut_action(self, "◀", ["Left", "PgUp"], "Previous event")
+        self.next = shortcut_action(self, "▶", ["Right", "PgDown"], "Next event")
+        self.last = shortcut_action(self, "▶|", ["End"], "Last event")
+        self.find = shortcut_action(self, "Find", ["Ctrl+F"], "Go to an event number")
         self.position = QLabel("")
         self.position.setMinimumWidth(190)
         self.position.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.modes = QActionGroup(self)
         self.mode_actions: dict[str, QAction] = {}
         for key, (name, mode) in enumerate(COLOUR_MODES.items(), start=1):
-            action = _action(self, mode.title, [str(key)],
+            action = shortcut_action(self, mode.title, [str(key)],
                              f"Colour hit cells by {mode.title.lower()}", checkable=True)
             action.setData(name)
             self.modes.addAction(action)
             self.mode_actions[name] = action
         self.mode_actions["outcome"].setChecked(True)
-        self.peer = _action(self, "Compare with GBDT peer", [], "Analyze also fits and scores "
+        self.peer = shortcut_action(self, "Compare with GBDT peer", [], "Analyze also fits and scores "
                             "the GBDT peer (2-fold cross-fit; needs truth)", checkable=True)
-        self.export_table = _action(self, "Event table CSV…", ["Ctrl+Shift+E"],
+        self.export_table = shortcut_action(self, "Event table CSV…", ["Ctrl+Shift+E"],
                                     "Save the event list with purity/retention at the cut")
-        self.export_predictions = _action(self, "Predictions HDF5…", ["Ctrl+Shift+P"],
+        self.export_predictions = shortcut_action(self, "Predictions HDF5…", ["Ctrl+Shift+P"],
                                           "Save every hit with its score (after Analyze)")
-        self.export_plot = _action(self, "Display PNG/SVG…", ["Ctrl+E"],
+        self.export_plot = shortcut_action(self, "Display PNG/SVG…", ["Ctrl+E"],
                                    "Save the event display (or the plot of the current tab)")
         for action in (self.first, self.previous):
             self.addAction(action)

@@ -17,8 +17,8 @@ from engines.core.errors import InputError, ModelError
 from engines.core.progress import Progress
 from engines.spectrum.peers import PEER_METHODS
 from widgets.common.export import CSV_FILTER, export_csv
+from widgets.common.tasks import recording
 from widgets.spectrum.results_panel import NO_MODEL
-from widgets.spectrum.tasks import recording
 
 CURRENT_SPECTRUM = "Shown spectrum"
 

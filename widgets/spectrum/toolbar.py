@@ -6,20 +6,10 @@ shortcuts work wherever the focus is inside the workspace (text fields keep thei
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QWidget
 
-
-def _action(parent: QWidget, text: str, keys: list[str], tip: str, checkable: bool = False
-            ) -> QAction:
-    action = QAction(text, parent)
-    action.setShortcuts([QKeySequence(k) for k in keys])
-    action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-    shown = f" ({', '.join(keys)})" if keys else ""
-    action.setToolTip(f"{tip}{shown}")
-    action.setCheckable(checkable)
-    return action
+from widgets.common.actions import shortcut_action
 
 
 class SpectrumToolbar(QToolBar):
@@ -28,21 +18,21 @@ class SpectrumToolbar(QToolBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Spectrum", parent)
         self.setMovable(False)
-        self.analyze_all = _action(self, "Analyze all", [], "Classify every opened spectrum "
+        self.analyze_all = shortcut_action(self, "Analyze all", [], "Classify every opened spectrum "
                                    "(Analyze, Ctrl+Enter, classifies the shown one)")
-        self.previous = _action(self, "◀", ["Left", "PgUp"], "Previous spectrum")
-        self.next = _action(self, "▶", ["Right", "PgDown"], "Next spectrum")
-        self.log_y = _action(self, "Log y", ["L"], "Logarithmic / linear counts axis",
+        self.previous = shortcut_action(self, "◀", ["Left", "PgUp"], "Previous spectrum")
+        self.next = shortcut_action(self, "▶", ["Right", "PgDown"], "Next spectrum")
+        self.log_y = shortcut_action(self, "Log y", ["L"], "Logarithmic / linear counts axis",
                              checkable=True)
         self.log_y.setChecked(True)
-        self.cam = _action(self, "CAM", ["C"], "Show the class activation map behind the "
+        self.cam = shortcut_action(self, "CAM", ["C"], "Show the class activation map behind the "
                            "spectrum", checkable=True)
         self.cam.setChecked(True)
-        self.zoom_kept = _action(self, "Zoom to kept range", ["K"], "Show the energy range the "
+        self.zoom_kept = shortcut_action(self, "Zoom to kept range", ["K"], "Show the energy range the "
                                  "model uses")
-        self.export_predictions = _action(self, "Export predictions CSV…", ["Ctrl+Shift+E"],
+        self.export_predictions = shortcut_action(self, "Export predictions CSV…", ["Ctrl+Shift+E"],
                                           "Save the predictions of this session as CSV")
-        self.export_plot = _action(self, "Export plot PNG/SVG…", ["Ctrl+E"],
+        self.export_plot = shortcut_action(self, "Export plot PNG/SVG…", ["Ctrl+E"],
                                    "Save the plot of the current tab as PNG or SVG")
         self.position = QLabel("")
         self.position.setMinimumWidth(220)

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engines.core.errors import InputError
 from engines.spectrum.models import MODELS, PRESETS
+from engines.spectrum.options import format_ranges, parse_counts
 from engines.spectrum.preprocessing import PreprocessConfig
 from engines.spectrum.training import TrainConfig
 from widgets.common.config_form import ConfigForm
@@ -37,36 +37,6 @@ EDITOR_LIMITS = {"steps": (1, 1_000_000, 100, None), "batch_size": (1, 4096, 16,
                  "lr": (1e-5, 0.1, 5e-4, 5), "val_every": (1, 100_000, 10, None),
                  "val_draws": (1, 10_000, 8, None), "seed": (0, 2**31 - 1, 1, None),
                  "gain_drift": (0.0, 0.05, 0.001, 4)}
-
-
-def parse_counts(text: str) -> int | tuple[int, int]:
-    """``"19650"`` -> 19650, ``"2000:200000"`` -> (2000, 200000)."""
-    try:
-        values = [int(float(v.replace(",", "").replace("_", ""))) for v in text.split(":")]
-    except ValueError:
-        values = []
-    if len(values) not in (1, 2):
-        raise InputError(f"counts per draw: expected K or KMIN:KMAX, got {text!r}")
-    return values[0] if len(values) == 1 else (values[0], values[1])
-
-
-def format_ranges(ranges: list[tuple[int, int]]) -> str:
-    return ", ".join(f"{a}:{b}" for a, b in ranges) or "none"
-
-
-def parse_ranges(text: str) -> list[tuple[int, int]]:
-    """``"0:104, 8000:16384"`` -> [(0, 104), (8000, 16384)]; ``"none"`` -> []."""
-    if text.strip().lower() in ("", "none"):
-        return []
-    ranges = []
-    for part in text.split(","):
-        try:
-            start, stop = (int(v) for v in part.split(":"))
-        except ValueError:
-            raise InputError(f"discard ranges: expected START:STOP channel ranges like "
-                             f"0:104, 8000:16384, got {part.strip()!r}") from None
-        ranges.append((start, stop))
-    return ranges
 
 
 class TrainingCurves(pg.GraphicsLayoutWidget):

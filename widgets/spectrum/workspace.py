@@ -26,6 +26,7 @@ from engines.spectrum.readers import FILE_FILTER, SUPPORTED_SUFFIXES
 from engines.spectrum.spectrum import Spectrum
 from engines.spectrum.synthetic import iter_sample_library, library_spec
 from widgets.common.export import CSV_FILTER, PLOT_FILTER, export_csv, export_plot
+from widgets.common.tasks import blocking
 from widgets.common.workspace import TaskHost, Workspace
 from widgets.spectrum.element_lines import ElementLinesPanel, ElementMarkers
 from widgets.spectrum.evaluation_panel import EvaluationPanel
@@ -34,7 +35,7 @@ from widgets.spectrum.live_panel import LivePanel
 from widgets.spectrum.results_panel import NO_MODEL, ResultsPanel
 from widgets.spectrum.runs import RunsMixin
 from widgets.spectrum.spectrum_plot import SpectrumPlot
-from widgets.spectrum.tasks import blocking, load_classifier, read_spectra
+from widgets.spectrum.tasks import load_classifier, read_spectra
 from widgets.spectrum.toolbar import SpectrumToolbar
 from widgets.spectrum.training_panel import TrainingPanel
 
@@ -289,7 +290,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.training.show_discard(config)
 
     def set_discard_text(self, text: str) -> None:
-        from widgets.spectrum.training_panel import parse_ranges
+        from engines.spectrum.options import parse_ranges
 
         self.set_preprocess(PreprocessConfig(parse_ranges(text), self.preprocess.normalisation,
                                              self.preprocess.coord_channel))

@@ -1,5 +1,5 @@
 """Shared fixtures: a few synthetic events in our HDF5 format, a tiny trained model (b0 encoder,
-64×64 input, two short epochs), and a shown workspace on a minimal task host."""
+64×64 input, two short epochs), and a shown workspace (the host is in tests/widgets/conftest.py)."""
 
 from __future__ import annotations
 
@@ -16,30 +16,6 @@ from engines.cdc.training import TrainConfig, train_segmenter
 from engines.core.progress import drive
 
 N_EVENTS = 6
-
-
-class FakeHost:
-    """The TaskHost protocol on a real TaskRunner, recording errors and log lines."""
-
-    def __init__(self) -> None:
-        from app.task_runner import TaskRunner
-
-        self.runner = TaskRunner()
-        self.errors: list[tuple[BaseException, str]] = []
-        self.lines: list[str] = []
-
-    def run_task(self, title, task, on_progress=None, on_result=None, on_error=None,
-                 on_finished=None):
-        return self.runner.start(title, task, on_progress, on_result, on_error, on_finished)
-
-    def device_preference(self) -> str:
-        return "cpu"
-
-    def report_error(self, error: BaseException, context: str = "") -> None:
-        self.errors.append((error, context))
-
-    def log(self, message: str) -> None:
-        self.lines.append(message)
 
 
 def _one_torch_thread() -> int:
@@ -86,13 +62,6 @@ def tiny_model(tmp_path_factory):
     finally:
         torch.set_num_threads(previous)
     return result.segmenter, path
-
-
-@pytest.fixture
-def host(qtbot):
-    host = FakeHost()
-    yield host
-    host.runner.shutdown()
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Shared fixtures: the materials sample library (written once into $LABLENS_DATA_DIR), a tiny
-trained model, a calibrated stand-in classifier, and a workspace on a minimal task host."""
+trained model, a calibrated stand-in classifier, and a shown workspace (the task host is in
+tests/widgets/conftest.py)."""
 
 from __future__ import annotations
 
@@ -21,30 +22,6 @@ TINY_TRAINING = {"arch": "small_cnn", "model_config": {"channels": (4, 8), "kern
                                                        "stem_stride": 8},
                  "device": "cpu", "batch_size": 8, "counts": (5000, 50_000), "val_every": 2,
                  "val_draws": 2}
-
-
-class FakeHost:
-    """The TaskHost protocol on a real TaskRunner, recording errors and log lines."""
-
-    def __init__(self) -> None:
-        from app.task_runner import TaskRunner
-
-        self.runner = TaskRunner()
-        self.errors: list[tuple[BaseException, str]] = []
-        self.lines: list[str] = []
-
-    def run_task(self, title, task, on_progress=None, on_result=None, on_error=None,
-                 on_finished=None):
-        return self.runner.start(title, task, on_progress, on_result, on_error, on_finished)
-
-    def device_preference(self) -> str:
-        return "cpu"
-
-    def report_error(self, error: BaseException, context: str = "") -> None:
-        self.errors.append((error, context))
-
-    def log(self, message: str) -> None:
-        self.lines.append(message)
 
 
 class BayesClassifier(SpectrumClassifier):
@@ -88,13 +65,6 @@ def bayes(library) -> BayesClassifier:
 
     templates = from_library(library).templates(preprocess)
     return BayesClassifier(model, library.classes, library.grid, preprocess, templates)
-
-
-@pytest.fixture
-def host(qtbot):
-    host = FakeHost()
-    yield host
-    host.runner.shutdown()
 
 
 @pytest.fixture
