@@ -20,7 +20,6 @@ from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator
 from engines.spectrum.preprocessing import PreprocessConfig
 from engines.spectrum.references import ReferenceSet, from_library
-from engines.spectrum.rsm import PAPER_COUNTS
 
 if TYPE_CHECKING:
     import torch
@@ -43,7 +42,11 @@ class TrainConfig:
         Discard ranges, normalisation, position channel.
     counts
         Counts per training draw: an int, or ``(low, high)`` drawn log-uniformly per sample
-        (1 - 10 000 000).
+        (1 - 10 000 000). The default 2000-200000 is the bundled demo model's: on held-out
+        synthetic materials12 draws it matched the ML bound from 5000 counts up and was 1.3
+        points under it at 1000, where a model trained at 19650 alone reached only 79 %.
+        Ranges reaching further down (200 or 1000) cost accuracy at 19650 within 1200-1500
+        steps (96.5 % and 91.8 % against 99.5 %).
     val_counts
         Counts of the validation draws; default ``counts`` (for a range: its geometric mean).
     batch_size
@@ -82,13 +85,13 @@ class TrainConfig:
     preset: str = "cpu"
     model_config: dict[str, Any] = field(default_factory=dict)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-    counts: int | tuple[int, int] = PAPER_COUNTS
+    counts: int | tuple[int, int] = (2000, 200_000)
     val_counts: int | None = None
     batch_size: int = 128
     lr: float = 0.01
     weight_decay: float = 0.0
     warmup_fraction: float = 0.05
-    steps: int = 1000
+    steps: int = 1200
     target_accuracy: float | None = None
     val_every: int = 50
     val_draws: int = 64
