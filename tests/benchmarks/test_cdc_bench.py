@@ -64,7 +64,7 @@ def test_image_building_rate(events):
             seconds = (time.perf_counter() - start) / 3
             rows.append([fmt, selection, len(events), len(events) / seconds])
     print_table("CDC image building, CPU numpy (40 % occupancy, ~3100 hits/event)",
-           ["format", "selection", "events", "events/s"], rows)
+                ["format", "selection", "events", "events/s"], rows)
 
 
 @pytest.mark.parametrize("name", DEVICES)
@@ -84,9 +84,9 @@ def test_inference_rate(events, name):
     seconds = time.perf_counter() - start
     config = segmenter.image_config
     print_table(f"CDC inference, {describe_device(device)}",
-           ["encoder", "format", "input", "batch", "events", "events/s"],
-           [[segmenter.encoder, config.format, config.input_size, batch, len(events),
-             len(events) / seconds]])
+                ["encoder", "format", "input", "batch", "events", "events/s"],
+                [[segmenter.encoder, config.format, config.input_size, batch, len(events),
+                  len(events) / seconds]])
 
 
 def test_model_vs_peer_by_occupancy():
@@ -105,5 +105,5 @@ def test_model_vs_peer_by_occupancy():
                          block["hit_level"]["purity_at_retention_0.9"]])
         assert np.isfinite(result["auc"])
     print_table(f"CDC purity-retention, {EVENTS} fresh events per occupancy (cell level; hit level "
-           "in the last two columns)",
-           ["occupancy", "method", "AUC", "P@R0.9", "R@P0.9", "hit AUC", "hit P@R0.9"], rows)
+                "in the last two columns)",
+                ["occupancy", "method", "AUC", "P@R0.9", "R@P0.9", "hit AUC", "hit P@R0.9"], rows)

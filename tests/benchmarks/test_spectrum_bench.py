@@ -87,7 +87,7 @@ def test_rsm_draw_rate(name, expected12):
                          5, device)
         rows.append([f"torch {method}", 128 / seconds, seconds * 1e3])
     print_table(f"RSM-3 draws, k = {PAPER_COUNTS}, 16384 channels, batch 128 on "
-           f"{describe_device(device)}", ["method", "draws/s", "ms/batch"], rows)
+                f"{describe_device(device)}", ["method", "draws/s", "ms/batch"], rows)
 
 
 def _inference_row(label: str, classifier, device: torch.device) -> list:
@@ -118,7 +118,7 @@ def test_inference_cpu_presets(name):
                                         preprocess)
         rows.append(_inference_row(f"{arch} (cpu preset)", classifier, device))
     print_table(f"Inference, 16384 channels (7896 kept), on {describe_device(device)}",
-           ["model", "parameters", "latency ms (1)", "spectra/s (256)"], rows)
+                ["model", "parameters", "latency ms (1)", "spectra/s (256)"], rows)
 
 
 def _demo_classifier(device: torch.device):
@@ -136,8 +136,8 @@ def test_inference_demo_model(name):
     device = torch.device(name)
     classifier = _demo_classifier(device)
     print_table(f"Inference of the bundled demo model on {describe_device(device)}",
-           ["model", "parameters", "latency ms (1)", "spectra/s (256)"],
-           [_inference_row(f"demo ({classifier.arch})", classifier, device)])
+                ["model", "parameters", "latency ms (1)", "spectra/s (256)"],
+                [_inference_row(f"demo ({classifier.arch})", classifier, device)])
 
 
 @pytest.mark.parametrize("name", DEVICES)
@@ -158,7 +158,7 @@ def test_training_step_time(name, expected12):
         per_step = float(np.median(np.diff(stamps)))  # the first step (warm-up) is excluded
         rows.append([arch, batch, per_step, batch / per_step])
     print_table(f"Training step (RSM-3 draws at {PAPER_COUNTS} counts + forward + backward + Adam) on "
-           f"{describe_device(torch.device(name))}", ["model", "batch", "s/step", "draws/s"], rows)
+                f"{describe_device(torch.device(name))}", ["model", "batch", "s/step", "draws/s"], rows)
 
 
 def _bench_model(library: str, device: torch.device):
@@ -230,5 +230,5 @@ def test_time_to_decision_of_the_demo_model(sample_root):
              r["decision_accuracy"]] for r in [*stats.per_class(),
                                                {"class": "all", **stats.summary()}]]
     print_table(f"Time to decision of the demo model (threshold 0.95, {PAPER_COUNT_RATE:.0f} counts/s,"
-           f" {runs} runs per class, updates every 0.1 s) on {describe_device(device)}",
-           ["class", "decided", "median s", "p90 s", "accuracy"], rows)
+                f" {runs} runs per class, updates every 0.1 s) on {describe_device(device)}",
+                ["class", "decided", "median s", "p90 s", "accuracy"], rows)
