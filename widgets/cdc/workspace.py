@@ -137,19 +137,6 @@ class CdcWorkspace(RunsMixin, Workspace):
         self.threshold.windowChanged.connect(self.set_window)
         self._connect_runs()
 
-    def _guard(self, action: Callable[[], Any], context: str) -> None:
-        try:
-            action()
-        except Exception as exc:  # shown to the user; the workspace stays usable
-            self.host.report_error(exc, context)
-
-    def _run(self, title: str, task, on_result: Callable[[Any], None] | None = None,
-             **callbacks: Any) -> Any:
-        """``host.run_task`` with errors routed to the host's dialog."""
-        return self.host.run_task(title, task, on_result=on_result,
-                                  on_error=lambda exc: self.host.report_error(exc, title),
-                                  **callbacks)
-
     # -- sample data and files -------------------------------------------------------------------
     def activate(self) -> None:
         """Open the 40 % occupancy sample (written on first use) and the bundled demo model."""

@@ -64,6 +64,21 @@ class Workspace(QWidget):
         super().__init__(parent)
         self.host = host
 
+    # -- for subclasses ------------------------------------------------------------------
+    def _guard(self, action: Callable[[], Any], context: str) -> None:
+        """Run a GUI action; an exception goes to the host's error dialog, not up the stack."""
+        try:
+            action()
+        except Exception as exc:  # shown to the user; the workspace stays usable
+            self.host.report_error(exc, context)
+
+    def _run(self, title: str, task: Generator[Progress, None, Any],
+             on_result: Callable[[Any], None] | None = None, **callbacks: Any) -> Any:
+        """``host.run_task`` with errors routed to the host's dialog."""
+        return self.host.run_task(title, task, on_result=on_result,
+                                  on_error=lambda exc: self.host.report_error(exc, title),
+                                  **callbacks)
+
     # -- called by the shell -------------------------------------------------------------
     def activate(self) -> None:
         """Called when the workspace is first shown: load sample data and the demo model."""

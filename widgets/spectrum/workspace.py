@@ -142,19 +142,6 @@ class SpectrumWorkspace(RunsMixin, Workspace):
             lambda text: self._guard(lambda: self.set_discard_text(text), "Discard ranges"))
         self._connect_runs()
 
-    def _guard(self, action: Callable[[], Any], context: str) -> None:
-        try:
-            action()
-        except Exception as exc:  # shown to the user; the workspace stays usable
-            self.host.report_error(exc, context)
-
-    def _run(self, title: str, task, on_result: Callable[[Any], None] | None = None,
-             **callbacks: Any) -> Any:
-        """``host.run_task`` with errors routed to the host's dialog."""
-        return self.host.run_task(title, task, on_result=on_result,
-                                  on_error=lambda exc: self.host.report_error(exc, title),
-                                  **callbacks)
-
     # -- sample data and libraries ---------------------------------------------------------------
     def activate(self) -> None:
         """Load (generating it first if needed) the materials sample library and the demo model."""
