@@ -11,7 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from app.cli.common import add_device_option, add_json_option, run_with_bar, write_json
+from app.cli.common import (
+    add_device_option,
+    add_json_option,
+    add_model_option,
+    load_model,
+    run_with_bar,
+    write_json,
+)
 from engines.core.errors import InputError
 
 ENCODER_CHOICES = tuple(f"efficientnet-b{i}" for i in range(8))
@@ -61,7 +68,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_train)
 
     p = verbs.add_parser("evaluate", help="purity-retention of the model and the GBDT peer")
-    _add_model(p)
+    add_model_option(p)
     p.add_argument("--data", type=Path, required=True, help="event file with truth")
     p.add_argument("--threshold", type=float, help="cut for per-event figures "
                    "(default: the model's)")
@@ -72,25 +79,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_evaluate)
 
     p = verbs.add_parser("analyze", help="score every hit and write a predictions file")
-    _add_model(p)
+    add_model_option(p)
     p.add_argument("--data", type=Path, required=True, help="event file (HDF5 or ROOT)")
     p.add_argument("--out", type=Path, required=True, help="PRED.h5 with /hits/score")
     p.add_argument("--batch-size", type=int, default=16)
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(handler=_analyze)
-
-
-def _add_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help='model path, or "demo" for the bundled one')
-
-
-def _load_model(value: str, device: str):
-    from engines.cdc.model import CdcSegmenter
-    from engines.core.device import pick_device
-    from engines.core.resources import resolve_model_path
-
-    return CdcSegmenter.load(resolve_model_path(value, "cdc"), pick_device(device))
 
 
 def _read(path: Path):
@@ -211,3 +206,9 @@ def _analyze(args: argparse.Namespace) -> int:
     write_json(args.json, {"out": str(args.out), "events": len(events), "hits": int(scores.size),
                            "hits_above_threshold": kept, "threshold": segmenter.threshold})
     return 0
+
+
+def _load_model(value: str, device: str):
+    from engines.cdc.model import CdcSegmenter
+
+    return load_model(CdcSegmenter.load, value, "cdc", device)

@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +21,18 @@ T = TypeVar("T")
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
                         help="compute device (default: auto = CUDA > MPS > CPU)")
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help='model path, or "demo" for the bundled one')
+
+
+def load_model(load: Callable[[Path, Any], T], value: str, workspace: str, device: str) -> T:
+    """``load(path, torch_device)`` for a model path or "demo" (the workspace's bundled one)."""
+    from engines.core.device import pick_device
+    from engines.core.resources import resolve_model_path
+
+    return load(resolve_model_path(value, workspace), pick_device(device))
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

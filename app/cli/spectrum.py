@@ -14,6 +14,8 @@ from typing import Any
 from app.cli.common import (
     add_device_option,
     add_json_option,
+    add_model_option,
+    load_model,
     parse_int_list,
     run_with_bar,
     write_json,
@@ -69,7 +71,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_train)
 
     p = verbs.add_parser("evaluate", help="accuracy per count level: CNN vs ML, NCC, chi2")
-    _add_model(p)
+    add_model_option(p)
     p.add_argument("--data", type=Path, required=True, help="held-out DIR/<material>/<spectra>")
     p.add_argument("--counts", default="100,1000,5000,19650,100000,500000",
                    help="comma-separated count levels")
@@ -83,7 +85,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_evaluate)
 
     p = verbs.add_parser("classify", help="classify spectrum files (or short draws from them)")
-    _add_model(p)
+    add_model_option(p)
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--counts", type=int, help="classify a seeded RSM-3 draw of K counts")
     p.add_argument("--seed", type=int, default=0)
@@ -93,7 +95,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=_classify)
 
     p = verbs.add_parser("live", help="simulated live acquisition and time to decision")
-    _add_model(p)
+    add_model_option(p)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("file", type=Path, nargs="?", help="reference spectrum of the sample")
     source.add_argument("--data", type=Path, help="dataset folder: decision statistics per class")
@@ -107,18 +109,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(handler=_live)
-
-
-def _add_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help='model path, or "demo" for the bundled one')
-
-
-def _load_model(value: str, device: str):
-    from engines.core.device import pick_device
-    from engines.core.resources import resolve_model_path
-    from engines.spectrum.classifier import SpectrumClassifier
-
-    return SpectrumClassifier.load(resolve_model_path(value, "spectrum"), pick_device(device))
 
 
 def _load_library(folder: Path, grid):
@@ -297,3 +287,9 @@ def _live(args: argparse.Namespace) -> int:
 
 def _cell(value: float | None, width: int = 9) -> str:
     return f"{value:>{width}.3f}" if value is not None else f"{'-':>{width}}"
+
+
+def _load_model(value: str, device: str):
+    from engines.spectrum.classifier import SpectrumClassifier
+
+    return load_model(SpectrumClassifier.load, value, "spectrum", device)
