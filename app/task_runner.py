@@ -22,15 +22,19 @@ log = logging.getLogger("lablens.tasks")
 
 UPDATE_INTERVAL_MS = 50  # 20 Hz ceiling for progress delivered to widgets
 GC_INTERVAL_MS = 1000
+FULL_COLLECTION_INTERVAL_S = 60.0  # a full collection with torch and Qt loaded takes ~0.1 s
+_last_full_collection = time.monotonic()
 
 
 def collect_garbage() -> None:
-    """One step of Python's cyclic garbage collection, the generation its thresholds call for."""
-    thresholds, counts = gc.get_threshold(), gc.get_count()
-    for generation in (2, 1, 0):
-        if counts[generation] > thresholds[generation]:
-            gc.collect(generation)
-            return
+    """The young generations when their threshold is passed; everything at most once a minute
+    (collecting the oldest generation on its count alone would stall the GUI every few seconds)."""
+    global _last_full_collection
+    if time.monotonic() - _last_full_collection >= FULL_COLLECTION_INTERVAL_S:
+        gc.collect()
+        _last_full_collection = time.monotonic()
+    elif gc.get_count()[0] > gc.get_threshold()[0]:
+        gc.collect(1)
 
 
 def collect_garbage_on_gui_thread(parent: QObject) -> QTimer:
