@@ -61,7 +61,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--no-delta-phi", action="store_true", help="2 channels: time and ADC only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", metavar="MODEL", help="start from this model's weights "
-                   '(fine-tuning; same encoder and image settings), or "demo"')
+                   '(fine-tuning; same encoder and image settings, any input size), or "demo"')
     p.add_argument("--half", action="store_true", help="store fp16 weights")
     add_device_option(p)
     add_json_option(p)

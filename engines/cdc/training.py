@@ -12,7 +12,7 @@ is kept. Its decision threshold is the cut that keeps 90 % of the validation sig
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -145,7 +145,9 @@ def train_segmenter(events: Sequence[Event], image_config: ImageConfig | None = 
     ----------
     initial
         Start from this model's weights (fine-tuning); its encoder and image configuration
-        must equal ``config.encoder`` and ``image_config``. None starts from random weights.
+        must equal ``config.encoder`` and ``image_config`` except for the input size (the
+        network is fully convolutional, so a model can be refined at a larger input size).
+        None starts from random weights.
 
     Progress metrics: every step ``step``, ``epoch``, ``loss``, ``lr``; after every epoch
     also ``val_auc`` and ``train_loss``.
@@ -170,8 +172,9 @@ def train_segmenter(events: Sequence[Event], image_config: ImageConfig | None = 
         raise InputError(f"training needs at least 10 events, got {len(events)}")
     if not all(e.has_truth for e in events):
         raise InputError("training needs events with truth (is_signal)")
-    if initial is not None and (initial.encoder != config.encoder
-                                or initial.image_config != image_config):
+    if initial is not None and (
+            initial.encoder != config.encoder
+            or replace(initial.image_config, input_size=image_config.input_size) != image_config):
         raise InputError("the initial model differs from the requested encoder or image "
                          f"configuration (it has {initial.encoder}, "
                          f"{initial.image_config.format} at {initial.image_config.input_size} px)")

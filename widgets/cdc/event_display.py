@@ -102,7 +102,6 @@ class EventDisplay(pg.PlotWidget):
         self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), width=14, interactive=True,
                                         colorMap=pg.colormap.get("viridis"))
         self.colorbar.getAxis("right").enableAutoSIPrefix(False)
-        self.colorbar.getAxis("right").setWidth(62)  # room for "-600" and the axis title
         plot.layout.addItem(self.colorbar, 2, 5)
         self.colorbar.sigLevelsChanged.connect(self._levels_dragged)
         # below the plot, so it never hides a cell (and is part of an exported image)

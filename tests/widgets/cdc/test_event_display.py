@@ -16,6 +16,14 @@ def _brush_colours(item) -> set[tuple[int, int, int, int]]:
     return {b.color().getRgb() for b in item.data["brush"]}
 
 
+def _title_is_inside(display, axis) -> bool:
+    """The colour bar's axis title is shown and not clipped by the widget's edge."""
+    margin = round(axis.label.document().documentMargin())  # blank frame around the text
+    title = display.mapFromScene(axis.label.sceneBoundingRect()).boundingRect()
+    inked = title.adjusted(margin, margin, -margin, -margin)
+    return axis.label.isVisible() and display.viewport().rect().contains(inked)
+
+
 def test_every_cell_is_drawn_and_hit_cells_stand_out(workspace):
     ws = workspace
     display, event = ws.display, ws.shown_event
@@ -40,7 +48,7 @@ def test_every_cell_is_drawn_and_hit_cells_stand_out(workspace):
     assert np.hypot(centre.x(), centre.y()) == pytest.approx(geo.cth_radius_cm[counter], abs=1.5)
 
 
-def test_colour_modes_switch_and_each_has_a_legend(workspace):
+def test_colour_modes_switch_and_each_has_a_legend(qtbot, workspace):
     ws = workspace
     display = ws.display
     assert display.mode == "outcome"  # default: without scores, the truth shows the track
@@ -53,7 +61,9 @@ def test_colour_modes_switch_and_each_has_a_legend(workspace):
     for mode in ("time", "adc", "score"):
         ws.toolbar.mode_actions[mode].trigger()
         assert display.mode == mode and display.colorbar.isVisible()
-        assert display.colorbar.getAxis("right").labelText == COLOUR_MODES[mode].label
+        axis = display.colorbar.getAxis("right")
+        assert axis.labelText == COLOUR_MODES[mode].label
+        qtbot.waitUntil(lambda: _title_is_inside(display, axis), timeout=2000)
         colours = _brush_colours(display.hits_item)
         if mode == "score":  # nothing scored yet: one grey, and the legend says so
             assert len(colours) == 1
