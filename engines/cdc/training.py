@@ -230,8 +230,9 @@ def train_segmenter(events: Sequence[Event], image_config: ImageConfig | None = 
             step += 1
             losses.append(loss.item())
             lr = optimiser.param_groups[0]["lr"]
-            yield Progress(step / total, f"epoch {epoch}/{config.epochs} step {step}/{total}",
-                           step=step, epoch=epoch, loss=losses[-1], lr=lr)
+            running = float(np.mean(losses[-50:]))
+            yield Progress(step / total, f"epoch {epoch}/{config.epochs} step {step}/{total} "
+                           f"loss {running:.4f}", step=step, epoch=epoch, loss=losses[-1], lr=lr)
         val_auc = _validation_auc(ema.averaged, val_images, val_events, image_config, device,
                                   config.eval_batch_size)
         record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_auc": val_auc,

@@ -105,9 +105,14 @@ class EventDisplay(pg.PlotWidget):
         plot.layout.addItem(self.colorbar, 2, 5)
         self.colorbar.sigLevelsChanged.connect(self._levels_dragged)
         # below the plot, so it never hides a cell (and is part of an exported image)
-        self.legend = pg.LegendItem(labelTextSize="9pt", colCount=3, verSpacing=-6,
+        self.legend = pg.LegendItem(labelTextSize="9pt", colCount=2, verSpacing=-6,
                                     horSpacing=18)
-        plot.layout.addItem(self.legend, 4, 1)
+        # title and legend span every column: over the plot's column alone, their width would
+        # widen the plot past a narrow display and push the colour bar out of sight
+        columns = plot.layout.columnCount()
+        plot.layout.addItem(self.legend, 4, 0, 1, columns)
+        plot.layout.removeItem(plot.titleLabel)
+        plot.layout.addItem(plot.titleLabel, 0, 0, 1, columns)
 
         self.mode = "outcome"
         self.levels = {name: spec.levels for name, spec in COLOUR_MODES.items()}
@@ -263,6 +268,7 @@ class EventDisplay(pg.PlotWidget):
         fired = pg.ScatterPlotItem(symbol="s", brush=FIRED_BRUSH, pen=pg.mkPen(150, 50, 0),
                                    size=9)
         self.legend.addItem(fired, "CTH trigger")
+        self.plot_item.layout.invalidate()  # a shorter legend lets the plot shrink again
 
     # -- hover -----------------------------------------------------------------------------------
     def cell_at(self, x_cm: float, y_cm: float) -> int:

@@ -64,6 +64,8 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         self.auc_plot.setLabel("bottom", "Epoch")
         self.auc_plot.setLabel("left", "AUC (cell level)")
         self.auc_plot.showGrid(x=True, y=True, alpha=0.15)
+        for plot in (self.loss_plot, self.auc_plot):  # AUC 0.04, never "40 (x0.001)"
+            plot.getAxis("left").enableAutoSIPrefix(False)
         self.step_curve = self.loss_plot.plot(pen=pg.mkPen((150, 170, 200), width=1),
                                               name="step")
         self.epoch_curve = self.loss_plot.plot(pen=pg.mkPen((0, 114, 178), width=2), symbol="o",

@@ -58,10 +58,10 @@ def test_colour_modes_switch_and_each_has_a_legend(qtbot, workspace):
     assert not display.colorbar.isVisible()
     n_signal_cells = np.unique(ws.shown_event.cell[ws.shown_event.is_signal]).size
     assert f"signal (truth) ({n_signal_cells} cells)" in labels
+    axis = display.colorbar.getAxis("right")
     for mode in ("time", "adc", "score"):
         ws.toolbar.mode_actions[mode].trigger()
         assert display.mode == mode and display.colorbar.isVisible()
-        axis = display.colorbar.getAxis("right")
         assert axis.labelText == COLOUR_MODES[mode].label
         qtbot.waitUntil(lambda: _title_is_inside(display, axis), timeout=2000)
         colours = _brush_colours(display.hits_item)
@@ -78,6 +78,21 @@ def test_colour_modes_switch_and_each_has_a_legend(qtbot, workspace):
     assert _brush_colours(display.hits_item) != time_colours
     ws.toolbar.mode_actions["outcome"].trigger()
     assert not display.colorbar.isVisible() and len(display.legend.items) >= 4
+
+
+def test_a_narrow_display_keeps_the_colour_bar_and_legend_in_view(qtbot, analyzed):
+    ws = analyzed
+    ws.resize(1200, 850)
+    ws.events_page.setSizes([390, 520, 290])
+    display = ws.display
+    ws.toolbar.mode_actions["outcome"].trigger()        # the longest legend: four outcomes
+    qtbot.waitUntil(lambda: display.width() < 560, timeout=2000)
+    ws.toolbar.mode_actions["time"].trigger()
+    axis = display.colorbar.getAxis("right")
+    qtbot.waitUntil(lambda: _title_is_inside(display, axis), timeout=2000)
+    view = display.viewport().rect()
+    for item in (display.colorbar, display.legend, display.plot_item.titleLabel):
+        assert view.contains(display.mapFromScene(item.sceneBoundingRect()).boundingRect())
 
 
 def test_hover_lists_every_hit_of_a_cell(workspace):
