@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from engines.cdc.images import FORMATS, HIT_SELECTIONS, SCALINGS, ImageConfig
 from engines.cdc.model import ENCODERS
 from engines.cdc.training import TrainConfig
+from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm
 
 TRAIN_FIELDS = ["epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "ema_decay",
@@ -116,11 +116,8 @@ class TrainingPanel(QWidget):
         self.input_spin = QSpinBox(minimum=32, maximum=1024, singleStep=16)
         self.bits_spin = QSpinBox(minimum=1, maximum=16)
         self.delta_phi_check = QCheckBox("Δφ channel (3 channels)")
-        self.train_button = QPushButton("Train")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.train_button.clicked.connect(self.trainRequested)
-        self.stop_button.clicked.connect(self.stopRequested)
+        self.run_buttons = RunButtons("Train", self.trainRequested, self.stopRequested)
+        self.train_button, self.stop_button = self.run_buttons.start, self.run_buttons.stop
         self.status = QLabel("Trains a U-Net on the events of the open file (they need truth): "
                              "80/10/10 split stratified by signal hits, the epoch with the best "
                              "validation AUC is kept.")
@@ -180,5 +177,4 @@ class TrainingPanel(QWidget):
         return image, train
 
     def set_running(self, running: bool) -> None:
-        self.train_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        self.run_buttons.set_running(running)

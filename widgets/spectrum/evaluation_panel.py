@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from engines.core.errors import InputError
 from engines.core.metrics import row_normalise
 from engines.spectrum.evaluation import DEFAULT_COUNTS, EvaluateConfig, EvaluationResult
+from widgets.common.buttons import RunButtons
 from widgets.common.heatmap import HeatmapView
 from widgets.spectrum.log_axis import DecadeAxis
 
@@ -105,13 +106,10 @@ class EvaluationPanel(QWidget):
                                     "fresh RSM-3 draws from the reference library")
         self.draws_spin = QSpinBox(minimum=1, maximum=100_000, value=50)
         self.seed_spin = QSpinBox(minimum=0, maximum=1_000_000)
-        self.run_button = QPushButton("Run")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
+        self.run_buttons = RunButtons("Run", self.runRequested, self.stopRequested)
+        self.run_button, self.stop_button = self.run_buttons.start, self.run_buttons.stop
         self.export_button = QPushButton("Export table CSV…")
         self.export_button.setEnabled(False)
-        self.run_button.clicked.connect(self.runRequested)
-        self.stop_button.clicked.connect(self.stopRequested)
         self.export_button.clicked.connect(self.exportRequested)
         self.status = QLabel("Evaluates the model on draws from the loaded reference library.")
         self.status.setWordWrap(True)
@@ -166,8 +164,7 @@ class EvaluationPanel(QWidget):
         self.seed_spin.setValue(config.seed)
 
     def set_running(self, running: bool) -> None:
-        self.run_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        self.run_buttons.set_running(running)
 
     def reset(self) -> None:
         self.result = None

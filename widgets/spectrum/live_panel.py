@@ -18,13 +18,13 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from engines.spectrum.live import LiveConfig
 from engines.spectrum.rsm import PAPER_COUNT_RATE
+from widgets.common.buttons import RunButtons
 
 SHOW_ABOVE = 0.25  # a class gets a curve (and a legend entry) once its probability exceeds this
 CLASS_COLORS = [(20, 50, 140), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0),
@@ -113,11 +113,8 @@ class LivePanel(QWidget):
         self.realtime_check = QCheckBox("Real time (live time follows the clock)")
         self.realtime_check.setChecked(True)
         self.stop_check = QCheckBox("Stop at the decision")
-        self.start_button = QPushButton("Start")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.start_button.clicked.connect(self.startRequested)
-        self.stop_button.clicked.connect(self.stopRequested)
+        self.run_buttons = RunButtons("Start", self.startRequested, self.stopRequested)
+        self.start_button, self.stop_button = self.run_buttons.start, self.run_buttons.stop
         self.readout = QLabel("Not acquiring.")
         self.readout.setWordWrap(True)
         self.readout.setStyleSheet("font-weight: 600;")
@@ -167,8 +164,7 @@ class LivePanel(QWidget):
         self.stop_check.setChecked(config.stop_at_decision)
 
     def set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        self.run_buttons.set_running(running)
 
     def start(self, config: LiveConfig) -> None:
         self.plot.reset(config.threshold, config.max_live_time_s)

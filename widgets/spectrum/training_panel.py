@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +25,7 @@ from engines.spectrum.models import MODELS, PRESETS
 from engines.spectrum.options import format_ranges, parse_counts
 from engines.spectrum.preprocessing import PreprocessConfig
 from engines.spectrum.training import TrainConfig
+from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm
 from widgets.spectrum.log_axis import DecadeAxis
 
@@ -113,11 +113,8 @@ class TrainingPanel(QWidget):
                                      "the grey regions on the spectrum plot (drag their edges)")
         self.discard_edit.editingFinished.connect(
             lambda: self.discardEdited.emit(self.discard_edit.text()))
-        self.train_button = QPushButton("Train")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.train_button.clicked.connect(self.trainRequested)
-        self.stop_button.clicked.connect(self.stopRequested)
+        self.run_buttons = RunButtons("Train", self.trainRequested, self.stopRequested)
+        self.train_button, self.stop_button = self.run_buttons.start, self.run_buttons.stop
         self.status = QLabel("Trains on the loaded reference library with fresh RSM-3 draws "
                              "every batch.")
         self.status.setWordWrap(True)
@@ -183,5 +180,4 @@ class TrainingPanel(QWidget):
             target_accuracy=target, preprocess=preprocess, device=device)
 
     def set_running(self, running: bool) -> None:
-        self.train_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        self.run_buttons.set_running(running)
