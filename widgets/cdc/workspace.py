@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from engines.cdc.analysis import FileAnalysis, OpenedFile, iter_open_events
 from engines.cdc.display import CellView, HitWindow, cell_view, model_images
@@ -104,20 +104,9 @@ class CdcWorkspace(RunsMixin, Workspace):
         centre.addWidget(self.display)
         centre.addWidget(hover)
         centre.setStretchFactor(0, 1)
-        splitter = QSplitter()
-        for widget in (left, centre, self.model_view):
-            splitter.addWidget(widget)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([390, 680, 290])
-        self.tabs = QTabWidget()
-        self.tabs.addTab(splitter, "Events")
-        self.tabs.addTab(self.curves, "Purity–retention")
-        self.tabs.addTab(self.training, "Training")
-        self.events_page = splitter
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.tabs, 1)
+        self.events_page = self._lay_out(
+            self.toolbar, "Events", (left, centre, self.model_view), (390, 680, 290),
+            [(self.curves, "Purity–retention"), (self.training, "Training")])
 
     def _connect(self) -> None:
         bar = self.toolbar

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import SignalInstance
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QHBoxLayout, QPushButton
 
 
 class RunButtons:
@@ -20,3 +20,10 @@ class RunButtons:
     def set_running(self, running: bool) -> None:
         self.start.setEnabled(not running)
         self.stop.setEnabled(running)
+
+    def row(self, *extra: QPushButton) -> QHBoxLayout:
+        """The pair side by side, followed by ``extra`` buttons."""
+        row = QHBoxLayout()
+        for button in (self.start, self.stop, *extra):
+            row.addWidget(button)
+        return row

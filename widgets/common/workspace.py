@@ -7,12 +7,12 @@ workspaces only through this class, so ``widgets`` never imports ``app``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from engines.core.progress import Progress
 
@@ -65,6 +65,25 @@ class Workspace(QWidget):
         self.host = host
 
     # -- for subclasses ------------------------------------------------------------------
+    def _lay_out(self, toolbar: QWidget, page_title: str, panes: Sequence[QWidget],
+                 sizes: Sequence[int], other_tabs: Sequence[tuple[QWidget, str]]) -> QSplitter:
+        """The common frame: the toolbar above ``self.tabs``, whose first page holds ``panes``
+        side by side (the middle one takes extra width), then ``other_tabs``; returns that page."""
+        page = QSplitter()
+        for pane in panes:
+            page.addWidget(pane)
+        page.setStretchFactor(1, 1)
+        page.setSizes(list(sizes))
+        self.tabs = QTabWidget()
+        self.tabs.addTab(page, page_title)
+        for widget, title in other_tabs:
+            self.tabs.addTab(widget, title)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(toolbar)
+        layout.addWidget(self.tabs, 1)
+        return page
+
     def _guard(self, action: Callable[[], Any], context: str) -> None:
         """Run a GUI action; an exception goes to the host's error dialog, not up the stack."""
         try:

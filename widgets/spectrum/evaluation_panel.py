@@ -128,10 +128,7 @@ class EvaluationPanel(QWidget):
         form.addRow("Count levels", self.levels_edit)
         form.addRow("Draws per class", self.draws_spin)
         form.addRow("Seed", self.seed_spin)
-        buttons = QHBoxLayout()
-        for button in (self.run_button, self.stop_button, self.export_button):
-            buttons.addWidget(button)
-        form.addRow(buttons)
+        form.addRow(self.run_buttons.row(self.export_button))
         top = QHBoxLayout()
         top.addWidget(box)
         top.addWidget(self.status, 1)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QVBoxLayout,
     QWidget,
@@ -129,13 +128,10 @@ class LivePanel(QWidget):
         form.addRow("Update every", self.interval_spin)
         form.addRow(self.realtime_check)
         form.addRow(self.stop_check)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.stop_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
-        layout.addLayout(buttons)
+        layout.addLayout(self.run_buttons.row())
         layout.addWidget(self.readout)
         layout.addWidget(self.plot, 1)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from engines.core.errors import InputError
 from engines.core.resources import demo_model_path, sample_data_dir
@@ -109,20 +109,9 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.results, "Result")
         self.right_tabs.addTab(self.live_panel, "Live acquisition")
-        splitter = QSplitter()
-        for widget in (left, centre, self.right_tabs):
-            splitter.addWidget(widget)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([265, 810, 320])
-        self.tabs = QTabWidget()
-        self.tabs.addTab(splitter, "Spectrum")
-        self.tabs.addTab(self.training, "Training")
-        self.tabs.addTab(self.evaluation, "Evaluation")
-        self.spectrum_page = splitter
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.toolbar)
-        layout.addWidget(self.tabs, 1)
+        self.spectrum_page = self._lay_out(
+            self.toolbar, "Spectrum", (left, centre, self.right_tabs), (265, 810, 320),
+            [(self.training, "Training"), (self.evaluation, "Evaluation")])
 
     def _connect(self) -> None:
         bar = self.toolbar
