@@ -159,22 +159,11 @@ class CdcSegmenter:
 
     def predict_images(self, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
         """Signal probability per pixel, (N, H, W) float32, for grid images (N, C, H, W)."""
-        import torch
+        from engines.core.inference import predict_array
 
-        from engines.core.device import autocast
-
-        device = self.device
-        self.net.eval()
-        out = []
-        with torch.inference_mode(), autocast(device):
-            for start in range(0, len(images), max(1, int(batch_size))):
-                x = torch.from_numpy(np.ascontiguousarray(images[start:start + batch_size]))
-                if device.type == "cuda":
-                    x = x.pin_memory().to(device, non_blocking=True)
-                    x = x.contiguous(memory_format=torch.channels_last)
-                out.append(torch.sigmoid(self.net(x).float()).cpu().numpy())
-        h, w = self.image_config.grid_shape
-        return np.concatenate(out) if out else np.zeros((0, h, w), np.float32)
+        if len(images) == 0:
+            return np.zeros((0, *self.image_config.grid_shape), np.float32)
+        return predict_array(self.net, images, batch_size, output=lambda x: x.float().sigmoid())
 
     def iter_predict(self, events: Sequence[Event], batch_size: int = 16
                      ) -> Generator[Progress, None, Prediction]:

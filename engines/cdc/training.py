@@ -12,8 +12,7 @@ is kept. Its decision threshold is the cut that keeps 90 % of the validation sig
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -22,46 +21,37 @@ from engines.cdc.images import ImageConfig, build_images, cell_scores
 from engines.cdc.metrics import cell_level
 from engines.cdc.model import ENCODERS, CdcSegmenter, create_model
 from engines.cdc.signal_density import SignalDensity
+from engines.core.config import like, param
 from engines.core.errors import InputError
+from engines.core.inference import predict_array
 from engines.core.progress import Progress
+from engines.core.training import FitConfig, iter_fit, seed_everything
+
+
+def _check_split(split: tuple[float, ...]) -> str | None:
+    ok = (len(split) == 3 and min(split) >= 0 and split[0] > 0 and split[1] > 0
+          and abs(sum(split) - 1.0) < 1e-6)
+    return None if ok else "must be three fractions summing to 1 with train and validation > 0"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation settings (paper defaults; ranges in brackets)."""
+class TrainConfig(FitConfig):
+    """The paper's recipe (Sec. 5): AdamW, cosine with 10 % warm-up, peak lr 3e-3, weight decay
+    1e-3, EMA 0.996, batch 96, 30 epochs; the shared optimisation settings are
+    :class:`~engines.core.training.FitConfig`'s."""
 
-    encoder: str = "efficientnet-b2"       # efficientnet-b0 … b7
-    epochs: int = 30                       # [1, 1000]
-    batch_size: int = 96                   # [1, 1024]
-    lr: float = 3e-3                       # peak learning rate [1e-6, 1]
-    weight_decay: float = 1e-3             # AdamW [0, 1]
-    warmup_fraction: float = 0.1           # of all steps [0, 0.5]
-    ema_decay: float = 0.996               # per step [0, 1)
-    pos_weight: float = 1.0                # BCE weight of signal pixels [0.1, 100]
-    split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/validation/test fractions
-    seed: int = 0
-    device: str = "auto"                   # auto, cuda, mps, cpu
-    eval_batch_size: int = 32
-
-    def __post_init__(self) -> None:
-        if self.encoder not in ENCODERS:
-            raise InputError(f"unknown encoder {self.encoder!r}; valid: {', '.join(ENCODERS)}")
-        checks = [(1 <= self.epochs <= 1000, "epochs must be within 1…1000"),
-                  (1 <= self.batch_size <= 1024, "batch size must be within 1…1024"),
-                  (1e-6 <= self.lr <= 1.0, "learning rate must be within 1e-6…1"),
-                  (0.0 <= self.weight_decay <= 1.0, "weight decay must be within 0…1"),
-                  (0.0 <= self.warmup_fraction <= 0.5, "warm-up fraction must be within 0…0.5"),
-                  (0.0 <= self.ema_decay < 1.0, "EMA decay must be within [0, 1)"),
-                  (0.1 <= self.pos_weight <= 100.0, "positive weight must be within 0.1…100"),
-                  (len(self.split) == 3 and min(self.split) >= 0 and self.split[0] > 0
-                   and self.split[1] > 0 and abs(sum(self.split) - 1.0) < 1e-6,
-                   "split must be three fractions summing to 1 with train and validation > 0")]
-        for ok, message in checks:
-            if not ok:
-                raise InputError(message)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    encoder: str = param("efficientnet-b2", label="Encoder", choices=lambda: ENCODERS,
+                         help="EfficientNet encoder of the U-Net (b0 smallest)")
+    epochs: int = param(30, label="Epochs", range=(1, 1000))
+    batch_size: int = param(96, label="Batch size", range=(1, 1024), step=8)
+    pos_weight: float = param(1.0, label="Signal pixel weight", range=(0.1, 100.0), step=0.5,
+                              decimals=2, help="BCE weight of signal pixels (class imbalance)")
+    split: tuple[float, float, float] = param((0.8, 0.1, 0.1), label="Split", check=_check_split,
+                                              help="train/validation/test fractions", cli=False)
+    eval_batch_size: int = param(32, label="Evaluation batch size", range=(1, 4096), cli=False)
+    lr: float = like(FitConfig, "lr", 3e-3)
+    weight_decay: float = like(FitConfig, "weight_decay", 1e-3)
+    ema_decay: float = like(FitConfig, "ema_decay", 0.996)
 
 
 @dataclass
@@ -122,18 +112,9 @@ def stratified_split(signal_counts: np.ndarray, fractions: Sequence[float],
 
 
 def _validation_auc(net, images: np.ndarray, events: Sequence[Event], config: ImageConfig,
-                    device, batch_size: int) -> float:
-    import torch
-
-    from engines.core.device import autocast
-
-    net.eval()
-    out = []
-    with torch.inference_mode(), autocast(device):
-        for start in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[start:start + batch_size]).to(device)
-            out.append(torch.sigmoid(net(x).float()).cpu().numpy())
-    return cell_level(events, cell_scores(np.concatenate(out), config)).auc
+                    batch_size: int) -> float:
+    pixels = predict_array(net, images, batch_size, output=lambda logits: logits.sigmoid())
+    return cell_level(events, cell_scores(pixels, config)).auc
 
 
 def train_segmenter(events: Sequence[Event], image_config: ImageConfig | None = None,
@@ -158,12 +139,9 @@ def train_segmenter(events: Sequence[Event], image_config: ImageConfig | None = 
         Fewer than 10 events, events without truth or without any signal hit, or an initial
         model that does not match.
     """
-    import time
-
     import torch
 
-    from engines.core.device import autocast, pick_device
-    from engines.core.training import ExponentialMovingAverage, seed_everything, warmup_cosine
+    from engines.core.device import pick_device, to_device
 
     image_config = image_config or ImageConfig()
     config = config or TrainConfig()
@@ -195,56 +173,36 @@ def train_segmenter(events: Sequence[Event], image_config: ImageConfig | None = 
     if initial is not None:
         net.load_state_dict(initial.net.state_dict())
     net.to(device)
-    if device.type == "cuda":
+    channels_last = device.type == "cuda"
+    if channels_last:
         net.to(memory_format=torch.channels_last)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(train_events) // config.batch_size)
-    total = steps_per_epoch * config.epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda step: warmup_cosine(step, total, config.warmup_fraction))
-    ema = ExponentialMovingAverage(net, config.ema_decay)
     valid = torch.from_numpy(np.array(train_set.valid[0])).to(device)
     pos_weight = torch.tensor(config.pos_weight, device=device)
-    history: list[dict[str, float]] = []
-    best_auc, best_state, best_epoch, step = -1.0, None, 0, 0
-    for epoch in range(1, config.epochs + 1):
-        started = time.monotonic()
-        net.train()
-        losses = []
-        for batch in np.array_split(rng.permutation(len(train_events)), steps_per_epoch):
-            x = torch.from_numpy(train_set.images[np.sort(batch)]).to(device)
-            y = torch.from_numpy(train_set.labels[np.sort(batch)]).to(device)
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                logits = net(x)
-            loss_map = torch.nn.functional.binary_cross_entropy_with_logits(
-                logits.float(), y, pos_weight=pos_weight, reduction="none")
-            loss = loss_map[:, valid].mean()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            scheduler.step()
-            ema.update(net)
-            step += 1
-            losses.append(loss.item())
-            lr = optimiser.param_groups[0]["lr"]
-            running = float(np.mean(losses[-50:]))
-            yield Progress(step / total, f"epoch {epoch}/{config.epochs} step {step}/{total} "
-                           f"loss {running:.4f}", step=step, epoch=epoch, loss=losses[-1], lr=lr)
-        val_auc = _validation_auc(ema.averaged, val_images, val_events, image_config, device,
-                                  config.eval_batch_size)
-        record = {"epoch": epoch, "train_loss": float(np.mean(losses)), "val_auc": val_auc,
-                  "lr": lr, "seconds": time.monotonic() - started}
-        history.append(record)
-        if best_state is None or val_auc > best_auc:
-            best_auc, best_epoch = val_auc, epoch
-            best_state = {k: v.detach().clone() for k, v in ema.averaged.state_dict().items()}
-        yield Progress(step / total, f"epoch {epoch}: val AUC {val_auc:.4f}", step=step,
-                       epoch=epoch, val_auc=val_auc, train_loss=record["train_loss"], lr=lr)
-    net.load_state_dict(best_state)
-    net.eval()
+
+    def batches():
+        for _epoch in range(config.epochs):
+            for batch in np.array_split(rng.permutation(len(train_events)), steps_per_epoch):
+                rows = np.sort(batch)
+                yield (to_device(train_set.images[rows], device, channels_last),
+                       to_device(train_set.labels[rows], device))
+
+    def step_loss(model, batch):
+        x, y = batch
+        loss_map = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(x).float(), y, pos_weight=pos_weight, reduction="none")
+        return loss_map[:, valid].mean(), {}
+
+    def validate(model) -> dict[str, float]:
+        return {"val_auc": _validation_auc(model, val_images, val_events, image_config,
+                                           config.eval_batch_size)}
+
+    fit = yield from iter_fit(net, batches(), step_loss, validate, config,
+                              steps=steps_per_epoch * config.epochs, val_every=steps_per_epoch,
+                              select="val_auc", steps_per_epoch=steps_per_epoch)
+    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "val_auc": h["val_auc"],
+                "lr": h["lr"], "seconds": h["seconds"]} for h in fit.history]
+    best_epoch = -(-fit.best_step // steps_per_epoch)
     segmenter = CdcSegmenter(net, image_config, density)
     pixels = segmenter.predict_images(val_images, config.eval_batch_size)
     summary = cell_level(val_events, cell_scores(pixels, image_config))
@@ -252,6 +210,7 @@ def train_segmenter(events: Sequence[Event], image_config: ImageConfig | None = 
     segmenter.training = {"config": config.to_json(), "history": history,
                           "initial": None if initial is None else initial.training,
                           "best_epoch": best_epoch, "events": len(events),
+                          "stop_reason": fit.stop_reason, "seconds": round(fit.seconds, 1),
                           "split_sizes": [len(train_idx), len(val_idx), len(test_idx)]}
     segmenter.metrics = {"val": summary.figures()}
     return TrainResult(segmenter, history, {"train": train_idx, "val": val_idx,

@@ -124,3 +124,53 @@ def load_state_dict_strict(module: torch.nn.Module, tensors: dict[str, Any], sou
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise ModelError(f"{source}: weights do not fit the described architecture ({first})") from None
+
+
+def save_training_state(path: str | Path, model, optimiser, scheduler, ema_model,
+                        progress: dict[str, Any], best_weights: dict[str, Any] | None) -> Path:
+    """Write what :func:`load_training_state` needs to continue a run: weights, optimiser
+    moments, the schedule position, the EMA weights, the best weights so far and ``progress``
+    (JSON: step, history, best metrics). Safetensors + JSON, like a model."""
+    import torch
+
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    if ema_model is not None:
+        tensors.update({f"ema.{k}": v for k, v in ema_model.state_dict().items()})
+    if best_weights is not None:
+        tensors.update({f"best.{k}": v for k, v in best_weights.items()})
+    optim = optimiser.state_dict()
+    for index, state in optim["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{index}.{key}"] = torch.as_tensor(value)
+    schedule = {k: v for k, v in scheduler.state_dict().items() if k != "lr_lambdas"}
+    meta = {"kind": "training_state", "progress": progress,
+            "param_groups": optim["param_groups"], "scheduler": schedule}
+    return save_checkpoint(path, tensors, meta)
+
+
+def load_training_state(path: str | Path, model, optimiser, scheduler, ema_model
+                        ) -> dict[str, Any]:
+    """Restore a state written by :func:`save_training_state` into the given objects; returns
+    ``progress`` plus ``best_weights`` (a state dict, or None)."""
+    tensors, meta = load_checkpoint(path)
+    if meta.get("kind") != "training_state":
+        raise ModelError(f"{Path(path).name}: not a training state (written by --checkpoint)")
+
+    def part(prefix: str) -> dict[str, Any]:
+        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    load_state_dict_strict(model, part("model."), Path(path).name)
+    if ema_model is not None:
+        load_state_dict_strict(ema_model, part("ema."), Path(path).name)
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in part("optim.").items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    try:
+        optimiser.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        scheduler.load_state_dict({**meta["scheduler"], "lr_lambdas": [None] * len(
+            optimiser.param_groups)})
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelError(f"{Path(path).name}: optimiser state does not fit ({exc})") from None
+    best = part("best.")
+    return {**meta["progress"], "best_weights": best or None}

@@ -60,3 +60,20 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def to_device(array, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """A numpy array (or tensor) as a tensor on ``device``: through pinned host memory and a
+    non-blocking copy on CUDA, in ``channels_last`` layout for 4-D batches when asked."""
+    import torch
+
+    tensor = torch.as_tensor(array)
+    if tensor.device == device:
+        pass
+    elif device.type == "cuda":
+        tensor = tensor.pin_memory().to(device, non_blocking=True)
+    else:
+        tensor = tensor.to(device)
+    if channels_last and tensor.ndim == 4:
+        tensor = tensor.contiguous(memory_format=torch.channels_last)
+    return tensor

@@ -1,13 +1,21 @@
-"""Training helpers shared by every workspace: seeding, schedules, EMA, early stopping."""
+"""Training shared by every workspace: :func:`iter_fit`, the one training loop, and its parts
+(seeding, the warm-up + cosine schedule, EMA of the weights, early stopping)."""
 
 from __future__ import annotations
 
 import copy
 import math
 import random
+import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from engines.core.config import param, to_json, validate
+from engines.core.progress import Progress
 
 
 def seed_everything(seed: int) -> np.random.Generator:
@@ -77,3 +85,229 @@ class EarlyStopping:
     @property
     def should_stop(self) -> bool:
         return self._bad_checks >= self.patience
+
+
+# -- the one training loop --------------------------------------------------------------------
+
+
+def _device_choices() -> tuple[str, ...]:
+    from engines.core.device import DEVICE_CHOICES
+
+    return DEVICE_CHOICES
+
+
+OPTIMIZERS = ("adam", "adamw")
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Optimisation settings every workspace's training shares (its ``TrainConfig`` extends
+    this class and may change defaults with :func:`engines.core.config.like`)."""
+
+    optimizer: str = param("adamw", label="Optimiser", choices=OPTIMIZERS,
+                           help="Adam, or AdamW (decoupled weight decay)")
+    lr: float = param(1e-3, label="Peak learning rate", range=(1e-6, 1.0), step=5e-4,
+                      decimals=6, help="reached after the warm-up, then decayed by a cosine")
+    weight_decay: float = param(0.0, label="Weight decay", range=(0.0, 1.0), step=1e-3,
+                                decimals=5)
+    warmup_fraction: float = param(0.1, label="Warm-up fraction", range=(0.0, 0.5), step=0.05,
+                                   decimals=3, help="share of the steps with a linear warm-up")
+    ema_decay: float = param(0.0, label="EMA decay", range=(0.0, 0.9999), step=0.001,
+                             decimals=4, help="exponential moving average of the weights per "
+                                              "step, validated and kept instead of the raw "
+                                              "weights; 0 = off")
+    patience: int = param(0, label="Early-stopping patience", range=(0, 100_000),
+                          help="validations without improvement before stopping; 0 = off")
+    max_minutes: float | None = param(None, label="Time budget", unit="min",
+                                      range=(0.01, 1e6), flag="minutes",
+                                      help="stop after this wall time and keep the best "
+                                           "weights so far")
+    seed: int = param(0, label="Seed", range=(0, 2**31 - 1))
+    device: str = param("auto", label="Device", choices=_device_choices,
+                        help="auto = CUDA > MPS > CPU", cli=False)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return to_json(self)
+
+
+@dataclass
+class FitResult:
+    """What :func:`iter_fit` returns.
+
+    Attributes
+    ----------
+    best_step
+        Step whose (EMA) weights were kept and are loaded into the returned model.
+    best
+        The validation metrics of that step.
+    history
+        One record per validation: ``step``, ``train_loss`` (mean since the last validation),
+        ``lr``, ``seconds`` (since the start), ``epoch`` when epochs are given, and the
+        validation metrics.
+    steps_run, seconds, stop_reason
+        ``"step budget"``, ``"target reached"``, ``"time budget"`` or ``"early stopping"``.
+    """
+
+    model: Any
+    best_step: int
+    best: dict[str, float]
+    history: list[dict[str, float]]
+    steps_run: int
+    seconds: float
+    stop_reason: str
+
+
+def _optimizer(model, config: FitConfig):
+    import torch
+
+    make = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
+    return make(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _distributed():
+    """``torch.distributed`` when this process runs under torchrun with a process group."""
+    import torch.distributed as dist
+
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def iter_fit(model, batches: Iterator[Any], step_loss: Callable[[Any, Any], tuple[Any, dict]],
+             validate_fn: Callable[[Any], dict[str, float]], config: FitConfig, *, steps: int,
+             val_every: int, select: str, mode: str = "max", target: float | None = None,
+             steps_per_epoch: int | None = None, checkpoint: Path | None = None,
+             resume: Path | None = None) -> Generator[Progress, None, FitResult]:
+    """Train ``model`` for ``steps`` optimiser steps; a generator that yields progress.
+
+    Parameters
+    ----------
+    model
+        A ``torch.nn.Module`` already on its device.
+    batches
+        Yields one training batch per step (fresh draws, or epochs of a fixed set).
+    step_loss
+        ``step_loss(model, batch) -> (loss tensor, {name: float})``, run under bf16 autocast on
+        CUDA; the extra numbers go into the step's progress report.
+    validate_fn
+        ``validate_fn(model) -> {name: float}`` on the weights being validated (the EMA copy when
+        ``config.ema_decay > 0``); called every ``val_every`` steps and after the last step.
+    select, mode
+        The validation metric that picks the kept weights, and whether higher (``"max"``) or
+        lower (``"min"``) is better; ties keep the earlier step.
+    target
+        Stop once the selected metric reaches it.
+    steps_per_epoch
+        Adds ``epoch`` to reports and records.
+    checkpoint, resume
+        Write the training state (weights, optimiser, schedule, EMA, best weights, history) at
+        every validation, and continue from such a state. A resumed run continues the weights
+        and schedule; its batches are whatever ``batches`` yields next.
+
+    Under ``torchrun`` (a process group initialised) the model is wrapped in
+    ``DistributedDataParallel``: each process trains on its own batches, gradients are averaged,
+    every process validates the same weights, and stop decisions are agreed across processes.
+
+    Each step yields ``Progress(fraction, message, step=, loss=, lr=, [epoch=], **extras)``;
+    steps that validate also carry the validation metrics and ``train_loss``.
+
+    Returns
+    -------
+    FitResult with the kept weights loaded into ``model``.
+    """
+    import torch
+
+    from engines.core.checkpoint import load_training_state, save_training_state
+    from engines.core.device import autocast
+
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    device = next(model.parameters()).device
+    optimiser = _optimizer(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda s: warmup_cosine(s, steps, config.warmup_fraction))
+    ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
+    dist = _distributed()
+    trained = model
+    if dist is not None:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trained = DistributedDataParallel(model)
+    sign = 1.0 if mode == "max" else -1.0
+    stopper = EarlyStopping(patience=config.patience or 1, mode=mode)
+    best_state, best, history, step = None, {}, [], 0
+    if resume is not None:
+        state = load_training_state(resume, model, optimiser, scheduler,
+                                    None if ema is None else ema.averaged)
+        step, history, best = state["step"], state["history"], state["best"]
+        best_state = state["best_weights"]
+        if best:
+            stopper.update(best[select], state["best_step"])
+    best_step = stopper.best_step if best else 0
+    started = time.monotonic() - (history[-1]["seconds"] if history else 0.0)
+    losses: list[float] = []
+    stop_reason = "step budget"
+    for batch in batches:
+        if step >= steps:
+            break
+        trained.train()
+        lr = optimiser.param_groups[0]["lr"]
+        with autocast(device):
+            loss, extras = step_loss(trained, batch)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update(model)
+        step += 1
+        losses.append(float(loss.item()))
+        metrics: dict[str, Any] = {"step": step, "loss": losses[-1], "lr": lr, **extras}
+        message = f"step {step}/{steps}"
+        if steps_per_epoch:
+            metrics["epoch"] = -(-step // steps_per_epoch)
+            message = f"epoch {metrics['epoch']}/{-(-steps // steps_per_epoch)} {message}"
+        message += f"  loss {np.mean(losses[-50:]):.4f}"
+        out_of_time = (config.max_minutes is not None
+                       and time.monotonic() - started > 60.0 * config.max_minutes)
+        if dist is not None:
+            flag = torch.tensor(float(out_of_time), device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+        if step % val_every == 0 or step >= steps or out_of_time:
+            validated = model if ema is None else ema.averaged
+            values = validate_fn(validated)
+            record = {"step": step, "train_loss": float(np.mean(losses)) if losses else math.nan,
+                      "lr": lr, "seconds": time.monotonic() - started, **values}
+            if steps_per_epoch:
+                record["epoch"] = metrics["epoch"]
+            history.append(record)
+            losses = []
+            metrics.update(values, train_loss=record["train_loss"])
+            if stopper.update(values[select], step):
+                best, best_step = dict(values), step
+                best_state = {k: v.detach().clone() for k, v in validated.state_dict().items()}
+            message += "  " + "  ".join(f"{k} {v:.4f}" for k, v in values.items())
+            if checkpoint is not None and (dist is None or dist.get_rank() == 0):
+                save_training_state(checkpoint, model, optimiser, scheduler,
+                                    None if ema is None else ema.averaged,
+                                    {"step": step, "history": history, "best": best,
+                                     "best_step": best_step}, best_state)
+            if target is not None and sign * (best[select] - target) >= 0:
+                stop_reason = "target reached"
+            elif config.patience and stopper.should_stop:
+                stop_reason = "early stopping"
+        if out_of_time and stop_reason == "step budget":
+            stop_reason = "time budget"
+        yield Progress(step / steps, message, **metrics)
+        if stop_reason != "step budget":
+            break
+    if best_state is None:  # no step ran (empty batches or a finished resume): validate once
+        validated = model if ema is None else ema.averaged
+        best, best_step = validate_fn(validated), step
+        best_state = validated.state_dict()
+    model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(model, best_step, best, history, step, time.monotonic() - started,
+                     stop_reason)

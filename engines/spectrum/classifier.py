@@ -105,25 +105,28 @@ class SpectrumClassifier:
         return self
 
     def _batches(self, counts: np.ndarray, batch_size: int):
-        """Yield ``(start, model input)`` for validated float32 counts (B, n_channels)."""
+        """``(start, model input)`` per batch of validated counts, for the CAM (which needs the
+        network's features as well as its output, so it cannot use the shared predictor)."""
         import torch
 
-        from engines.core.device import autocast
+        from engines.core.device import autocast, to_device
 
-        device = self.device
         self.model.eval()
-        with torch.inference_mode(), autocast(device):
+        with torch.inference_mode(), autocast(self.device):
             for start in range(0, counts.shape[0], max(1, int(batch_size))):
-                chunk = torch.from_numpy(counts[start:start + batch_size])
-                if device.type == "cuda":
-                    chunk = chunk.pin_memory()
-                yield start, prepare_input(chunk, self.preprocess, device)
+                chunk = to_device(counts[start:start + batch_size], self.device)
+                yield start, prepare_input(chunk, self.preprocess)
 
     def predict_logits(self, counts: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Logits, shape (B, n_classes), float64, for counts (B, n_channels) or (n_channels,)."""
+        from engines.core.inference import predict_array
+
         counts = check_counts(counts, self.grid.n_channels)
-        out = [self.model(x).float().cpu().numpy() for _, x in self._batches(counts, batch_size)]
-        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, self.n_classes))
+        if counts.shape[0] == 0:
+            return np.zeros((0, self.n_classes))
+        return predict_array(self.model, counts, batch_size,
+                             prepare=lambda x: prepare_input(x, self.preprocess)
+                             ).astype(np.float64)
 
     def predict_proba(self, counts: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class probabilities, shape (B, n_classes), rows sum to 1.

@@ -8,16 +8,17 @@ validation step. Cancelling = no longer iterating.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engines.core.config import from_json, like, param, to_json
 from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator
+from engines.core.training import FitConfig, iter_fit, seed_everything
+from engines.spectrum.options import format_counts, parse_counts
 from engines.spectrum.preprocessing import PreprocessConfig
 from engines.spectrum.references import ReferenceSet, from_library
 
@@ -30,102 +31,84 @@ if TYPE_CHECKING:
 MAX_COUNTS = 10_000_000
 
 
-@dataclass
-class TrainConfig:
+def _counts_order(counts: int | tuple[int, int]) -> str | None:
+    if isinstance(counts, tuple | list) and (len(counts) != 2 or counts[1] < counts[0]):
+        return f"must be one count or a (low, high) pair with low <= high, got {counts!r}"
+    return None
+
+
+def _preset_check(config: TrainConfig) -> None:
+    from engines.spectrum.models import PRESETS
+
+    if config.preset not in PRESETS.get(config.arch, {}):
+        raise InputError(f"unknown preset {config.preset!r} for {config.arch}; valid: "
+                         f"{', '.join(PRESETS.get(config.arch, {}))}")
+
+
+def _model_names() -> list[str]:
+    from engines.spectrum.models import MODELS
+
+    return MODELS.names()
+
+
+@dataclass(frozen=True)
+class TrainConfig(FitConfig):
     """Training settings (paper Table I: Adam, lr 0.01, batch 128, 19650 counts).
 
-    Attributes
-    ----------
-    arch, preset, model_config
-        Model registry name, preset (``"cpu"``/``"paper"``) and field overrides.
-    preprocess
-        Discard ranges, normalisation, position channel.
-    counts
-        Counts per training draw: an int, or ``(low, high)`` drawn log-uniformly per sample
-        (1 - 10 000 000). The default 2000-200000 is the bundled demo model's: on held-out
-        synthetic materials12 draws it matched the ML bound from 5000 counts up and was 1.3
-        points under it at 1000, where a model trained at 19650 alone reached only 79 %.
-        Ranges reaching further down (200 or 1000) cost accuracy at 19650 within 1200-1500
-        steps (96.5 % and 91.8 % against 99.5 %).
-    val_counts
-        Counts of the validation draws; default ``counts`` (for a range: its geometric mean).
-    batch_size
-        Draws per step (1-4096; paper 128).
-    lr
-        Peak Adam learning rate (1e-5 - 0.1), reached after the warm-up and decayed by a cosine.
-        The paper's 0.01 is the default: on the synthetic materials12 library at 19650 counts it
-        got past the Soil-1 / Soil-HgS plateau (11 of 12 classes right) for all 3 seeds tried
-        (99.1-99.5 % after 600-800 steps, bound 99.6 %), where 3e-3 stayed on it for 1 seed
-        of 2. Its validation accuracy swings during the first ~150 steps (BatchNorm statistics
-        chasing large updates); the best-validation weights are returned.
-    weight_decay
-        Adam L2 penalty (0 - 0.1).
-    warmup_fraction
-        Share of ``steps`` with a linear learning-rate warm-up (0 - 0.5).
-    steps
-        Step budget (1 - 1 000 000); the cosine schedule spans it.
-    target_accuracy
-        Stop once the validation accuracy reaches this (0-1); None runs the whole budget.
-    val_every
-        Steps between validations (1 - 100 000).
-    val_draws
-        Validation draws per class (1 - 10 000), drawn once from a fixed seed.
-    seed
-        Seeds the model initialisation, the training draws and the validation set.
-    gain_drift
-        Largest relative stretch of the energy axis applied to a reference before a draw
-        (0 - 0.05; e.g. 0.002 = +-0.2 % gain).
-    resolution_sigma
-        Largest extra Gaussian smoothing of a reference, in channels (0 - 20).
-    device
-        ``"auto"``, ``"cuda"``, ``"mps"`` or ``"cpu"``.
+    The defaults are the bundled demo model's recipe. ``counts`` 2000-200000: on held-out
+    synthetic materials12 draws it matched the ML bound from 5000 counts up and was 1.3 points
+    under it at 1000, where a model trained at 19650 alone reached only 79 %; ranges reaching
+    further down (200 or 1000) cost accuracy at 19650 within 1200-1500 steps (96.5 % and 91.8 %
+    against 99.5 %). ``lr`` 0.01, the paper's: on the synthetic materials12 library at 19650
+    counts it got past the Soil-1 / Soil-HgS plateau (11 of 12 classes right) for all 3 seeds
+    tried (99.1-99.5 % after 600-800 steps, bound 99.6 %), where 3e-3 stayed on it for 1 seed
+    of 2; its validation accuracy swings during the first ~150 steps (BatchNorm statistics
+    chasing large updates) and the best-validation weights are returned.
     """
 
-    arch: str = "inception_resnet_1d"
-    preset: str = "cpu"
-    model_config: dict[str, Any] = field(default_factory=dict)
-    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
-    counts: int | tuple[int, int] = (2000, 200_000)
-    val_counts: int | None = None
-    batch_size: int = 128
-    lr: float = 0.01
-    weight_decay: float = 0.0
-    warmup_fraction: float = 0.05
-    steps: int = 1200
-    target_accuracy: float | None = None
-    val_every: int = 50
-    val_draws: int = 64
-    seed: int = 0
-    gain_drift: float = 0.0
-    resolution_sigma: float = 0.0
-    device: str = "auto"
+    arch: str = param("inception_resnet_1d", label="Model", choices=_model_names)
+    preset: str = param("cpu", label="Preset", help="model size: cpu or paper")
+    model_config: dict[str, Any] = param(label="Model overrides", default_factory=dict,
+                                         cli=False, help="field overrides of the preset")
+    preprocess: PreprocessConfig = param(label="Preprocessing", cli=False,
+                                         default_factory=PreprocessConfig)
+    counts: int | tuple[int, int] = param(
+        (2000, 200_000), label="Counts per draw", range=(1, MAX_COUNTS), check=_counts_order,
+        parse=parse_counts, format=format_counts,
+        help="K, or KMIN:KMAX drawn log-uniformly per sample (paper: 19650 ≈ 2.48 s)")
+    val_counts: int | None = param(None, label="Validation counts", range=(1, MAX_COUNTS),
+                                   help="counts of the validation draws (default: the "
+                                        "geometric mean of the range)")
+    batch_size: int = param(128, label="Batch size", range=(1, 4096), step=16)
+    steps: int = param(1200, label="Steps", range=(1, 1_000_000), step=100,
+                       help="the cosine schedule spans them")
+    target_accuracy: float | None = param(None, label="Stop at validation accuracy",
+                                          range=(0.0, 1.0), step=0.01)
+    val_every: int = param(50, label="Validate every", unit="steps", range=(1, 100_000),
+                           step=10)
+    val_draws: int = param(64, label="Validation draws per class", range=(1, 10_000), step=8,
+                           help="drawn once from a fixed seed")
+    gain_drift: float = param(0.0, label="Gain drift (±, relative)", range=(0.0, 0.05),
+                              step=0.001, decimals=4,
+                              help="largest relative stretch of the energy axis before a draw")
+    resolution_sigma: float = param(0.0, label="Extra resolution", unit="channels",
+                                    range=(0.0, 20.0), help="largest extra Gaussian smoothing")
+    optimizer: str = like(FitConfig, "optimizer", "adam")
+    lr: float = like(FitConfig, "lr", 0.01, range=(1e-5, 0.1))
+    warmup_fraction: float = like(FitConfig, "warmup_fraction", 0.05)
 
     def __post_init__(self) -> None:
         if isinstance(self.preprocess, dict):
-            self.preprocess = PreprocessConfig.from_json(self.preprocess)
-        low, high = self.count_range
-        _check("counts", low, 1, MAX_COUNTS)
-        _check("counts", high, low, MAX_COUNTS)
-        if self.val_counts is not None:
-            _check("val_counts", self.val_counts, 1, MAX_COUNTS)
-        _check("batch_size", self.batch_size, 1, 4096)
-        _check("lr", self.lr, 1e-5, 0.1)
-        _check("weight_decay", self.weight_decay, 0.0, 0.1)
-        _check("warmup_fraction", self.warmup_fraction, 0.0, 0.5)
-        _check("steps", self.steps, 1, 1_000_000)
-        if self.target_accuracy is not None:
-            _check("target_accuracy", self.target_accuracy, 0.0, 1.0)
-        _check("val_every", self.val_every, 1, 100_000)
-        _check("val_draws", self.val_draws, 1, 10_000)
-        _check("gain_drift", self.gain_drift, 0.0, 0.05)
-        _check("resolution_sigma", self.resolution_sigma, 0.0, 20.0)
+            object.__setattr__(self, "preprocess", PreprocessConfig.from_json(self.preprocess))
+        if isinstance(self.counts, list):
+            object.__setattr__(self, "counts", tuple(self.counts))
+        super().__post_init__()
+        _preset_check(self)
 
     @property
     def count_range(self) -> tuple[int, int]:
         """``(low, high)`` counts per draw (equal for a fixed count)."""
-        if isinstance(self.counts, list | tuple):
-            if len(self.counts) != 2:
-                raise InputError(f"counts must be an int or a (low, high) pair, got {self.counts}")
+        if isinstance(self.counts, tuple):
             return int(self.counts[0]), int(self.counts[1])
         return int(self.counts), int(self.counts)
 
@@ -137,26 +120,13 @@ class TrainConfig:
         return int(round(math.sqrt(low * high)))
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = to_json(self)
         data["preprocess"] = self.preprocess.to_json()
-        data["counts"] = list(self.counts) if isinstance(self.counts, tuple) else self.counts
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrainConfig:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - fields
-        if unknown:
-            raise InputError(f"unknown training settings: {', '.join(sorted(unknown))}")
-        values = dict(data)
-        if isinstance(values.get("counts"), list):
-            values["counts"] = tuple(values["counts"])
-        return cls(**values)
-
-
-def _check(name: str, value: Any, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InputError(f"{name} must be in [{low}, {high}], got {value!r}")
+        return from_json(cls, data, "training settings")
 
 
 class _Sampler:
@@ -229,15 +199,12 @@ def validation_set(references: ReferenceSet, counts: int, draws_per_class: int, 
     return references.draw(counts, draws_per_class, seed)
 
 
-def _evaluate(model: torch.nn.Module, x: torch.Tensor, batch: int = 512) -> torch.Tensor:
-    import torch
+def _evaluate(model: torch.nn.Module, x: torch.Tensor, batch: int = 512) -> np.ndarray:
+    """Predicted class per row of the prepared input ``x`` (B, C_in, n_kept), int64."""
+    from engines.core.inference import predict_array
 
-    from engines.core.device import autocast
-
-    model.eval()
-    with torch.inference_mode(), autocast(x.device):
-        return torch.cat([model(x[i:i + batch]).float().argmax(dim=1)
-                          for i in range(0, x.shape[0], batch)])
+    return predict_array(model, x, batch, output=lambda logits: logits.argmax(dim=1)
+                         ).astype(np.int64)
 
 
 CALIBRATION_DRAWS = 24  # per class and count level
@@ -247,9 +214,7 @@ def fit_temperature(model: torch.nn.Module, references: ReferenceSet, config: Tr
                     device: torch.device) -> CountTemperature:
     """Fit the count-dependent confidence scale on fresh draws over a decade around the
     training counts (see :mod:`engines.spectrum.confidence`)."""
-    import torch
-
-    from engines.core.device import autocast
+    from engines.core.inference import predict_array
     from engines.spectrum.confidence import fit_count_temperature
     from engines.spectrum.preprocessing import prepare_input
 
@@ -257,11 +222,10 @@ def fit_temperature(model: torch.nn.Module, references: ReferenceSet, config: Tr
     levels = np.unique(np.geomspace(max(100, low / 10), min(MAX_COUNTS, high * 10), 7).astype(int))
     keep = config.preprocess.keep_mask(references.grid.n_channels)
     logits, labels, kept_counts = [], [], []
-    model.eval()
     for i, level in enumerate(levels):
         raw, lab = references.draw(int(level), CALIBRATION_DRAWS, seed=config.seed + 1000 + i)
-        with torch.inference_mode(), autocast(device):
-            logits.append(model(prepare_input(raw, config.preprocess, device)).float().cpu().numpy())
+        logits.append(predict_array(model, raw, 512,
+                                    prepare=lambda t: prepare_input(t, config.preprocess)))
         labels.append(lab)
         kept_counts.append(raw[:, keep].sum(axis=1))
     return fit_count_temperature(np.concatenate(logits), np.concatenate(labels),
@@ -292,9 +256,8 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
     """
     import torch
 
-    from engines.core.device import autocast, describe_device, pick_device
+    from engines.core.device import describe_device, pick_device
     from engines.core.metrics import confusion_matrix, row_normalise
-    from engines.core.training import seed_everything, warmup_cosine
     from engines.spectrum.classifier import SpectrumClassifier
     from engines.spectrum.models import create_model
     from engines.spectrum.preprocessing import prepare_input
@@ -312,42 +275,25 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
                         f"{val_counts} counts)")
     val_raw, val_labels = validation_set(references, val_counts, config.val_draws, config.seed)
     val_x = prepare_input(val_raw, config.preprocess, device)
-    val_y = torch.as_tensor(val_labels, device=device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay)
-    best_accuracy, best_step, best_state = -1.0, 0, None
-    stop_reason, started, step = "step budget", time.perf_counter(), 0
-    for step in range(1, config.steps + 1):
-        lr = config.lr * warmup_cosine(step - 1, config.steps, config.warmup_fraction)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = sampler.batch()
-        model.train()
-        with autocast(device):
-            logits = model(x)
-        loss = torch.nn.functional.cross_entropy(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        metrics: dict[str, Any] = {
-            "step": step, "loss": loss.item(), "lr": lr,
-            "accuracy": float((logits.argmax(dim=1) == y).float().mean()),
-        }
-        message = f"step {step}/{config.steps}  loss {metrics['loss']:.3f}"
-        if step % config.val_every == 0 or step == config.steps:
-            accuracy = float((_evaluate(model, val_x) == val_y).float().mean())
-            metrics["val_accuracy"] = accuracy
-            message += f"  val acc {accuracy:.3f}"
-            if accuracy > best_accuracy:
-                best_accuracy, best_step = accuracy, step
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        yield Progress(step / config.steps, message, **metrics)
-        if config.target_accuracy is not None and best_accuracy >= config.target_accuracy:
-            stop_reason = "target accuracy reached"
-            break
-    seconds = time.perf_counter() - started
-    model.load_state_dict(best_state)
-    predicted = _evaluate(model, val_x).cpu().numpy()
+
+    def batches():
+        while True:
+            yield sampler.batch()
+
+    def step_loss(net, batch):
+        x, y = batch
+        logits = net(x)
+        accuracy = float((logits.argmax(dim=1) == y).float().mean())
+        return torch.nn.functional.cross_entropy(logits.float(), y), {"accuracy": accuracy}
+
+    def validate(net) -> dict[str, float]:
+        return {"val_accuracy": float(np.mean(_evaluate(net, val_x) == val_labels))}
+
+    fit = yield from iter_fit(model, batches(), step_loss, validate, config, steps=config.steps,
+                              val_every=config.val_every, select="val_accuracy",
+                              target=config.target_accuracy)
+    best_accuracy, best_step = fit.best["val_accuracy"], fit.best_step
+    predicted = _evaluate(model, val_x)
     confusion = confusion_matrix(val_labels, predicted, references.n_classes)
     metrics_out = {
         "val_accuracy": best_accuracy, "val_counts": val_counts, "best_step": best_step,
@@ -355,13 +301,14 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
         "val_confusion": row_normalise(confusion).round(4).tolist(),
     }
     training = {
-        "config": config.to_json(), "steps_run": step, "stop_reason": stop_reason,
-        "seconds": round(seconds, 2), "seconds_per_step": round(seconds / max(step, 1), 4),
+        "config": config.to_json(), "steps_run": fit.steps_run, "stop_reason": fit.stop_reason,
+        "seconds": round(fit.seconds, 2),
+        "seconds_per_step": round(fit.seconds / max(fit.steps_run, 1), 4),
         "device": describe_device(device), "n_references": int(references.labels.size),
     }
     yield Progress(1.0, "calibrating confidence over count levels")
     temperature = fit_temperature(model, references, config, device)
-    yield Progress(1.0, f"done: {stop_reason}; best val acc {best_accuracy:.4f} at step "
+    yield Progress(1.0, f"done: {fit.stop_reason}; best val acc {best_accuracy:.4f} at step "
                         f"{best_step}", best_val_accuracy=best_accuracy)
     return SpectrumClassifier(model.eval(), references.classes, references.grid, config.preprocess,
                               templates, training=training, metrics=metrics_out,

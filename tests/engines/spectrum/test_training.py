@@ -47,7 +47,7 @@ def test_training_reaches_the_target_and_returns_the_best_weights(references):
     assert {"loss", "accuracy", "lr"} <= set(steps[0].metrics)
     validated = [r.metrics["val_accuracy"] for r in steps if "val_accuracy" in r.metrics]
     assert len(validated) == len(steps) // 10 + (len(steps) % 10 > 0)
-    assert classifier.training["stop_reason"] == "target accuracy reached"
+    assert classifier.training["stop_reason"] == "target reached"
     assert len(steps) < config.steps and max(validated) >= 0.95
     # the returned weights are the best validation step's weights
     assert classifier.metrics["val_accuracy"] == max(validated)
