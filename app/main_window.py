@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -25,8 +24,10 @@ from app.settings import Settings
 from app.task_dock import TaskDock
 from app.task_runner import TaskHandle, TaskRunner
 from app.workspaces import WORKSPACES, WorkspaceSpec
+from engines.core.device import DEVICE_CHOICES
 from engines.core.errors import LabLensError
 from engines.core.progress import Progress
+from widgets.common import dialogs
 from widgets.common.workspace import Workspace
 
 log = logging.getLogger("lablens")
@@ -182,7 +183,7 @@ class MainWindow(QMainWindow):
         settings_menu = self.menuBar().addMenu("&Settings")
         device_menu = settings_menu.addMenu("Compute &device")
         group = QActionGroup(self)
-        for choice in ("auto", "cuda", "cpu"):
+        for choice in DEVICE_CHOICES:
             action = device_menu.addAction(choice, lambda c=choice: self._set_device(c))
             action.setCheckable(True)
             action.setChecked(choice == self.settings.device)
@@ -201,14 +202,17 @@ class MainWindow(QMainWindow):
     def _open_dialog(self) -> None:
         if self.current is None:
             return
-        path, _ = QFileDialog.getOpenFileName(self, "Open", "", self.current.file_filter)
+        path = dialogs.open_path(self, "Open", self.current.file_filter,
+                                 kind=f"open/{self.current.name}")
         if path:
-            self.open_path(Path(path))
+            self.open_path(path)
 
     def _open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open folder")
+        if self.current is None:
+            return
+        path = dialogs.open_folder(self, "Open folder", kind=f"open/{self.current.name}")
         if path:
-            self.open_path(Path(path))
+            self.open_path(path)
 
     def open_path(self, path: Path) -> None:
         self._with_current("open_path", path)
@@ -231,14 +235,17 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none)").setEnabled(False)
 
     def _load_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Load model", "", MODEL_FILTER)
+        path = dialogs.open_path(self, "Load model", MODEL_FILTER, kind="model")
         if path:
-            self._with_current("load_model", Path(path))
+            self._with_current("load_model", path)
 
     def _save_model_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", "model.safetensors", MODEL_FILTER)
+        if self.current is None:
+            return
+        path = dialogs.save_path(self, "Save model", f"{self.current.name}_model.safetensors",
+                                 MODEL_FILTER, kind="model")
         if path:
-            self._with_current("save_model", Path(path))
+            self._with_current("save_model", path)
 
     def _show_model_info(self) -> None:
         if self.current is not None:
@@ -261,13 +268,31 @@ class MainWindow(QMainWindow):
         worker.returned.connect(lambda text: self.device_label.setText(f"Device: {text}"))
         worker.start()
 
+    def confirm_close(self, unsaved: list[str]) -> bool:
+        """Ask whether to close although ``unsaved`` workspaces have unsaved work."""
+        answer = QMessageBox.question(
+            self, "Close LabLens",
+            f"Unsaved work in {', '.join(unsaved)} (e.g. a trained model not saved yet). "
+            "Close anyway?",
+            QMessageBox.StandardButton.Close | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Close
+
     def _about(self) -> None:
         names = ", ".join(spec.title for spec in WORKSPACES)
         QMessageBox.about(self, "About LabLens",
                           f"<b>LabLens</b><br>Analysis workbench for published lab methods.<br>"
                           f"Workspaces: {names}.")
 
+    def unsaved_workspaces(self) -> list[str]:
+        """Titles of the workspaces whose work would be lost by closing now."""
+        return [ws.title for ws in self.workspaces.values() if ws.has_unsaved_changes()]
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        unsaved = self.unsaved_workspaces()
+        if unsaved and not self.confirm_close(unsaved):
+            event.ignore()
+            return
         if not self.runner.shutdown():
             log.warning("some tasks did not stop in time")
         for workspace in self.workspaces.values():

@@ -7,27 +7,30 @@ names the file and the problem, no traceback), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
 from engines.core.errors import LabLensError
 
-# workspace name -> module with ``register(subparsers)``; imported modules stay light (engines
-# and torch are imported inside the verb handlers)
-CLI_MODULES = {
-    "spectrum": "app.cli.spectrum",
-    "cdc": "app.cli.cdc",
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
+    """One sub-command per registered workspace (``app.workspaces.WORKSPACES``), with its own
+    verbs plus the shared ``batch`` verb when the workspace has a batch job. The CLI modules
+    stay light: engines and torch are imported inside the verb handlers."""
+    from app.cli.batch import add_batch_verb
+    from app.workspaces import WORKSPACES
+
     parser = argparse.ArgumentParser(
         prog="main.py", description="LabLens analysis workbench. Without arguments: open the GUI.")
     workspaces = parser.add_subparsers(dest="workspace", metavar="WORKSPACE", required=True)
-    for name, module_name in CLI_MODULES.items():
-        module = importlib.import_module(module_name)
-        module.register(workspaces.add_parser(name, help=module.__doc__.splitlines()[0]))
+    for spec in WORKSPACES:
+        module = spec.load_cli()
+        if module is None:
+            continue
+        sub = workspaces.add_parser(spec.name, help=module.__doc__.splitlines()[0])
+        verbs = module.register(sub)
+        if spec.batch is not None:
+            add_batch_verb(verbs, spec)
     return parser
 
 

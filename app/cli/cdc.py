@@ -12,19 +12,23 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.common import (
+    add_config_args,
     add_device_option,
     add_json_option,
     add_model_option,
+    config_from_args,
+    echo_validations,
     load_model,
     run_with_bar,
     write_json,
 )
 from engines.core.errors import InputError
 
-ENCODER_CHOICES = tuple(f"efficientnet-b{i}" for i in range(8))
 
+def register(parser: argparse.ArgumentParser):
+    from engines.cdc.images import ImageConfig
+    from engines.cdc.training import TrainConfig
 
-def register(parser: argparse.ArgumentParser) -> None:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     p = verbs.add_parser("sample", help="write seeded synthetic events to an HDF5 file")
@@ -45,21 +49,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = verbs.add_parser("train", help="train the U-Net on events with truth")
     p.add_argument("--data", type=Path, required=True, help="event file (HDF5 or ROOT)")
     p.add_argument("--out", type=Path, required=True, help="model path (MODEL.safetensors+.json)")
-    p.add_argument("--encoder", default="efficientnet-b2", choices=ENCODER_CHOICES)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=96)
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate")
-    p.add_argument("--weight-decay", type=float, default=1e-3)
-    p.add_argument("--ema-decay", type=float, default=0.996)
-    p.add_argument("--pos-weight", type=float, default=1.0,
-                   help="BCE weight of signal pixels (class imbalance)")
-    p.add_argument("--input-size", type=int, default=288, help="model input side, px")
-    p.add_argument("--format", default="reduced", choices=("reduced", "normal"))
-    p.add_argument("--hit-selection", default="density", choices=("density", "first"))
-    p.add_argument("--scaling", default="linear", choices=("linear", "limited"))
-    p.add_argument("--bits", type=int, default=16, help="colour precision (1…16)")
-    p.add_argument("--no-delta-phi", action="store_true", help="2 channels: time and ADC only")
-    p.add_argument("--seed", type=int, default=0)
+    add_config_args(p, TrainConfig)
+    add_config_args(p, ImageConfig)
     p.add_argument("--init", metavar="MODEL", help="start from this model's weights "
                    '(fine-tuning; same encoder and image settings, any input size), or "demo"')
     p.add_argument("--half", action="store_true", help="store fp16 weights")
@@ -86,6 +77,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(handler=_analyze)
+    return verbs
 
 
 def _read(path: Path):
@@ -121,34 +113,16 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _echo_epochs(task):
-    """Pass a training generator through, printing one line per finished epoch."""
-    while True:
-        try:
-            report = next(task)
-        except StopIteration as stop:
-            return stop.value
-        metrics = report.metrics
-        if "val_auc" in metrics:
-            print(f"epoch {metrics['epoch']:3d}  loss {metrics['train_loss']:.4f}  "
-                  f"val AUC {metrics['val_auc']:.4f}", flush=True)
-        yield report
-
-
 def _train(args: argparse.Namespace) -> int:
     from engines.cdc.images import ImageConfig
     from engines.cdc.training import TrainConfig, train_segmenter
 
-    image_config = ImageConfig(format=args.format, input_size=args.input_size,
-                               hit_selection=args.hit_selection, scaling=args.scaling,
-                               bits=args.bits, delta_phi=not args.no_delta_phi)
-    config = TrainConfig(encoder=args.encoder, epochs=args.epochs, batch_size=args.batch_size,
-                         lr=args.lr, weight_decay=args.weight_decay, ema_decay=args.ema_decay,
-                         pos_weight=args.pos_weight, seed=args.seed, device=args.device)
+    image_config = config_from_args(args, ImageConfig)
+    config = config_from_args(args, TrainConfig)
     initial = None if args.init is None else _load_model(args.init, "cpu")
     events = _read(args.data)
-    result = run_with_bar(_echo_epochs(train_segmenter(events, image_config, config, initial)),
-                          "training")
+    result = run_with_bar(echo_validations(train_segmenter(events, image_config, config,
+                                                           initial)), "training")
     segmenter = result.segmenter
     segmenter.training["data"] = str(args.data)
     path = segmenter.save(args.out, half=args.half)
@@ -156,7 +130,7 @@ def _train(args: argparse.Namespace) -> int:
     print(f"saved {path} and {path.with_suffix('.json').name}")
     print(f"best epoch {result.best_epoch}: validation AUC {val['auc']:.4f}, purity "
           f"{val['purity_at_retention_0.9']:.4f} at retention 0.9; threshold "
-          f"{segmenter.threshold:.4f}")
+          f"{segmenter.threshold:.4f} ({segmenter.training['stop_reason']})")
     write_json(args.json, {"model": str(path), "best_epoch": result.best_epoch,
                            "history": result.history, "validation": val,
                            "threshold": segmenter.threshold})
@@ -188,27 +162,19 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from engines.cdc.hdf5_io import write_predictions
+    from engines.cdc.analysis import iter_analyze_file
 
     segmenter = _load_model(args.model, args.device)
-    events = _read(args.data)
-    prediction = run_with_bar(segmenter.iter_predict(events, args.batch_size), "analyzing")
-    metadata = {"model": args.model, "encoder": segmenter.encoder,
-                "threshold": segmenter.threshold, "source": str(args.data),
-                "image_config": segmenter.image_config.to_json()}
-    write_predictions(args.out, events, prediction.hit_scores, metadata)
-    scores = np.concatenate(prediction.hit_scores) if prediction.hit_scores else np.zeros(0)
-    kept = int(np.count_nonzero(scores >= segmenter.threshold))
-    print(f"wrote {args.out}: {len(events)} events, {scores.size} hits, {kept} at or above the "
-          f"threshold {segmenter.threshold:.4f}")
-    write_json(args.json, {"out": str(args.out), "events": len(events), "hits": int(scores.size),
-                           "hits_above_threshold": kept, "threshold": segmenter.threshold})
+    result = run_with_bar(iter_analyze_file(segmenter, args.data, args.out, args.batch_size),
+                          "analyzing")
+    print(f"wrote {args.out}: {result['events']} events, {result['hits']} hits, "
+          f"{result['hits_above_threshold']} at or above the threshold "
+          f"{result['threshold']:.4f}")
+    write_json(args.json, result)
     return 0
 
 
 def _load_model(value: str, device: str):
     from engines.cdc.model import CdcSegmenter
 
-    return load_model(CdcSegmenter.load, value, "cdc", device)
+    return load_model(CdcSegmenter, value, "cdc", device)

@@ -12,27 +12,31 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.common import (
+    add_config_args,
     add_device_option,
     add_json_option,
     add_model_option,
+    config_from_args,
     load_model,
-    parse_int_list,
     run_with_bar,
     write_json,
 )
-from engines.core.errors import InputError
-
-ALL_LIBRARIES = ("materials12", "aluminium4", "copper5")
 
 
-def register(parser: argparse.ArgumentParser) -> None:
+def register(parser: argparse.ArgumentParser):
+    from engines.spectrum.evaluation import EvaluateConfig
+    from engines.spectrum.live import LiveConfig
+    from engines.spectrum.preprocessing import PreprocessConfig
+    from engines.spectrum.samples import LABELS
+    from engines.spectrum.training import TrainConfig  # no torch at import: cheap
+
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     p = verbs.add_parser("sample", help="write the synthetic sample libraries as CSV spectra")
     p.add_argument("--out", type=Path, required=True, help="folder to write DIR/<library>/...")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--library", action="append", metavar="NAME",
-                   help=f"only this library (repeatable; default all: {', '.join(ALL_LIBRARIES)})")
+                   help=f"only this library (repeatable; default all: {', '.join(LABELS)})")
     p.add_argument("--measurements", type=int, default=2, help="long measurements per class")
     p.set_defaults(handler=_sample)
 
@@ -41,30 +45,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_json_option(p)
     p.set_defaults(handler=_info)
 
-    from engines.spectrum.options import format_counts
-    from engines.spectrum.training import TrainConfig  # no torch at import: cheap
-
-    default = TrainConfig()
     p = verbs.add_parser("train", help="train a classifier on a dataset folder (RSM-3 draws)")
     p.add_argument("--data", type=Path, required=True, help="DIR/<material>/<spectra>")
     p.add_argument("--out", type=Path, required=True, help="model path (MODEL.safetensors+.json)")
-    p.add_argument("--arch", default=default.arch, help="inception_resnet_1d, small_cnn")
-    p.add_argument("--preset", default=default.preset, help="model preset: cpu or paper")
-    p.add_argument("--counts", default=format_counts(default.counts),
-                   help="counts per draw: K or KMIN:KMAX (log-uniform)")
-    p.add_argument("--val-counts", type=int, help="counts of the validation draws")
-    p.add_argument("--steps", type=int, default=default.steps)
-    p.add_argument("--batch-size", type=int, default=default.batch_size)
-    p.add_argument("--lr", type=float, default=default.lr)
-    p.add_argument("--seed", type=int, default=default.seed)
-    p.add_argument("--target-accuracy", type=float, help="stop at this validation accuracy")
-    p.add_argument("--val-every", type=int, default=default.val_every)
-    p.add_argument("--val-draws", type=int, default=default.val_draws,
-                   help="validation draws per class")
-    p.add_argument("--gain-drift", type=float, default=default.gain_drift,
-                   help="max relative gain augmentation")
-    p.add_argument("--discard", default="0:104,8000:16384",
-                   help='channel ranges START:STOP to drop, or "none" (default: the paper\'s)')
+    add_config_args(p, TrainConfig)
+    add_config_args(p, PreprocessConfig)
     p.add_argument("--half", action="store_true", help="store fp16 weights")
     add_device_option(p)
     add_json_option(p)
@@ -73,13 +58,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = verbs.add_parser("evaluate", help="accuracy per count level: CNN vs ML, NCC, chi2")
     add_model_option(p)
     p.add_argument("--data", type=Path, required=True, help="held-out DIR/<material>/<spectra>")
-    p.add_argument("--counts", default="100,1000,5000,19650,100000,500000",
-                   help="comma-separated count levels")
-    p.add_argument("--draws", type=int, default=100, help="draws per class and level")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--rate", type=float, help="counts per live second (default: from the data)")
-    p.add_argument("--peers", default="ml,ncc,chi2", help='peers to run, or "none"')
+    add_config_args(p, EvaluateConfig)
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(handler=_evaluate)
@@ -88,7 +67,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_model_option(p)
     p.add_argument("files", type=Path, nargs="+", metavar="FILE")
     p.add_argument("--counts", type=int, help="classify a seeded RSM-3 draw of K counts")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the draws (file i: seed + i)")
     p.add_argument("--top", type=int, default=3, help="classes listed per file")
     add_device_option(p)
     add_json_option(p)
@@ -100,15 +79,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     source.add_argument("file", type=Path, nargs="?", help="reference spectrum of the sample")
     source.add_argument("--data", type=Path, help="dataset folder: decision statistics per class")
     p.add_argument("--runs", type=int, default=20, help="runs per class with --data")
-    p.add_argument("--rate", type=float, help="counts per live second (default: the paper's)")
-    p.add_argument("--interval", type=float, default=0.1, help="live seconds between updates")
-    p.add_argument("--max-time", type=float, default=30.0, help="longest acquisition, live s")
-    p.add_argument("--threshold", type=float, default=0.95, help="confidence for a decision")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--realtime", action="store_true", help="live time follows the wall clock")
+    add_config_args(p, LiveConfig)
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(handler=_live)
+    return verbs
 
 
 def _load_library(folder: Path, grid):
@@ -119,14 +94,15 @@ def _load_library(folder: Path, grid):
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from engines.spectrum.samples import LABELS
     from engines.spectrum.synthetic import iter_sample_library, library_spec
 
-    names = args.library or list(ALL_LIBRARIES)
+    names = args.library or list(LABELS)
     for name in names:
         library_spec(name)  # unknown names fail before anything is written
     for name in names:
         root = run_with_bar(iter_sample_library(args.out, name, args.seed, args.measurements),
-                    f"writing {name}")
+                            f"writing {name}")
         print(f"{name}: {root}")
     return 0
 
@@ -146,17 +122,12 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from engines.spectrum.options import parse_counts, parse_ranges
     from engines.spectrum.preprocessing import PreprocessConfig
     from engines.spectrum.spectrum import PAPER_GRID
     from engines.spectrum.training import TrainConfig, train
 
-    config = TrainConfig(
-        arch=args.arch, preset=args.preset, counts=parse_counts(args.counts),
-        val_counts=args.val_counts, batch_size=args.batch_size, lr=args.lr, steps=args.steps,
-        target_accuracy=args.target_accuracy, val_every=args.val_every,
-        val_draws=args.val_draws, seed=args.seed, gain_drift=args.gain_drift,
-        device=args.device, preprocess=PreprocessConfig(discard=parse_ranges(args.discard)))
+    config = config_from_args(args, TrainConfig,
+                              preprocess=config_from_args(args, PreprocessConfig))
     library = _load_library(args.data, PAPER_GRID)
     classifier = run_with_bar(train(library, config), "training")
     classifier.training["data"] = str(args.data)
@@ -173,11 +144,7 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from engines.spectrum.evaluation import EvaluateConfig, evaluate, format_table
 
-    peers = () if args.peers.strip().lower() == "none" else tuple(
-        p.strip() for p in args.peers.split(",") if p.strip())
-    config = EvaluateConfig(counts=tuple(parse_int_list(args.counts, "--counts")),
-                            draws_per_class=args.draws, seed=args.seed,
-                            batch_size=args.batch_size, peers=peers, count_rate_cps=args.rate)
+    config = config_from_args(args, EvaluateConfig)
     classifier = _load_model(args.model, args.device)
     library = _load_library(args.data, classifier.grid)
     result = run_with_bar(evaluate(classifier, library, config), "evaluating")
@@ -192,46 +159,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
-    import numpy as np
-
+    from engines.spectrum.analysis import analyze_spectra, classification_record
     from engines.spectrum.readers import read_spectrum
-    from engines.spectrum.rebin import rebin
-    from engines.spectrum.rsm import rsm3
 
-    if args.counts is not None and args.counts < 1:
-        raise InputError(f"--counts must be >= 1, got {args.counts}")
     spectra = [read_spectrum(path) for path in args.files]
-    for path, spectrum in zip(args.files, spectra, strict=True):
-        if not spectrum.metadata.get("calibrated", True):
-            raise InputError.for_file(path, "has no energy calibration, so it cannot be placed "
-                                            "on the model's energy grid")
     classifier = _load_model(args.model, args.device)
-    keep = classifier.keep_mask
-    rows, live_times = [], []
-    for index, (path, spectrum) in enumerate(zip(args.files, spectra, strict=True)):
-        counts = rebin(spectrum, classifier.grid)
-        if counts[keep].sum() <= 0:
-            raise InputError.for_file(path, "has no counts in the energy channels the model uses")
-        live = spectrum.live_time_s
-        if args.counts is not None:
-            if live:
-                live = live * args.counts / counts.sum()
-            counts = rsm3(counts, args.counts, np.random.default_rng([args.seed, index]))
-        rows.append(counts)
-        live_times.append(live)
-    probabilities = classifier.predict_proba(np.array(rows, dtype=np.float32))
-    results = []
-    for path, counts, live, proba in zip(args.files, rows, live_times, probabilities,
-                                         strict=True):
-        order = np.argsort(proba)[::-1][:max(1, args.top)]
-        top = [{"class": classifier.classes[i], "probability": float(proba[i])} for i in order]
-        results.append({"file": str(path), "predicted": top[0]["class"],
-                        "probability": top[0]["probability"], "top": top,
-                        "total_counts": float(np.sum(counts)), "live_time_s": live})
-        others = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in top[1:])
-        when = f", {live:.3f} s" if live else ""
-        print(f"{path.name}: {top[0]['class']} ({top[0]['probability']:.3f})"
-              f"{'; next: ' + others if others else ''}  [{np.sum(counts):.0f} counts{when}]")
+    analyses = run_with_bar(analyze_spectra(classifier, spectra, args.counts, args.seed),
+                            "classifying")
+    results = [classification_record(analysis, args.top) for analysis in analyses]
+    for path, analysis, record in zip(args.files, analyses, results, strict=True):
+        others = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in record["top"][1:])
+        when = f", {analysis.live_time_s:.3f} s" if analysis.live_time_s else ""
+        print(f"{path.name}: {analysis.predicted} ({analysis.confidence:.3f})"
+              f"{'; next: ' + others if others else ''}  "
+              f"[{analysis.total_counts:.0f} counts{when}]")
     write_json(args.json, {"model": args.model, "counts": args.counts, "seed": args.seed,
                            "classes": classifier.classes, "results": results})
     return 0
@@ -239,11 +180,8 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _live(args: argparse.Namespace) -> int:
     from engines.spectrum.live import LiveConfig, acquire, iter_time_to_decision_stats
-    from engines.spectrum.rsm import PAPER_COUNT_RATE
 
-    config = LiveConfig(rate_cps=args.rate or PAPER_COUNT_RATE,
-                        update_interval_s=args.interval, max_live_time_s=args.max_time,
-                        threshold=args.threshold, seed=args.seed, realtime=args.realtime)
+    config = config_from_args(args, LiveConfig)
     if args.data is not None:
         classifier = _load_model(args.model, args.device)
         library = _load_library(args.data, classifier.grid)
@@ -292,4 +230,4 @@ def _cell(value: float | None, width: int = 9) -> str:
 def _load_model(value: str, device: str):
     from engines.spectrum.classifier import SpectrumClassifier
 
-    return load_model(SpectrumClassifier.load, value, "spectrum", device)
+    return load_model(SpectrumClassifier, value, "spectrum", device)

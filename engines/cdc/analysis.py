@@ -19,7 +19,7 @@ from engines.cdc.events import Event, EventFile
 from engines.cdc.geometry import N_CELLS
 from engines.cdc.metrics import CurveSummary, hit_scores_to_cells
 from engines.core.errors import InputError
-from engines.core.progress import Progress
+from engines.core.progress import Progress, forward
 
 CHUNK_EVENTS = 32
 PEER_MAX_EVENTS = 5000  # the GBDT fit on more hits takes too long for an interactive tool
@@ -243,15 +243,10 @@ def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
     parts, hit_scores = [], []
     for start in range(0, n, CHUNK_EVENTS):
         chunk = list(events[start:start + CHUNK_EVENTS])
-        task = segmenter.iter_predict(chunk, batch_size)
-        while True:
-            try:
-                report = next(task)
-            except StopIteration as stop:
-                prediction = stop.value
-                break
-            done = start + report.fraction * len(chunk)
-            yield Progress((1.0 - peer_span) * done / n, f"model: event {int(done)}/{n}")
+        prediction = yield from forward(
+            segmenter.iter_predict(chunk, batch_size), (1.0 - peer_span) * start / n,
+            (1.0 - peer_span) * len(chunk) / n, f"model, events {start + 1}–{start + len(chunk)}"
+                                                f" of {n}: ")
         parts.append(ScoredCells.from_cell_scores(chunk, prediction.cell_scores))
         hit_scores.extend(prediction.hit_scores)
     model = ScoredCells.concatenate(parts)
@@ -261,18 +256,44 @@ def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
                             model.summary() if truth else None,
                             scorer=f"U-Net {segmenter.encoder}")
     if with_peer and truth:
-        evaluation = iter_evaluate(segmenter, all_events, with_peer=True,
-                                   peer_config=peer_config,
-                                   prediction=Prediction(model.dense(), hit_scores))
-        while True:
-            try:
-                report = next(evaluation)
-            except StopIteration as stop:
-                analysis.peer_curve = stop.value.peer.cell
-                break
-            yield Progress(1.0 - peer_span + peer_span * report.fraction, report.message)
+        evaluation = yield from forward(
+            iter_evaluate(segmenter, all_events, with_peer=True, peer_config=peer_config,
+                          prediction=Prediction(model.dense(), hit_scores)),
+            1.0 - peer_span, peer_span)
+        analysis.peer_curve = evaluation.peer.cell
     yield Progress(1.0, f"analyzed {n} events")
     return analysis
+
+
+def write_analysis(path: str | Path, events: Sequence[Event], analysis: FileAnalysis,
+                   segmenter=None, source: str | Path | None = None) -> Path:
+    """Write the scored hits of ``analysis`` as a predictions file (our HDF5 format), with the
+    one metadata layout that :func:`analysis_from_stored_scores` reads back: ``threshold``,
+    ``scorer``, ``source`` and, for a model's scores, its ``encoder`` and ``image_config``."""
+    from engines.cdc.hdf5_io import write_predictions
+
+    metadata: dict[str, Any] = {"threshold": analysis.threshold, "scorer": analysis.scorer,
+                                "source": str(source) if source else ""}
+    if segmenter is not None:
+        metadata.update(encoder=segmenter.encoder,
+                        image_config=segmenter.image_config.to_json())
+    return write_predictions(path, events, analysis.hit_scores, metadata)
+
+
+def iter_analyze_file(segmenter, data: str | Path, out: str | Path, batch_size: int = 16
+                      ) -> Generator[Progress, None, dict[str, Any]]:
+    """Score every hit of an event file and write the predictions file ``out``; returns what
+    ``cdc analyze`` reports: ``out``, ``events``, ``hits``, ``hits_above_threshold``,
+    ``threshold``."""
+    from engines.cdc.io import read_events
+
+    events = read_events(data, lazy=False)
+    analysis = yield from iter_analyze(segmenter, events, batch_size=batch_size)
+    write_analysis(out, events, analysis, segmenter, data)
+    scores = np.concatenate(analysis.hit_scores) if analysis.hit_scores else np.zeros(0)
+    return {"out": str(out), "events": len(events), "hits": int(scores.size),
+            "hits_above_threshold": int(np.count_nonzero(scores >= segmenter.threshold)),
+            "threshold": segmenter.threshold}
 
 
 def analysis_from_stored_scores(events: Sequence[Event]) -> FileAnalysis | None:

@@ -11,19 +11,7 @@ from engines.cdc.metrics import EvaluationResult, ScorerResult, hit_scores_to_ce
 from engines.cdc.model import CdcSegmenter, Prediction
 from engines.cdc.peer import PeerConfig, iter_cross_fit
 from engines.core.errors import InputError
-from engines.core.progress import Progress
-
-
-def _forward(task: Generator[Progress, None, object], start: float, span: float,
-             prefix: str) -> Generator[Progress, None, object]:
-    """Re-yield a sub-task's progress mapped into [start, start + span]."""
-    while True:
-        try:
-            report = next(task)
-        except StopIteration as stop:
-            return stop.value
-        yield Progress(start + span * report.fraction, f"{prefix}{report.message}",
-                       **report.metrics)
+from engines.core.progress import Progress, forward
 
 
 def iter_evaluate(segmenter: CdcSegmenter, events: Sequence[Event], with_peer: bool = True,
@@ -56,7 +44,7 @@ def iter_evaluate(segmenter: CdcSegmenter, events: Sequence[Event], with_peer: b
         raise InputError("the events contain no signal hit: purity and retention are undefined")
     model_span = 0.6 if with_peer else 1.0
     if prediction is None:
-        prediction = yield from _forward(segmenter.iter_predict(events, batch_size), 0.0,
+        prediction = yield from forward(segmenter.iter_predict(events, batch_size), 0.0,
                                          model_span, "model: ")
     elif len(prediction.hit_scores) != len(events):
         raise InputError(f"{len(prediction.hit_scores)} predictions for {len(events)} events")
@@ -67,7 +55,7 @@ def iter_evaluate(segmenter: CdcSegmenter, events: Sequence[Event], with_peer: b
                                  cut)
     peer = None
     if with_peer:
-        peer_scores = yield from _forward(iter_cross_fit(events, peer_config), model_span,
+        peer_scores = yield from forward(iter_cross_fit(events, peer_config), model_span,
                                           1.0 - model_span, "")
         peer = ScorerResult.measure("gbdt_cross_fit", events,
                                     hit_scores_to_cells(events, peer_scores), peer_scores)

@@ -22,7 +22,7 @@ brings its output back to the grid (linear), see :mod:`engines.cdc.model`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -31,6 +31,7 @@ import numpy as np
 from engines.cdc.events import Event
 from engines.cdc.geometry import LAYER_RADIUS_CM, N_CELLS, get_geometry
 from engines.cdc.signal_density import SignalDensity
+from engines.core.config import from_json, param, to_json, validate
 from engines.core.errors import InputError, ModelError
 
 FORMATS = {"reduced": (71, 71), "normal": (128, 128)}
@@ -38,40 +39,41 @@ HIT_SELECTIONS = ("density", "first")
 SCALINGS = ("linear", "limited")
 
 
+def _increasing(pair: tuple[float, float]) -> str | None:
+    return None if len(pair) == 2 and pair[1] > pair[0] else "must be an increasing (low, high) pair"
+
+
 @dataclass(frozen=True)
 class ImageConfig:
-    """How events become images (ranges in brackets; times in ns relative to the trigger)."""
+    """How events become images (times in ns relative to the trigger)."""
 
-    format: str = "reduced"                 # "reduced" (71×71) or "normal" (128×128)
-    input_size: int = 288                   # model input side after nearest resize [32, 1024]
-    hit_selection: str = "density"          # "density" or "first"
-    scaling: str = "linear"                 # "linear" or "limited"
-    bits: int = 16                          # colour precision [1, 16]
-    delta_phi: bool = True                  # add the Δφ channel (3 channels, else 2)
-    gap: float = 0.02                       # reserved margin next to black and white [0, 0.2]
-    linear_time_ns: tuple[float, float] = (-800.0, 1200.0)  # whole recorded range
-    linear_adc: tuple[float, float] = (0.0, 2000.0)
-    limited_time_ns: tuple[float, float] = (-50.0, 400.0)    # signal region (paper Fig. 8)
-    limited_adc: tuple[float, float] = (0.0, 700.0)
+    format: str = param("reduced", label="Image format", choices=tuple(FORMATS),
+                        help="reduced: the 71×71 cell index grid; normal: x, y binned to 128×128")
+    input_size: int = param(288, label="Input size", unit="px", range=(32, 1024), step=16,
+                            help="model input side after nearest resize")
+    hit_selection: str = param("density", label="Multi-hit cells", choices=HIT_SELECTIONS,
+                               help="the first hit, or the hit of highest (time, ADC) signal "
+                                    "density")
+    scaling: str = param("linear", label="Scaling", choices=SCALINGS,
+                         help="linear over the whole recorded range, or limited to the signal "
+                              "region")
+    bits: int = param(16, label="Colour bit precision", range=(1, 16))
+    delta_phi: bool = param(True, label="Δφ channel", flag="delta-phi",
+                            help="add the Δφ-to-trigger channel (3 channels, else 2)")
+    gap: float = param(0.02, label="Gap", range=(0.0, 0.2), cli=False,
+                       help="reserved margin next to black and white")
+    linear_time_ns: tuple[float, float] = param((-800.0, 1200.0), label="Linear time range",
+                                                unit="ns", check=_increasing, cli=False)
+    linear_adc: tuple[float, float] = param((0.0, 2000.0), label="Linear ADC range",
+                                            check=_increasing, cli=False)
+    limited_time_ns: tuple[float, float] = param((-50.0, 400.0), label="Limited time range",
+                                                 unit="ns", check=_increasing, cli=False,
+                                                 help="signal region (paper Fig. 8)")
+    limited_adc: tuple[float, float] = param((0.0, 700.0), label="Limited ADC range",
+                                             check=_increasing, cli=False)
 
     def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise InputError(f"unknown image format {self.format!r}; valid: {', '.join(FORMATS)}")
-        if self.hit_selection not in HIT_SELECTIONS:
-            raise InputError(f"unknown hit selection {self.hit_selection!r}; valid: "
-                             f"{', '.join(HIT_SELECTIONS)}")
-        if self.scaling not in SCALINGS:
-            raise InputError(f"unknown scaling {self.scaling!r}; valid: {', '.join(SCALINGS)}")
-        if not 1 <= int(self.bits) <= 16:
-            raise InputError(f"bit precision must be within 1…16, got {self.bits}")
-        if not 32 <= int(self.input_size) <= 1024:
-            raise InputError(f"input size must be within 32…1024 px, got {self.input_size}")
-        if not 0.0 <= self.gap <= 0.2:
-            raise InputError(f"gap must be within 0…0.2, got {self.gap}")
-        for name in ("linear_time_ns", "linear_adc", "limited_time_ns", "limited_adc"):
-            lo, hi = getattr(self, name)
-            if not hi > lo:
-                raise InputError(f"{name} must be an increasing (low, high) pair")
+        validate(self)
 
     @property
     def channels(self) -> int:
@@ -87,16 +89,15 @@ class ImageConfig:
         return self.input_size / self.grid_shape[0]
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_json(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ImageConfig:
         known = {f.name for f in fields(cls)}
         try:
-            values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()
-                      if k in known}
-            return cls(**values)
-        except (TypeError, InputError) as exc:
+            return from_json(cls, {k: v for k, v in data.items() if k in known},
+                             "image settings")
+        except InputError as exc:
             raise ModelError(f"image configuration in the model description is invalid ({exc})"
                              ) from None
 

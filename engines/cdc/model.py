@@ -185,6 +185,26 @@ class CdcSegmenter:
         """Per-hit signal scores, one (n_hits,) float32 array in [0, 1] per event."""
         return drive(self.iter_predict(events, batch_size)).hit_scores
 
+    def describe(self) -> str:
+        """Architecture, image settings, threshold, validation figures and training data."""
+        config = self.image_config
+        lines = [f"U-Net with {self.encoder} encoder (segmentation_models_pytorch)",
+                 f"Image: {config.format} {config.grid_shape[0]}×{config.grid_shape[1]} resized "
+                 f"to {config.input_size} px, {config.scaling} scaling, {config.bits} bits, "
+                 f"{config.hit_selection} hit selection, {config.channels} channels",
+                 f"Threshold: {self.threshold:.4f}"]
+        val = self.metrics.get("val") if isinstance(self.metrics, dict) else None
+        if isinstance(val, dict) and "auc" in val:
+            lines.append(f"Validation: AUC {val['auc']:.4f}, purity "
+                         f"{val.get('purity_at_retention_0.9', float('nan')):.4f} at retention "
+                         "0.9")
+        training = self.training if isinstance(self.training, dict) else {}
+        if "events" in training:
+            lines.append(f"Trained on {training['events']} events"
+                         f" ({training.get('data', 'this session')}), best epoch "
+                         f"{training.get('best_epoch', '?')}")
+        return "\n".join(lines)
+
     def metadata(self) -> dict[str, Any]:
         """The JSON sidecar content (without library versions)."""
         return {

@@ -19,13 +19,14 @@ the same occupancy as the events it is scored on (an advantage over a model trai
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from engines.cdc.events import Event
 from engines.cdc.geometry import N_CELLS, get_geometry
+from engines.core.config import param, to_json, validate
 from engines.core.errors import InputError
 from engines.core.progress import Progress
 
@@ -38,22 +39,20 @@ _NO_NEIGHBOUR_DT = 5000.0
 
 @dataclass(frozen=True)
 class PeerConfig:
-    """Peer settings (ranges in brackets)."""
+    """Settings of the GBDT peer (histogram gradient boosting on per-hit features)."""
 
-    max_iter: int = 200                # boosting rounds [10, 2000]
-    learning_rate: float = 0.1         # [0.001, 1]
-    max_leaf_nodes: int = 31           # [4, 256]
-    time_window_ns: float = 100.0      # neighbour time agreement [1, 1000]
-    seed: int = 0
+    max_iter: int = param(200, label="Boosting rounds", range=(10, 2000), step=10)
+    learning_rate: float = param(0.1, label="Learning rate", range=(0.001, 1.0), step=0.01)
+    max_leaf_nodes: int = param(31, label="Leaves per tree", range=(4, 256))
+    time_window_ns: float = param(100.0, label="Neighbour time window", unit="ns",
+                                  range=(1.0, 1000.0), help="neighbour time agreement")
+    seed: int = param(0, label="Seed", range=(0, 2**31 - 1))
 
     def __post_init__(self) -> None:
-        if not (10 <= self.max_iter <= 2000 and 0.001 <= self.learning_rate <= 1.0
-                and 4 <= self.max_leaf_nodes <= 256 and 1.0 <= self.time_window_ns <= 1000.0):
-            raise InputError("peer settings out of range (max_iter 10…2000, learning_rate "
-                             "0.001…1, max_leaf_nodes 4…256, time_window_ns 1…1000)")
+        validate(self)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return to_json(self)
 
 
 def _chunk_features(events: Sequence[Event], window: float) -> np.ndarray:

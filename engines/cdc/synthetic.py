@@ -21,7 +21,7 @@ cells before the merge (the track adds about 1.5 %).
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,9 @@ from engines.cdc.events import Event, EventFile
 from engines.cdc.geometry import CTH_SEGMENTS
 from engines.cdc.synthetic_background import BackgroundConfig, draw_background
 from engines.cdc.synthetic_signal import SignalConfig, draw_signal_track, draw_trigger_time
+from engines.core.config import param, validate
 from engines.core.errors import InputError
-from engines.core.progress import Progress, drive
+from engines.core.progress import Progress, drive, forward
 
 MAX_EVENTS = 1_000_000
 
@@ -40,9 +41,14 @@ MAX_EVENTS = 1_000_000
 class SyntheticConfig:
     """Physics of the synthetic sample; run conditions (events, occupancy, seed) are arguments."""
 
-    background: BackgroundConfig = field(default_factory=BackgroundConfig)
-    signal: SignalConfig = field(default_factory=SignalConfig)
-    overlap_window_ns: float = 100.0      # fixed pulse width of the merge rule [0, 500]
+    background: BackgroundConfig = param(label="Background", default_factory=BackgroundConfig,
+                                         cli=False)
+    signal: SignalConfig = param(label="Signal", default_factory=SignalConfig, cli=False)
+    overlap_window_ns: float = param(100.0, label="Overlap window", unit="ns", range=(0.0, 500.0),
+                                     help="fixed pulse width of the merge rule")
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass
@@ -204,14 +210,8 @@ def iter_write_sample_file(path: str | Path, n_events: int = 200, occupancy: flo
     """Generate events and write them to our HDF5 format; yields progress, returns the path."""
     from engines.cdc.hdf5_io import write_events
 
-    task = generate_events(n_events, occupancy, seed, signal_fraction, config)
-    while True:
-        try:
-            report = next(task)
-        except StopIteration as stop:
-            events: EventFile = stop.value
-            break
-        yield Progress(0.9 * report.fraction, report.message, **report.metrics)
+    events: EventFile = yield from forward(
+        generate_events(n_events, occupancy, seed, signal_fraction, config), 0.0, 0.9)
     yield Progress(0.95, "writing HDF5")
     write_events(path, events, metadata=events.metadata)
     yield Progress(1.0, "done")

@@ -35,26 +35,37 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.cdc.geometry import N_READOUT, get_geometry
+from engines.core.config import param, validate
 
 
 @dataclass(frozen=True)
 class BackgroundConfig:
-    """Parameters of the background resampling (ranges in brackets)."""
+    """Parameters of the background resampling."""
 
-    occupancy_spread: float = 0.15         # relative σ of the per-event occupancy [0, 0.5]
-    inner_outer_ratio: float = 2.0         # hit weight innermost/outermost layer [1, 10]
-    multiplicity_mean: float = 1.7         # mean hits per hit cell [1, 4]
-    max_multiplicity: int = 8              # [1, 11]
-    window_ns: tuple[float, float] = (500.0, 1620.0)  # absolute read-out window, ns
-    flash_fraction: float = 0.2            # share of the decaying early component [0, 1]
-    flash_decay_ns: float = 300.0          # its decay constant, ns [10, 2000]
-    double_hit_separation_ns: float = 100.0  # minimal spacing of hits in one cell, ns [0, 200]
-    proton_fraction: float = 0.25          # share of proton-like hits [0, 1]
-    electron_adc_mpv: float = 110.0        # ADC counts [10, 500]
-    electron_adc_width: float = 45.0       # ADC counts [1, 200]
-    proton_adc_median: float = 450.0       # ADC counts [50, 2000]
-    proton_adc_sigma: float = 0.7          # log-normal σ [0.1, 2]
-    adc_max: float = 2000.0                # ADC saturation [100, 1e5]
+    occupancy_spread: float = param(0.15, label="Occupancy spread", range=(0.0, 0.5),
+                                    help="relative σ of the per-event occupancy")
+    inner_outer_ratio: float = param(2.0, label="Inner/outer hit ratio", range=(1.0, 10.0),
+                                     help="hit weight of the innermost over the outermost layer")
+    multiplicity_mean: float = param(1.7, label="Hits per hit cell", range=(1.0, 4.0))
+    max_multiplicity: int = param(8, label="Most hits per cell", range=(1, 11))
+    window_ns: tuple[float, float] = param((500.0, 1620.0), label="Read-out window", unit="ns",
+                                           range=(-1e4, 1e5), help="absolute")
+    flash_fraction: float = param(0.2, label="Flash fraction", range=(0.0, 1.0),
+                                  help="share of the decaying early component")
+    flash_decay_ns: float = param(300.0, label="Flash decay", unit="ns", range=(10.0, 2000.0))
+    double_hit_separation_ns: float = param(100.0, label="Double-hit separation", unit="ns",
+                                            range=(0.0, 200.0),
+                                            help="minimal spacing of hits in one cell")
+    proton_fraction: float = param(0.25, label="Proton fraction", range=(0.0, 1.0),
+                                   help="share of proton-like hits")
+    electron_adc_mpv: float = param(110.0, label="Electron ADC MPV", range=(10.0, 500.0))
+    electron_adc_width: float = param(45.0, label="Electron ADC width", range=(1.0, 200.0))
+    proton_adc_median: float = param(450.0, label="Proton ADC median", range=(50.0, 2000.0))
+    proton_adc_sigma: float = param(0.7, label="Proton ADC log-σ", range=(0.1, 2.0))
+    adc_max: float = param(2000.0, label="ADC saturation", range=(100.0, 1e5))
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass

@@ -54,6 +54,7 @@ from engines.cdc.geometry import (
     get_geometry,
 )
 from engines.cdc.synthetic_background import moyal
+from engines.core.config import param, validate
 from engines.core.errors import InputError
 
 SPEED_OF_LIGHT_CM_PER_NS = 29.9792458
@@ -61,29 +62,45 @@ SPEED_OF_LIGHT_CM_PER_NS = 29.9792458
 
 @dataclass(frozen=True)
 class SignalConfig:
-    """Parameters of the signal-electron model (ranges in brackets)."""
+    """Parameters of the signal-electron model."""
 
-    momentum_mev: float = 104.97           # MeV/c [50, 200]
-    field_t: float = 1.0                   # solenoid field, T [0.5, 2]
-    target_radius_cm: float = 10.0         # [0, 20]
-    target_half_length_cm: float = 20.0    # [0, 40]
-    cdc_half_length_cm: float = 75.0       # sense region |z| ≤ this, cm [40, 100]
-    readout_plate_z_cm: float = 75.0       # z of the read-out end-plate, cm
-    cth_z_min_cm: float = 45.0             # hodoscopes cover cth_z_min ≤ |z| ≤ cth_z_max
-    cth_z_max_cm: float = 85.0
-    use_stereo: bool = True                # wires twist with z (False: axial wires)
-    muon_lifetime_ns: float = 864.0        # muonic aluminium [100, 2200]
-    stop_time_ns: tuple[float, float] = (150.0, 50.0)  # muon stop time mean, σ after the pulse
-    trigger_window_ns: tuple[float, float] = (700.0, 1170.0)  # measurement window for t0
-    drift_ns_per_cm: float = 400.0         # drift velocity 25 µm/ns [200, 1000]
-    time_jitter_ns: float = 3.0            # [0, 20]
-    adc_mpv: float = 130.0                 # per 1.6 cm of track [10, 500]
-    adc_width: float = 30.0                # [1, 200]
-    adc_max: float = 2000.0
-    adc_threshold: float = 20.0            # discriminator: smaller pulses are lost [0, 200]
-    min_layers: int = 5                    # read-out layers a track must cross [1, 18]
-    step_cm: float = 0.25                  # transverse sampling step [0.05, 1]
-    max_turns: float = 20.0                # give up on a candidate after this many turns
+    momentum_mev: float = param(104.97, label="Momentum", unit="MeV/c", range=(50.0, 200.0))
+    field_t: float = param(1.0, label="Solenoid field", unit="T", range=(0.5, 2.0))
+    target_radius_cm: float = param(10.0, label="Target radius", unit="cm", range=(0.0, 20.0))
+    target_half_length_cm: float = param(20.0, label="Target half-length", unit="cm",
+                                         range=(0.0, 40.0))
+    cdc_half_length_cm: float = param(75.0, label="CDC half-length", unit="cm",
+                                      range=(40.0, 100.0), help="sense region |z| ≤ this")
+    readout_plate_z_cm: float = param(75.0, label="Read-out plate z", unit="cm",
+                                      range=(0.0, 200.0))
+    cth_z_min_cm: float = param(45.0, label="CTH |z| from", unit="cm", range=(0.0, 200.0))
+    cth_z_max_cm: float = param(85.0, label="CTH |z| to", unit="cm", range=(0.0, 200.0))
+    use_stereo: bool = param(True, label="Stereo wires",
+                             help="wires twist with z (off: axial wires)")
+    muon_lifetime_ns: float = param(864.0, label="Muon lifetime", unit="ns",
+                                    range=(100.0, 2200.0), help="muonic aluminium")
+    stop_time_ns: tuple[float, float] = param((150.0, 50.0), label="Muon stop time", unit="ns",
+                                              range=(0.0, 1e4), help="mean, σ after the pulse")
+    trigger_window_ns: tuple[float, float] = param((700.0, 1170.0), label="Trigger window",
+                                                   unit="ns", range=(0.0, 1e4),
+                                                   help="measurement window for t0")
+    drift_ns_per_cm: float = param(400.0, label="Drift time per cm", unit="ns/cm",
+                                   range=(200.0, 1000.0), help="400 ns/cm = 25 µm/ns")
+    time_jitter_ns: float = param(3.0, label="Time jitter", unit="ns", range=(0.0, 20.0))
+    adc_mpv: float = param(130.0, label="ADC MPV", range=(10.0, 500.0),
+                           help="per 1.6 cm of track")
+    adc_width: float = param(30.0, label="ADC width", range=(1.0, 200.0))
+    adc_max: float = param(2000.0, label="ADC saturation", range=(100.0, 1e5))
+    adc_threshold: float = param(20.0, label="Discriminator threshold", range=(0.0, 200.0),
+                                 help="smaller pulses are lost")
+    min_layers: int = param(5, label="Least layers", range=(1, 18),
+                            help="read-out layers a track must cross")
+    step_cm: float = param(0.25, label="Sampling step", unit="cm", range=(0.05, 1.0))
+    max_turns: float = param(20.0, label="Most turns", range=(1.0, 100.0),
+                             help="give up on a candidate after this many turns")
+
+    def __post_init__(self) -> None:
+        validate(self)
 
 
 @dataclass

@@ -126,6 +126,14 @@ def _is_integer(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
+def _element_type(kind: Any) -> Any:
+    """``int`` for ``tuple[int, ...]`` / ``tuple[int, int]``, likewise float; else None."""
+    if typing.get_origin(kind) is not tuple:
+        return None
+    args = {a for a in typing.get_args(kind) if a is not Ellipsis}
+    return args.pop() if len(args) == 1 else None
+
+
 def _field_error(field: dataclasses.Field, hint: Any, value: Any) -> str | None:
     kind, optional = base_type(hint)
     if value is None:
@@ -137,6 +145,9 @@ def _field_error(field: dataclasses.Field, hint: Any, value: Any) -> str | None:
         bad = [v for v in values if v not in choices]
         if bad:
             return f"{bad[0]!r} is not one of {', '.join(map(str, choices))}"
+    element = _element_type(kind)
+    if element is int and not all(_is_integer(v) for v in values):
+        return f"must be integers, got {value!r}"
     if kind is bool and not isinstance(value, bool):
         return f"must be true or false, got {value!r}"
     if kind is int and not _is_integer(value):

@@ -51,3 +51,22 @@ def drive(task: TaskGenerator[T], on_progress: Callable[[Progress], None] | None
             return stop.value
         if on_progress is not None:
             on_progress(report)
+
+
+def forward(task: TaskGenerator[T], start: float = 0.0, span: float = 1.0, prefix: str = ""
+            ) -> TaskGenerator[T]:
+    """Run a sub-task inside an outer one: its reports re-yielded with the fraction mapped onto
+    ``[start, start + span]`` and ``prefix`` before the message (metrics kept); returns its
+    result. Closing the outer generator closes ``task``."""
+    try:
+        while True:
+            try:
+                report = next(task)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(report, Progress):
+                report = Progress(start + span * report.fraction, prefix + report.message,
+                                  **report.metrics)
+            yield report
+    finally:
+        task.close()

@@ -172,6 +172,17 @@ def analyze_spectra(classifier: SpectrumClassifier, spectra: Sequence[Spectrum],
     return out
 
 
+def classification_record(analysis: SpectrumAnalysis, top: int = 3) -> dict:
+    """What ``spectrum classify`` reports per file (and ``batch`` per row): the call, its
+    probability, the ``top`` classes, total counts and live time."""
+    order = np.argsort(analysis.probabilities)[::-1][:max(1, top)]
+    return {"file": str(analysis.source) if analysis.source else analysis.name,
+            "predicted": analysis.predicted, "probability": analysis.confidence,
+            "top": [{"class": analysis.classes[i], "probability": float(analysis.probabilities[i])}
+                    for i in order],
+            "total_counts": analysis.total_counts, "live_time_s": analysis.live_time_s}
+
+
 def prediction_table(analyses: Sequence[SpectrumAnalysis]) -> tuple[list[str], list[list]]:
     """Header and rows for a predictions CSV.
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engines.core.config import param, validate
 from engines.core.errors import InputError
 from engines.core.metrics import confusion_matrix, row_normalise
 from engines.core.progress import Progress, TaskGenerator
@@ -35,54 +36,51 @@ DEFAULT_COUNTS: tuple[int, ...] = (100, 1000, 5000, 19650, 100_000, 500_000)
 MAX_COUNTS = 10_000_000
 
 
+def _parse_levels(text: str) -> tuple[int, ...]:
+    from engines.spectrum.options import parse_int_list
+
+    return tuple(parse_int_list(text, "count levels"))
+
+
+def _parse_peers(text: str) -> tuple[str, ...]:
+    return () if text.strip().lower() == "none" else tuple(
+        p.strip() for p in text.split(",") if p.strip())
+
+
+def _join(values: tuple) -> str:
+    return ",".join(map(str, values)) or "none"
+
+
 @dataclass
 class EvaluateConfig:
-    """Evaluation settings.
+    """Evaluation settings. Level ``k`` draws with the seed ``(seed, k)``, so adding a level
+    changes no other."""
 
-    Attributes
-    ----------
-    counts
-        Count levels (counts per short measurement, 1 - 10 000 000), evaluated in increasing order.
-    draws_per_class
-        Short measurements per class and level (1 - 100 000).
-    seed
-        Seeds the draws; level ``k`` uses ``(seed, k)``, so adding a level changes no other.
-    batch_size
-        Draws classified at once (1 - 65 536).
-    peers
-        Classical peers to run beside the CNN, a subset of ``("ml", "ncc", "chi2")``.
-    count_rate_cps
-        Counts per live second used to turn counts into live time; None = from the evaluation
-        data's live times, or the paper's rate (19650 counts / 2.479 s) when they are unknown.
-    """
-
-    counts: tuple[int, ...] = DEFAULT_COUNTS
-    draws_per_class: int = 100
-    seed: int = 0
-    batch_size: int = 256
-    peers: tuple[str, ...] = PEER_METHODS
-    count_rate_cps: float | None = None
+    counts: tuple[int, ...] = param(DEFAULT_COUNTS, label="Count levels", range=(1, MAX_COUNTS),
+                                    parse=_parse_levels, format=_join,
+                                    help="counts per short measurement, comma-separated")
+    draws_per_class: int = param(100, label="Draws per class", range=(1, 100_000),
+                                 flag="draws", help="short measurements per class and level")
+    seed: int = param(0, label="Seed", range=(0, 2**31 - 1))
+    batch_size: int = param(256, label="Batch size", range=(1, 65_536))
+    peers: tuple[str, ...] = param(PEER_METHODS, label="Peers", choices=PEER_METHODS,
+                                   parse=_parse_peers, format=_join,
+                                   help="classical peers run beside the CNN, or none")
+    count_rate_cps: float | None = param(None, label="Count rate", unit="counts/s",
+                                         range=(0.0, 1e9), low_open=True, flag="rate",
+                                         help="turns counts into live time; default: from the "
+                                              "data's live times, else the paper's rate")
 
     def __post_init__(self) -> None:
-        levels = [self.counts] if isinstance(self.counts, int | np.integer) else list(self.counts)
-        if not levels or any(isinstance(k, bool) or int(k) != k or not 1 <= k <= MAX_COUNTS
-                             for k in levels):
-            raise InputError(f"count levels must be integers in [1, {MAX_COUNTS}], got {levels}")
-        self.counts = tuple(sorted({int(k) for k in levels}))
-        for name, value, high in (("draws_per_class", self.draws_per_class, 100_000),
-                                  ("batch_size", self.batch_size, 65_536)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-                raise InputError(f"{name} must be an integer in [1, {high}], got {value!r}")
+        if isinstance(self.counts, int | np.integer):
+            self.counts = (self.counts,)
         if isinstance(self.peers, str):
             self.peers = (self.peers,)
-        unknown = [m for m in self.peers if m not in PEER_METHODS]
-        if unknown:
-            raise InputError(f"unknown peer method(s) {', '.join(map(str, unknown))}; valid "
-                             f"names: {', '.join(PEER_METHODS)}")
+        if not self.counts:
+            raise InputError("count levels: give at least one")
+        validate(self)
+        self.counts = tuple(sorted({int(k) for k in self.counts}))
         self.peers = tuple(m for m in PEER_METHODS if m in self.peers)
-        if self.count_rate_cps is not None and not (np.isfinite(self.count_rate_cps)
-                                                    and self.count_rate_cps > 0):
-            raise InputError(f"count rate must be > 0 counts/s, got {self.count_rate_cps}")
 
 
 @dataclass

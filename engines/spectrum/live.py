@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engines.core.config import param, validate
 from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator, drive
 from engines.spectrum.evaluation import (
@@ -40,40 +41,28 @@ MAX_RUN_ELEMENTS = 50_000_000  # runs x kept channels simulated at once (200 MB 
 
 @dataclass
 class LiveConfig:
-    """Live-acquisition settings.
+    """Live-acquisition settings."""
 
-    Attributes
-    ----------
-    rate_cps
-        Counts per live second over the whole grid (0 < rate <= 1e8; default the paper's
-        19650 counts / 2.479 s ~ 7927 counts/s).
-    update_interval_s
-        Live time between updates (0.001 - 60 s); also the resolution of the decision time.
-    max_live_time_s
-        Acquisition length (> 0, at most ``1e6`` updates).
-    threshold
-        Confidence the top class must reach for a decision (0.5 - 1; e.g. 0.95, 0.99).
-    seed
-        Seeds the Poisson stream.
-    realtime
-        Sleep so that live time follows wall-clock time (for the GUI); off = as fast as possible.
-    stop_at_decision
-        End the acquisition at the decision instead of at ``max_live_time_s``.
-    """
-
-    rate_cps: float = PAPER_COUNT_RATE
-    update_interval_s: float = 0.1
-    max_live_time_s: float = 30.0
-    threshold: float = 0.95
-    seed: int = 0
-    realtime: bool = False
-    stop_at_decision: bool = False
+    rate_cps: float = param(PAPER_COUNT_RATE, label="Count rate", unit="counts/s",
+                            range=(0.0, 1e8), low_open=True, flag="rate", step=1000,
+                            decimals=0,
+                            help="over the whole grid (paper: 19650 counts / 2.479 s)")
+    update_interval_s: float = param(0.1, label="Update every", unit="s", range=(1e-3, 60.0),
+                                     step=0.05, decimals=3, flag="interval",
+                                     help="live time between updates; also the resolution of "
+                                          "the decision time")
+    max_live_time_s: float = param(30.0, label="Longest acquisition", unit="s",
+                                   range=(0.0, 1e9), low_open=True, flag="max-time")
+    threshold: float = param(0.95, label="Decision confidence", range=(0.5, 1.0), step=0.01,
+                             help="the top class must reach it")
+    seed: int = param(0, label="Seed", range=(0, 2**31 - 1), help="seeds the Poisson stream")
+    realtime: bool = param(False, label="Real time",
+                           help="live time follows the wall clock (for the GUI); off = as "
+                                "fast as possible")
+    stop_at_decision: bool = param(False, label="Stop at the decision", cli=False)
 
     def __post_init__(self) -> None:
-        _check("rate_cps", self.rate_cps, 0.0, 1e8, low_open=True)
-        _check("update_interval_s", self.update_interval_s, 1e-3, 60.0)
-        _check("max_live_time_s", self.max_live_time_s, 0.0, 1e9, low_open=True)
-        _check("threshold", self.threshold, 0.5, 1.0)
+        validate(self)
         if self.n_ticks > MAX_TICKS:
             raise InputError(f"{self.n_ticks} updates are too many (at most {MAX_TICKS}); raise "
                              "the update interval or shorten the acquisition")
@@ -87,14 +76,6 @@ class LiveConfig:
         """Live time after each update, shape (n_ticks,), s; the last equals the maximum."""
         return np.minimum(np.arange(1, self.n_ticks + 1) * self.update_interval_s,
                           self.max_live_time_s)
-
-
-def _check(name: str, value: Any, low: float, high: float, low_open: bool = False) -> None:
-    ok = (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
-          and (low < value if low_open else low <= value) and value <= high)
-    if not ok:
-        raise InputError(f"{name} must be in {'(' if low_open else '['}{low}, {high}], "
-                         f"got {value!r}")
 
 
 @dataclass

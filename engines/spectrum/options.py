@@ -38,3 +38,14 @@ def parse_ranges(text: str) -> list[tuple[int, int]]:
 
 def format_ranges(ranges: list[tuple[int, int]]) -> str:
     return ", ".join(f"{a}:{b}" for a, b in ranges) or "none"
+
+
+def parse_int_list(text: str, what: str) -> list[int]:
+    """Parse ``"100,1000,19650"`` into positive integers."""
+    try:
+        values = [int(float(part)) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"{what}: expected comma-separated numbers, got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise InputError(f"{what}: expected positive numbers, got {text!r}")
+    return values

@@ -23,12 +23,14 @@ easier to find either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from engines.core.config import param, validate
 from engines.core.errors import InputError
+from engines.spectrum.options import format_ranges, parse_ranges
 
 if TYPE_CHECKING:
     import torch
@@ -52,9 +54,14 @@ class PreprocessConfig:
         Append the position channel (CoordConv).
     """
 
-    discard: list[tuple[int, int]] = field(default_factory=lambda: list(PAPER_DISCARD))
-    normalisation: str = "fraction"
-    coord_channel: bool = False
+    discard: list[tuple[int, int]] = param(label="Discard channels", parse=parse_ranges,
+                                           format=format_ranges,
+                                           default_factory=lambda: list(PAPER_DISCARD),
+                                           help="channel ranges START:STOP the model does not "
+                                                "see, or none")
+    normalisation: str = param("fraction", label="Normalisation", choices=NORMALISATIONS)
+    coord_channel: bool = param(False, label="Position channel",
+                                help="append the position along the kept channels (CoordConv)")
 
     def __post_init__(self) -> None:
         ranges = []
@@ -67,10 +74,8 @@ class PreprocessConfig:
                 raise InputError(f"discard range ({start}, {stop}) must satisfy 0 <= start < stop")
             ranges.append((start, stop))
         self.discard = ranges
-        if self.normalisation not in NORMALISATIONS:
-            raise InputError(f"unknown normalisation {self.normalisation!r}; "
-                             f"valid: {', '.join(NORMALISATIONS)}")
         self.coord_channel = bool(self.coord_channel)
+        validate(self)
 
     @property
     def in_channels(self) -> int:

@@ -27,8 +27,8 @@ from engines.cdc.signal_density import SignalDensity
 from engines.cdc.synthetic import generate_events
 from engines.core.checkpoint import model_paths
 from engines.core.device import describe_device
+from engines.core.model import demo_model_path
 from engines.core.progress import drive
-from engines.core.resources import demo_model_path
 from tests.benchmarks import print_table
 
 torch = pytest.importorskip("torch")
@@ -40,7 +40,7 @@ BENCH_SEED = 70_000  # fresh events: the demo model was trained on seed 1
 
 
 def _model_path() -> Path:
-    path = Path(os.environ.get("LABLENS_BENCH_CDC_MODEL", demo_model_path("cdc")))
+    path = Path(os.environ.get("LABLENS_BENCH_CDC_MODEL") or demo_model_path("cdc") or "absent")
     if not model_paths(path)[0].is_file():
         pytest.skip(f"no CDC model at {path} (bundled demo model absent)")
     return path

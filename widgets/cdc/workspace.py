@@ -10,7 +10,6 @@ exports live in :class:`widgets.cdc.runs.RunsMixin`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +20,20 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidg
 from engines.cdc.analysis import FileAnalysis, OpenedFile, iter_open_events
 from engines.cdc.display import CellView, HitWindow, cell_view, model_images
 from engines.cdc.events import Event
+from engines.cdc.model import CdcSegmenter
 from engines.cdc.outcomes import event_figures
 from engines.cdc.peer import PeerConfig
-from engines.core.resources import demo_model_path, sample_data_dir
 from widgets.cdc.curves_panel import CurvesPanel
 from widgets.cdc.event_browser import EventBrowser
 from widgets.cdc.event_display import EventDisplay
 from widgets.cdc.model_view import ModelView
 from widgets.cdc.runs import NO_MODEL, RunsMixin
-from widgets.cdc.tasks import open_sample
 from widgets.cdc.threshold_panel import ThresholdPanel
 from widgets.cdc.toolbar import CdcToolbar
 from widgets.cdc.training_panel import TrainingPanel
 from widgets.common.workspace import TaskHost, Workspace
 
-SAMPLE_OCCUPANCIES = (0.2, 0.4, 0.6)
-SAMPLE_EVENTS = 200
-SAMPLE_SEED = 11
 HOVER_HINT = "Move the mouse over a cell (or a pixel of the model view) for its hits."
-
-
-def sample_path(occupancy: float) -> Path:
-    """Where the synthetic sample at ``occupancy`` is written (``$LABLENS_DATA_DIR``)."""
-    return sample_data_dir("cdc") / f"cdc_occupancy{round(100 * occupancy):02d}.h5"
 
 
 class CdcWorkspace(RunsMixin, Workspace):
@@ -51,8 +41,9 @@ class CdcWorkspace(RunsMixin, Workspace):
     browser, purity–retention curves and training. Signals are emitted on the GUI thread."""
 
     name = "cdc"
-    title = "CDC events (COMET)"
     file_filter = "CDC events (*.h5 *.hdf5 *.root);;All files (*)"
+    model_type = CdcSegmenter
+    no_model_text = NO_MODEL
 
     fileOpened = Signal(object)  # OpenedFile
     eventShown = Signal(int)  # event index in the file
@@ -64,12 +55,10 @@ class CdcWorkspace(RunsMixin, Workspace):
         super().__init__(host, parent)
         self.opened: OpenedFile | None = None
         self.analysis: FileAnalysis | None = None
-        self.segmenter = None
         self.index = -1
         self.shown_event: Event | None = None
         self.cells: CellView | None = None
         self.hit_window = HitWindow()
-        self.tasks: dict[str, Any] = {}
         self.peer_config = PeerConfig()  # the GBDT peer of "Compare with GBDT peer"
 
         self.toolbar = CdcToolbar(self)
@@ -107,6 +96,7 @@ class CdcWorkspace(RunsMixin, Workspace):
         self.events_page = self._lay_out(
             self.toolbar, "Events", (left, centre, self.model_view), (390, 680, 290),
             [(self.curves, "Purity–retention"), (self.training, "Training")])
+        self.training_page = self.training
 
     def _connect(self) -> None:
         bar = self.toolbar
@@ -127,30 +117,9 @@ class CdcWorkspace(RunsMixin, Workspace):
         self._connect_runs()
 
     # -- sample data and files -------------------------------------------------------------------
-    def activate(self) -> None:
-        """Open the 40 % occupancy sample (written on first use) and the bundled demo model."""
-        self.open_sample(0.4)
-        demo = demo_model_path(self.name)
-        if demo.with_suffix(".safetensors").is_file():
-            self.load_model(demo)
-        else:
-            self.statusChanged.emit(NO_MODEL)
-
-    def sample_datasets(self) -> list[tuple[str, Callable[[], None]]]:
-        return [(f"Synthetic events, {round(100 * o)} % occupancy ({SAMPLE_EVENTS} events)",
-                 lambda o=o: self.open_sample(o)) for o in SAMPLE_OCCUPANCIES]
-
-    def open_sample(self, occupancy: float) -> None:
-        """Open the synthetic sample at ``occupancy``, generating it first if needed."""
-        path = sample_path(occupancy)
-        key = f"sample:{path.name}"
-        if key in self.tasks:
-            return
-        title = (f"Opening {path.name}" if path.is_file() else
-                 f"Writing sample data ({round(100 * occupancy)} % occupancy)")
-        self.tasks[key] = self._run(
-            title, open_sample(path, SAMPLE_EVENTS, occupancy, SAMPLE_SEED),
-            on_result=self.set_opened, on_finished=lambda _state: self.tasks.pop(key, None))
+    def open_sample_path(self, path: Path, dataset) -> None:
+        """A sample file opens like any file, but is not a recent file."""
+        self._run(f"Opening {path.name}", iter_open_events(path), on_result=self.set_opened)
 
     def open_path(self, path: Path) -> None:
         """Open our HDF5 events/predictions or an ICEDUST ROOT file (read in a task)."""
@@ -177,8 +146,8 @@ class CdcWorkspace(RunsMixin, Workspace):
         if self.analysis is not None:
             self.threshold.set_model_threshold(self.analysis.threshold)
             self.threshold.set_threshold(self.analysis.threshold)
-        elif self.segmenter is not None:
-            self.threshold.set_threshold(self.segmenter.threshold)
+        elif self.model is not None:
+            self.threshold.set_threshold(self.model.threshold)
         self._analysis_changed()
         self.host.log(summary)
         self.index = -1
@@ -224,9 +193,9 @@ class CdcWorkspace(RunsMixin, Workspace):
         return cells, scores
 
     def _selection(self) -> tuple[Any, Any]:
-        if self.segmenter is None:
+        if self.model is None:
             return None, None
-        return self.segmenter.image_config, self.segmenter.density
+        return self.model.image_config, self.model.density
 
     def _refresh_view(self) -> None:
         """Recompute the shown event's cells (after a new event or window) and redraw it."""
@@ -250,7 +219,7 @@ class CdcWorkspace(RunsMixin, Workspace):
             return
         figures = event_figures(self.cells, self.threshold.threshold, self.shown_event.has_truth)
         message = "" if figures.has_scores else (
-            NO_MODEL if self.segmenter is None else "Press Analyze (Ctrl+Enter) to score the "
+            NO_MODEL if self.model is None else "Press Analyze (Ctrl+Enter) to score the "
                                                     "events of this file.")
         self.threshold.show_figures(figures, message)
 
@@ -261,9 +230,9 @@ class CdcWorkspace(RunsMixin, Workspace):
         config, density = self._selection()
         images = model_images(self.shown_event, self.model_view.image_format, config, density, cells,
                               scores)
-        if self.segmenter is not None:
-            ic = self.segmenter.image_config
-            text = f"{self.segmenter.encoder}, {ic.scaling} scaling, {ic.hit_selection} hit"
+        if self.model is not None:
+            ic = self.model.image_config
+            text = f"{self.model.encoder}, {ic.scaling} scaling, {ic.hit_selection} hit"
         else:
             text = "no model: linear scaling, first hit"
         self.model_view.set_images(images, text, scores is not None)

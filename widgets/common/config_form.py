@@ -1,15 +1,15 @@
 """Forms built from engine config dataclasses (DESIGN.md rule 3).
 
-Each field becomes an editor chosen by its type; ranges, choices, labels and tooltips come from
-the field's ``metadata`` (``range=(lo, hi)``, ``choices=(...)``, ``label=...``, ``help=...``,
-``step=...``, ``decimals=...``). Fields of other types (tuples, nested configs) are left to the
-caller and kept unchanged.
+Each field becomes an editor chosen by its type and its :func:`engines.core.config.param`
+metadata: choices give a combo box, ranges, steps and decimals bound a spin box, ``parse`` /
+``format`` give a line edit of the text form (e.g. ``2000:200000``), an optional number gets a
+check box that enables it, and the label carries the unit. Nested configs and fields with no
+simple editor are left to the caller and kept unchanged.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -18,14 +18,36 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLineEdit,
     QSpinBox,
     QWidget,
 )
 
+from engines.core.config import base_type, choices_of, describe_range, field_types, label_of
+from engines.core.errors import InputError
 
-def _label(field: dataclasses.Field) -> str:
-    return field.metadata.get("label") or field.name.replace("_", " ").capitalize()
+INT_LIMIT = 2**31 - 1
+
+
+def form_label(field: dataclasses.Field) -> str:
+    unit = field.metadata.get("unit")
+    return f"{label_of(field)} ({unit})" if unit else label_of(field)
+
+
+class _Optional(QWidget):
+    """A check box that enables an editor: unchecked means None."""
+
+    def __init__(self, editor: QWidget, changed: Signal) -> None:
+        super().__init__()
+        self.check = QCheckBox()
+        self.editor = editor
+        self.check.toggled.connect(editor.setEnabled)
+        self.check.toggled.connect(changed)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.check)
+        layout.addWidget(editor, 1)
 
 
 class ConfigForm(QWidget):
@@ -37,85 +59,105 @@ class ConfigForm(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._config = config
-        self._hints = typing.get_type_hints(type(config))
+        self._hints = field_types(type(config))
+        self._fields = {f.name: f for f in dataclasses.fields(config)}
         self.editors: dict[str, QWidget] = {}
         layout = QFormLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for field in dataclasses.fields(config):
-            if fields is not None and field.name not in fields:
-                continue
-            editor = self._make_editor(field, getattr(config, field.name))
+        names = fields if fields is not None else list(self._fields)
+        for name in names:
+            field = self._fields[name]
+            editor = self._make_editor(field)
             if editor is None:
                 continue
-            editor.setToolTip(field.metadata.get("help", ""))
-            self.editors[field.name] = editor
-            layout.addRow(_label(field), editor)
+            tip = field.metadata.get("help", "")
+            constraint = describe_range(field) if "range" in field.metadata else ""
+            editor.setToolTip(f"{tip} [{constraint}]" if constraint else tip)
+            self.editors[name] = editor
+            layout.addRow(form_label(field), editor)
+        self.set_value(config)
 
-    def _make_editor(self, field: dataclasses.Field, value: Any) -> QWidget | None:
-        kind = self._hints.get(field.name)
+    def _make_editor(self, field: dataclasses.Field) -> QWidget | None:
+        kind, optional = base_type(self._hints.get(field.name))
         meta = field.metadata
-        if "choices" in meta:
+        choices = choices_of(field)
+        if choices is not None and not isinstance(field.default, tuple):
             editor = QComboBox()
-            for choice in meta["choices"]:
+            for choice in choices:
                 editor.addItem(str(choice), choice)
-            editor.setCurrentIndex(max(0, editor.findData(value)))
             editor.currentIndexChanged.connect(self.changed)
             return editor
-        if kind is bool:
+        if "parse" in meta:
+            editor = QLineEdit()
+            editor.editingFinished.connect(self.changed)
+        elif kind is bool:
             editor = QCheckBox()
-            editor.setChecked(bool(value))
             editor.toggled.connect(self.changed)
             return editor
-        if kind is int:
+        elif kind is int:
             editor = QSpinBox()
-            low, high = meta.get("range", (-(2**31) + 1, 2**31 - 1))
-            editor.setRange(int(low), int(high))
+            low, high = meta.get("range", (-INT_LIMIT, INT_LIMIT))
+            editor.setRange(int(max(low, -INT_LIMIT)), int(min(high, INT_LIMIT)))
             editor.setSingleStep(int(meta.get("step", 1)))
-            editor.setValue(int(value))
             editor.valueChanged.connect(self.changed)
-            return editor
-        if kind is float:
+        elif kind is float:
             editor = QDoubleSpinBox()
             low, high = meta.get("range", (-1e12, 1e12))
             editor.setDecimals(int(meta.get("decimals", 4)))
-            editor.setRange(float(low), float(high))
+            editor.setRange(float(low), float(min(high, 1e12)))
             editor.setSingleStep(float(meta.get("step", 0.1)))
-            editor.setValue(float(value))
             editor.valueChanged.connect(self.changed)
-            return editor
-        if kind is str:
-            editor = QLineEdit(str(value))
+        elif kind is str:
+            editor = QLineEdit()
             editor.editingFinished.connect(self.changed)
-            return editor
-        return None
+        else:
+            return None
+        return _Optional(editor, self.changed) if optional else editor
+
+    def _read(self, name: str, editor: QWidget) -> Any:
+        if isinstance(editor, _Optional):
+            return self._read(name, editor.editor) if editor.check.isChecked() else None
+        if isinstance(editor, QComboBox):
+            return editor.currentData()
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked()
+        if isinstance(editor, QSpinBox | QDoubleSpinBox):
+            return editor.value()
+        parse = self._fields[name].metadata.get("parse")
+        if parse is None:
+            return editor.text()
+        try:
+            return parse(editor.text())
+        except InputError as exc:
+            raise InputError(f"{label_of(self._fields[name])}: {exc}") from None
+
+    def _show(self, name: str, editor: QWidget, value: Any) -> None:
+        editor.blockSignals(True)
+        if isinstance(editor, _Optional):
+            editor.check.setChecked(value is not None)
+            editor.editor.setEnabled(value is not None)
+            if value is not None:
+                self._show(name, editor.editor, value)
+        elif isinstance(editor, QComboBox):
+            editor.setCurrentIndex(max(0, editor.findData(value)))
+        elif isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QSpinBox | QDoubleSpinBox):
+            editor.setValue(value)
+        else:
+            fmt = self._fields[name].metadata.get("format", str)
+            editor.setText(fmt(value))
+        editor.blockSignals(False)
 
     def value(self) -> Any:
-        """A copy of the config with the edited values."""
-        updates: dict[str, Any] = {}
-        for name, editor in self.editors.items():
-            if isinstance(editor, QComboBox):
-                updates[name] = editor.currentData()
-            elif isinstance(editor, QCheckBox):
-                updates[name] = editor.isChecked()
-            elif isinstance(editor, QSpinBox | QDoubleSpinBox):
-                updates[name] = editor.value()
-            elif isinstance(editor, QLineEdit):
-                updates[name] = editor.text()
+        """A copy of the config with the edited values (validated: InputError when a value is
+        out of range or a text field does not parse)."""
+        updates = {name: self._read(name, editor) for name, editor in self.editors.items()}
         return dataclasses.replace(self._config, **updates)
 
     def set_value(self, config: Any) -> None:
         """Show the values of ``config`` (same dataclass type)."""
         self._config = config
         for name, editor in self.editors.items():
-            value = getattr(config, name)
-            editor.blockSignals(True)
-            if isinstance(editor, QComboBox):
-                editor.setCurrentIndex(max(0, editor.findData(value)))
-            elif isinstance(editor, QCheckBox):
-                editor.setChecked(bool(value))
-            elif isinstance(editor, QSpinBox | QDoubleSpinBox):
-                editor.setValue(value)
-            elif isinstance(editor, QLineEdit):
-                editor.setText(str(value))
-            editor.blockSignals(False)
+            self._show(name, editor, getattr(config, name))
         self.changed.emit()

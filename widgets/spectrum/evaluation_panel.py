@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -13,9 +14,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -23,10 +22,11 @@ from PySide6.QtWidgets import (
 
 from engines.core.errors import InputError
 from engines.core.metrics import row_normalise
-from engines.spectrum.evaluation import DEFAULT_COUNTS, EvaluateConfig, EvaluationResult
+from engines.spectrum.evaluation import EvaluateConfig, EvaluationResult
 from widgets.common.buttons import RunButtons
+from widgets.common.config_form import ConfigForm
 from widgets.common.heatmap import HeatmapView
-from widgets.spectrum.log_axis import DecadeAxis
+from widgets.common.log_axis import DecadeAxis
 
 # method -> (legend name, pen)
 METHODS: dict[str, tuple[str, Any]] = {
@@ -38,18 +38,6 @@ METHODS: dict[str, tuple[str, Any]] = {
 SYMBOLS = {"cnn": "o", "ml": "s", "ncc": "t", "chi2": "d"}
 TABLE_HEADER = ["counts", "live_time_s", "n", "cnn_accuracy", "ml_accuracy", "ncc_accuracy",
                 "chi2_accuracy"]
-
-
-def parse_levels(text: str) -> tuple[int, ...]:
-    """``"100, 1000, 19650"`` -> (100, 1000, 19650)."""
-    try:
-        levels = tuple(int(float(v.replace("_", ""))) for v in text.replace(";", ",").split(",")
-                       if v.strip())
-    except ValueError:
-        levels = ()
-    if not levels:
-        raise InputError(f"count levels: expected comma-separated counts, got {text!r}")
-    return levels
 
 
 class AccuracyPlot(pg.PlotWidget):
@@ -90,6 +78,9 @@ class AccuracyPlot(pg.PlotWidget):
                        if t > 0]])
 
 
+FIELDS = ["counts", "draws_per_class", "seed"]
+
+
 class EvaluationPanel(QWidget):
     """Count levels and draws; accuracy curves; confusion matrix of a chosen level."""
 
@@ -100,12 +91,8 @@ class EvaluationPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result: EvaluationResult | None = None
-        self.levels_edit = QLineEdit(", ".join(str(k) for k in DEFAULT_COUNTS))
-        self.levels_edit.setMinimumWidth(320)
-        self.levels_edit.setToolTip("Counts per short measurement; each level is evaluated on "
-                                    "fresh RSM-3 draws from the reference library")
-        self.draws_spin = QSpinBox(minimum=1, maximum=100_000, value=50)
-        self.seed_spin = QSpinBox(minimum=0, maximum=1_000_000)
+        self.form = ConfigForm(EvaluateConfig(draws_per_class=50), FIELDS)
+        self.form.editors["counts"].setMinimumWidth(320)
         self.run_buttons = RunButtons("Run", self.runRequested, self.stopRequested)
         self.run_button, self.stop_button = self.run_buttons.start, self.run_buttons.stop
         self.export_button = QPushButton("Export table CSV…")
@@ -125,9 +112,7 @@ class EvaluationPanel(QWidget):
 
         box = QGroupBox("Evaluation")
         form = QFormLayout(box)
-        form.addRow("Count levels", self.levels_edit)
-        form.addRow("Draws per class", self.draws_spin)
-        form.addRow("Seed", self.seed_spin)
+        form.addRow(self.form)
         form.addRow(self.run_buttons.row(self.export_button))
         top = QHBoxLayout()
         top.addWidget(box)
@@ -151,14 +136,10 @@ class EvaluationPanel(QWidget):
         layout.addWidget(splitter, 1)
 
     def config(self, peers: tuple[str, ...]) -> EvaluateConfig:
-        return EvaluateConfig(counts=parse_levels(self.levels_edit.text()),
-                              draws_per_class=self.draws_spin.value(),
-                              seed=self.seed_spin.value(), peers=peers)
+        return dataclasses.replace(self.form.value(), peers=peers)
 
     def set_config(self, config: EvaluateConfig) -> None:
-        self.levels_edit.setText(", ".join(str(k) for k in config.counts))
-        self.draws_spin.setValue(config.draws_per_class)
-        self.seed_spin.setValue(config.seed)
+        self.form.set_value(config)
 
     def set_running(self, running: bool) -> None:
         self.run_buttons.set_running(running)

@@ -12,9 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QVBoxLayout,
@@ -22,8 +20,8 @@ from PySide6.QtWidgets import (
 )
 
 from engines.spectrum.live import LiveConfig
-from engines.spectrum.rsm import PAPER_COUNT_RATE
 from widgets.common.buttons import RunButtons
+from widgets.common.config_form import ConfigForm
 
 SHOW_ABOVE = 0.25  # a class gets a curve (and a legend entry) once its probability exceeds this
 CLASS_COLORS = [(20, 50, 140), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0),
@@ -90,6 +88,12 @@ class ProbabilityTimePlot(pg.PlotWidget):
             self.decision_line.setVisible(True)
 
 
+FIELDS = ["rate_cps", "threshold", "max_live_time_s", "update_interval_s", "realtime",
+          "stop_at_decision"]
+# the window watches an acquisition as it happens, for ten seconds at most by default
+GUI_DEFAULTS = LiveConfig(max_live_time_s=10.0, realtime=True)
+
+
 class LivePanel(QWidget):
     """Settings and readout of a simulated live acquisition."""
 
@@ -101,17 +105,8 @@ class LivePanel(QWidget):
         self.reference_combo = QComboBox()
         self.reference_combo.setToolTip("The sample the detector looks at: counts arrive as a "
                                         "Poisson stream following this spectrum")
-        self.rate_spin = QDoubleSpinBox(minimum=1.0, maximum=1e8, decimals=0, singleStep=1000,
-                                        value=round(PAPER_COUNT_RATE), suffix=" counts/s")
-        self.threshold_spin = QDoubleSpinBox(minimum=0.5, maximum=1.0, decimals=3,
-                                             singleStep=0.01, value=0.95)
-        self.max_time_spin = QDoubleSpinBox(minimum=0.1, maximum=3600.0, decimals=1, value=10.0,
-                                            suffix=" s")
-        self.interval_spin = QDoubleSpinBox(minimum=0.05, maximum=10.0, decimals=2, value=0.1,
-                                            singleStep=0.05, suffix=" s")
-        self.realtime_check = QCheckBox("Real time (live time follows the clock)")
-        self.realtime_check.setChecked(True)
-        self.stop_check = QCheckBox("Stop at the decision")
+        self.form = ConfigForm(GUI_DEFAULTS, FIELDS)
+        self.rate_spin = self.form.editors["rate_cps"]
         self.run_buttons = RunButtons("Start", self.startRequested, self.stopRequested)
         self.start_button, self.stop_button = self.run_buttons.start, self.run_buttons.stop
         self.readout = QLabel("Not acquiring.")
@@ -122,12 +117,7 @@ class LivePanel(QWidget):
 
         form = QFormLayout()
         form.addRow("Sample", self.reference_combo)
-        form.addRow("Count rate", self.rate_spin)
-        form.addRow("Threshold", self.threshold_spin)
-        form.addRow("Live time", self.max_time_spin)
-        form.addRow("Update every", self.interval_spin)
-        form.addRow(self.realtime_check)
-        form.addRow(self.stop_check)
+        form.addRow(self.form)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
@@ -144,20 +134,10 @@ class LivePanel(QWidget):
         self.reference_combo.setCurrentIndex(max(index, 0))
 
     def config(self) -> LiveConfig:
-        return LiveConfig(rate_cps=self.rate_spin.value(),
-                          update_interval_s=self.interval_spin.value(),
-                          max_live_time_s=self.max_time_spin.value(),
-                          threshold=self.threshold_spin.value(),
-                          realtime=self.realtime_check.isChecked(),
-                          stop_at_decision=self.stop_check.isChecked())
+        return self.form.value()
 
     def set_config(self, config: LiveConfig) -> None:
-        self.rate_spin.setValue(config.rate_cps)
-        self.interval_spin.setValue(config.update_interval_s)
-        self.max_time_spin.setValue(config.max_live_time_s)
-        self.threshold_spin.setValue(config.threshold)
-        self.realtime_check.setChecked(config.realtime)
-        self.stop_check.setChecked(config.stop_at_decision)
+        self.form.set_value(config)
 
     def set_running(self, running: bool) -> None:
         self.run_buttons.set_running(running)

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog
 
-from engines.core.errors import InputError, ModelError
+from engines.core.errors import InputError
 from engines.core.progress import Progress
 from engines.spectrum.peers import PEER_METHODS
+from widgets.common.dialogs import save_path
 from widgets.common.export import CSV_FILTER, export_csv
 from widgets.common.tasks import recording
-from widgets.spectrum.results_panel import NO_MODEL
 
 CURRENT_SPECTRUM = "Shown spectrum"
 
@@ -50,35 +49,23 @@ class RunsMixin:
         self.live_panel.stopRequested.connect(lambda: self._cancel("live"))
         self.live_panel.reference_combo.currentIndexChanged.connect(self._reference_chosen)
 
-    def _cancel(self, name: str) -> None:
-        handle = self.tasks.get(name)
-        if handle is not None:
-            handle.cancel()
-
     def _start(self, name: str, title: str, task, history: list, on_progress, on_result,
-               set_running) -> None:
-        set_running(True)
-
+               set_running, busy: str) -> None:
         def finished(state: str) -> None:
-            self.tasks.pop(name, None)
             set_running(False)
             if state == "cancelled":
                 self.host.log(f"{title}: stopped")
 
-        self.tasks[name] = self._run(title, recording(task, history, drop=("spectrum",)),
-                                     on_result=on_result, on_progress=on_progress,
-                                     on_finished=finished)
+        self._run_once(name, title, recording(task, history, drop=("spectrum",)),
+                       on_result=on_result, on_progress=on_progress, on_finished=finished,
+                       busy=busy)
+        set_running(True)
 
     def _require_library(self, what: str):
         if self.library is None:
             raise InputError(f"{what} needs a reference library; use File ▸ Open sample data "
                              "or open a dataset folder (one sub-folder of spectra per class)")
         return self.library
-
-    def _require_model(self):
-        if self.classifier is None:
-            raise ModelError(NO_MODEL)
-        return self.classifier
 
     # -- training --------------------------------------------------------------------------------
     def start_training(self) -> None:
@@ -87,8 +74,6 @@ class RunsMixin:
 
         library = self._require_library("Training")
         config = self.training.config(self.preprocess, self.host.device_preference())
-        if "train" in self.tasks:
-            raise InputError("a training is already running; stop it first")
         history: list[dict[str, Any]] = []
         self.training.curves.reset()
 
@@ -99,7 +84,7 @@ class RunsMixin:
         def trained(classifier) -> None:
             classifier.training["data"] = self.library_name
             self.training.curves.update_history(history)
-            self.set_classifier(classifier)
+            self.set_model(classifier, unsaved=True)
             metrics = classifier.metrics
             self.training.status.setText(
                 f"Trained: validation accuracy {metrics['val_accuracy']:.3f} at "
@@ -108,18 +93,16 @@ class RunsMixin:
             self.trainingFinished.emit(classifier)
 
         self._start("train", "Training", train(library, config), history, progressed, trained,
-                    self.training.set_running)
+                    self.training.set_running, "a training is already running; stop it first")
 
     # -- evaluation ------------------------------------------------------------------------------
     def start_evaluation(self) -> None:
         """Accuracy per count level of the model and its peers on the reference library."""
         from engines.spectrum.evaluation import evaluate
 
-        classifier = self._require_model()
+        classifier = self.require_model()
         library = self._require_library("Evaluation")
         config = self.evaluation.config(PEER_METHODS)
-        if "evaluate" in self.tasks:
-            raise InputError("an evaluation is already running; stop it first")
         history: list[dict[str, Any]] = []
         self.evaluation.reset()
         self.evaluation.status.setText(f"Evaluating on {self.library_name} "
@@ -138,17 +121,17 @@ class RunsMixin:
             self.evaluationFinished.emit(result)
 
         self._start("evaluate", "Evaluation", evaluate(classifier, library, config), history,
-                    progressed, evaluated, self.evaluation.set_running)
+                    progressed, evaluated, self.evaluation.set_running,
+                    "an evaluation is already running; stop it first")
 
     def export_evaluation(self, path: Path) -> Path:
         header, rows = self.evaluation.table()
         return export_csv(path, header, rows)
 
     def _export_evaluation_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export evaluation", "evaluation.csv",
-                                              CSV_FILTER)
+        path = save_path(self, "Export evaluation", "evaluation.csv", CSV_FILTER)
         if path:
-            self._guard(lambda: self.host.log(f"wrote {self.export_evaluation(Path(path))}"),
+            self._guard(lambda: self.host.log(f"wrote {self.export_evaluation(path)}"),
                         "Export evaluation")
 
     # -- live acquisition ------------------------------------------------------------------------
@@ -185,11 +168,9 @@ class RunsMixin:
         """Simulate a live measurement of the chosen sample and watch the call firm up."""
         from engines.spectrum.live import acquire
 
-        classifier = self._require_model()
+        classifier = self.require_model()
         reference = self.live_reference()
         config = self.live_panel.config()
-        if "live" in self.tasks:
-            raise InputError("an acquisition is already running; stop it first")
         history: list[dict[str, Any]] = []
         name = reference.source.name if reference.source else reference.name
         classes = list(classifier.classes)
@@ -216,4 +197,5 @@ class RunsMixin:
             self.liveFinished.emit(result)
 
         self._start("live", f"Live acquisition of {name}", acquire(classifier, reference, config),
-                    history, progressed, acquired, self.live_panel.set_running)
+                    history, progressed, acquired, self.live_panel.set_running,
+                    "an acquisition is already running; stop it first")

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 from engines.spectrum.preprocessing import PreprocessConfig
 from engines.spectrum.spectrum import EnergyGrid
-from widgets.spectrum.log_axis import DecadeAxis
+from widgets.common.log_axis import DecadeAxis
 
 SPECTRUM_PEN = pg.mkPen((20, 50, 140), width=1)  # width > 1 strokes 10x slower
 DISCARD_BRUSH = pg.mkBrush(110, 110, 110, 55)

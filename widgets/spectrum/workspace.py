@@ -10,23 +10,20 @@ acquisition) live in :class:`widgets.spectrum.runs.RunsMixin`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QVBoxLayout, QWidget
 
 from engines.core.errors import InputError
-from engines.core.resources import demo_model_path, sample_data_dir
 from engines.spectrum.analysis import analyze_spectra, prediction_table
-from engines.spectrum.library import SpectrumLibrary, find_dataset_files, iter_load_library
+from engines.spectrum.classifier import SpectrumClassifier
+from engines.spectrum.library import SpectrumLibrary, iter_load_library
 from engines.spectrum.preprocessing import PreprocessConfig
-from engines.spectrum.readers import FILE_FILTER, SUPPORTED_SUFFIXES
+from engines.spectrum.readers import FILE_FILTER, SUPPORTED_SUFFIXES, iter_read_spectra
 from engines.spectrum.spectrum import Spectrum
-from engines.spectrum.synthetic import iter_sample_library, library_spec
+from widgets.common.dialogs import save_path
 from widgets.common.export import CSV_FILTER, PLOT_FILTER, export_csv, export_plot
-from widgets.common.tasks import blocking
 from widgets.common.workspace import TaskHost, Workspace
 from widgets.spectrum.element_lines import ElementLinesPanel, ElementMarkers
 from widgets.spectrum.evaluation_panel import EvaluationPanel
@@ -35,7 +32,6 @@ from widgets.spectrum.live_panel import LivePanel
 from widgets.spectrum.results_panel import NO_MODEL, ResultsPanel
 from widgets.spectrum.runs import RunsMixin
 from widgets.spectrum.spectrum_plot import SpectrumPlot
-from widgets.spectrum.tasks import load_classifier, read_spectra
 from widgets.spectrum.toolbar import SpectrumToolbar
 from widgets.spectrum.training_panel import TrainingPanel
 
@@ -56,9 +52,10 @@ class SpectrumWorkspace(RunsMixin, Workspace):
     live acquisition. Signals are emitted on the GUI thread when the work is drawn."""
 
     name = "spectrum"
-    title = "Spectrum (PGNAA)"
     file_filter = FILE_FILTER
     opens_folders = True
+    model_type = SpectrumClassifier
+    no_model_text = NO_MODEL
 
     libraryLoaded = Signal(object)  # SpectrumLibrary
     spectrumShown = Signal(int)  # entry index
@@ -74,10 +71,8 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.library_entries = 0  # entries[:library_entries] are the library's files
         self.entries: list[Spectrum] = []
         self.current = -1
-        self.classifier = None
         self.preprocess = PreprocessConfig()
         self.predictions: list = []
-        self.tasks: dict[str, Any] = {}
 
         self.toolbar = SpectrumToolbar(self)
         self.plot = SpectrumPlot()
@@ -112,6 +107,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.spectrum_page = self._lay_out(
             self.toolbar, "Spectrum", (left, centre, self.right_tabs), (265, 810, 320),
             [(self.training, "Training"), (self.evaluation, "Evaluation")])
+        self.training_page = self.training
 
     def _connect(self) -> None:
         bar = self.toolbar
@@ -133,40 +129,13 @@ class SpectrumWorkspace(RunsMixin, Workspace):
 
     # -- sample data and libraries ---------------------------------------------------------------
     def activate(self) -> None:
-        """Load (generating it first if needed) the materials sample library and the demo model."""
-        self.open_sample("materials12")
-        demo = demo_model_path(self.name)
-        if demo.with_suffix(".safetensors").is_file():
-            self.load_model(demo)
-        else:
+        super().activate()
+        if self.model is None:
             self.results.show_message(NO_MODEL)
-            self.statusChanged.emit(NO_MODEL)
 
-    def sample_datasets(self) -> list[tuple[str, Callable[[], None]]]:
-        return [(label, lambda n=name: self.open_sample(n)) for name, label in
-                SAMPLE_LIBRARIES.items()]
-
-    def open_sample(self, name: str) -> None:
-        """Load a synthetic sample library as the reference library (written on first use)."""
-        spec = library_spec(name)
-        root = sample_data_dir(self.name)
-        folder = root / spec.name
-        if self._sample_complete(folder, spec.class_names):
-            self._load_library(folder, spec.name)
-        elif f"sample:{name}" not in self.tasks:
-            self.tasks[f"sample:{name}"] = self._run(
-                f"Writing sample data ({name})", iter_sample_library(root, name),
-                on_result=lambda path: self._load_library(Path(path), name),
-                on_finished=lambda _state: self.tasks.pop(f"sample:{name}", None))
-
-    @staticmethod
-    def _sample_complete(folder: Path, classes: list[str]) -> bool:
-        try:
-            found = find_dataset_files(folder)
-        except InputError:
-            return False
-        return sorted(found) == sorted(classes) and all(
-            len(files) >= MEASUREMENTS_PER_CLASS for files in found.values())
+    def open_sample_path(self, path: Path, dataset) -> None:
+        """A sample library becomes the reference library (not a recent file)."""
+        self._load_library(path, dataset.name)
 
     def _load_library(self, folder: Path, name: str, user_opened: bool = False) -> None:
         def loaded(library: SpectrumLibrary) -> None:
@@ -208,12 +177,13 @@ class SpectrumWorkspace(RunsMixin, Workspace):
                            and p.suffix.lower() in SUPPORTED_SUFFIXES)
             if files and not any(p.is_dir() and not p.name.startswith(".")
                                  for p in path.iterdir()):
-                self._run(f"Opening {path.name}", read_spectra(files, skip_bad=True),
+                self._run(f"Opening {path.name}", iter_read_spectra(files, skip_bad=True),
                           on_result=self._files_opened)
             else:
                 self._load_library(path, path.name, user_opened=True)
             return
-        self._run(f"Opening {path.name}", read_spectra([path]), on_result=self._files_opened)
+        self._run(f"Opening {path.name}", iter_read_spectra([path]),
+                  on_result=self._files_opened)
 
     def _files_opened(self, result: tuple[list[Spectrum], list[InputError]]) -> None:
         spectra, errors = result
@@ -246,7 +216,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.plot.clear_cam()
         self.results.set_count_rate(spectrum.count_rate)
         self.results.show_message("Press Analyze (Ctrl+Enter) to classify this spectrum"
-                                  if self.classifier is not None else NO_MODEL)
+                                  if self.model is not None else NO_MODEL)
         self.library_panel.select(index)
         self.toolbar.position.setText(f" {index + 1} / {len(self.entries)}: "
                                       f"{spectrum.source.name if spectrum.source else spectrum.name} ")
@@ -278,7 +248,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
     # -- analysis --------------------------------------------------------------------------------
     def analyze(self) -> None:
         """Classify the shown spectrum (as recorded or as the chosen short measurement)."""
-        if self.classifier is None:
+        if self.model is None:
             self.results.show_message(NO_MODEL)
             self.statusChanged.emit(NO_MODEL)
             return
@@ -289,7 +259,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
 
     def analyze_all(self) -> None:
         """Classify every opened spectrum (adds them all to the predictions)."""
-        if self.classifier is None:
+        if self.model is None:
             self.results.show_message(NO_MODEL)
             return
         if not self.entries:
@@ -297,14 +267,14 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self._analyze(list(self.entries), list(range(len(self.entries))))
 
     def _analyze(self, spectra: list[Spectrum], indices: list[int]) -> None:
-        classifier = self.classifier
+        classifier = self.model
         task = analyze_spectra(classifier, spectra, self.results.short_counts(),
                                self.results.seed())
         title = f"Analyze {spectra[0].name}" if len(spectra) == 1 else f"Analyze {len(spectra)}"
         self._run(title, task, on_result=lambda out: self._analyzed(out, indices, classifier))
 
     def _analyzed(self, analyses: list, indices: list[int], classifier) -> None:
-        if classifier is not self.classifier:
+        if classifier is not self.model:
             return  # the model changed while this ran
         for analysis in analyses:
             self.predictions.append(analysis)
@@ -324,16 +294,8 @@ class SpectrumWorkspace(RunsMixin, Workspace):
             self.analysisFinished.emit(analysis)
 
     # -- models ----------------------------------------------------------------------------------
-    def load_model(self, path: Path) -> None:
-        path = Path(path)
-        self._run(f"Loading model {path.name}",
-                  blocking(f"loading {path.name}", load_classifier, path,
-                           self.host.device_preference()),
-                  on_result=self.set_classifier)
-
-    def set_classifier(self, classifier) -> None:
+    def model_changed(self, classifier: SpectrumClassifier) -> None:
         """Use ``classifier`` for Analyze, evaluation and live acquisition."""
-        self.classifier = classifier
         self.predictions.clear()
         self.results.clear_predictions()
         self.plot.set_preprocess(PreprocessConfig.from_json(classifier.preprocess.to_json()),
@@ -345,25 +307,6 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.show_entry(self.current)
         self.plot.show_kept_range()
         self.host.log(f"spectrum model: {classifier.arch}, classes {', '.join(classifier.classes)}")
-        self.modelChanged.emit()
-
-    def save_model(self, path: Path) -> None:
-        if self.classifier is None:
-            raise InputError("no model to save; train or load one first")
-        path = Path(path)
-        self._run(f"Saving model {path.name}",
-                  blocking(f"saving {path.name}", self.classifier.save, path),
-                  on_result=lambda saved: self.host.log(f"saved model to {saved}"))
-
-    def train_model(self) -> None:
-        """Show the training tab (Train starts it)."""
-        self.tabs.setCurrentWidget(self.training)
-
-    def has_model(self) -> bool:
-        return self.classifier is not None
-
-    def model_info(self) -> str:
-        return self.classifier.describe() if self.classifier is not None else NO_MODEL
 
     # -- exports ---------------------------------------------------------------------------------
     def export_predictions(self, path: Path) -> Path:
@@ -383,17 +326,12 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         return export_plot(self.current_plot(), path)
 
     def _export_predictions_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export predictions", "predictions.csv",
-                                              CSV_FILTER)
+        path = save_path(self, "Export predictions", "predictions.csv", CSV_FILTER)
         if path:
-            self._guard(lambda: self.host.log(f"wrote {self.export_predictions(Path(path))}"),
+            self._guard(lambda: self.host.log(f"wrote {self.export_predictions(path)}"),
                         "Export predictions")
 
     def _export_plot_dialog(self) -> None:
-        path, chosen = QFileDialog.getSaveFileName(self, "Export plot", "spectrum.png",
-                                                   PLOT_FILTER)
+        path = save_path(self, "Export plot", "spectrum.png", PLOT_FILTER)
         if path:
-            if not Path(path).suffix:
-                path += ".svg" if "svg" in chosen.lower() else ".png"
-            self._guard(lambda: self.host.log(f"wrote {self.export_plot(Path(path))}"),
-                        "Export plot")
+            self._guard(lambda: self.host.log(f"wrote {self.export_plot(path)}"), "Export plot")

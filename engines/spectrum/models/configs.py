@@ -10,42 +10,47 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from engines.core.config import param, validate
 from engines.core.errors import InputError
+
+
+def _length(n: int) -> Any:
+    def check(value: tuple) -> str | None:
+        return None if len(value) == n else f"must list {n} values, got {len(value)}"
+
+    return check
+
+
+def _stages(config: SmallCnnConfig) -> None:
+    n = len(config.channels)
+    if not 1 <= n <= 8:
+        raise InputError(f"channels must list 1-8 stages, got {n}")
+    if len(config.kernels) != n:
+        raise InputError(f"kernels must list one size per stage ({n}), got {config.kernels}")
+    if any(k % 2 == 0 for k in config.kernels):
+        raise InputError(f"kernels must be odd, got {config.kernels}")
 
 
 @dataclass(frozen=True)
 class InceptionResNet1dConfig:
-    """Inception-ResNet-V2 (Szegedy et al. 2016) reduced to 1-D.
+    """Inception-ResNet-V2 (Szegedy et al. 2016) reduced to 1-D. The whole network downsamples
+    by ``stem_stride * 16``; a larger stride makes CPU training cheaper."""
 
-    Attributes
-    ----------
-    width
-        Multiplier on every channel count of the paper network (0.05-2; 1 = paper).
-    blocks
-        Number of Inception-ResNet-A, -B and -C blocks (paper: 10, 20, 10; each 0-40).
-    scales
-        Residual scaling of the A, B and C blocks (paper: 0.17, 0.10, 0.20).
-    stem_kernel, stem_stride
-        Kernel and stride of the first convolution (paper: 3, 2). The whole network downsamples
-        by ``stem_stride * 16``; a larger stride makes CPU training cheaper.
-    dropout
-        Dropout before the classifier (paper: 0.2, i.e. keep 0.8).
-    """
-
-    width: float = 1.0
-    blocks: tuple[int, int, int] = (10, 20, 10)
-    scales: tuple[float, float, float] = (0.17, 0.10, 0.20)
-    stem_kernel: int = 3
-    stem_stride: int = 2
-    dropout: float = 0.2
+    width: float = param(1.0, label="Width", range=(0.05, 2.0),
+                         help="multiplier on every channel count of the paper network")
+    blocks: tuple[int, int, int] = param((10, 20, 10), label="Blocks A, B, C", range=(0, 40),
+                                         check=_length(3), help="paper: 10, 20, 10")
+    scales: tuple[float, float, float] = param((0.17, 0.10, 0.20), label="Residual scales",
+                                               range=(0.0, 1.0), check=_length(3),
+                                               help="of the A, B and C blocks")
+    stem_kernel: int = param(3, label="Stem kernel", range=(1, 31))
+    stem_stride: int = param(2, label="Stem stride", range=(1, 16))
+    dropout: float = param(0.2, label="Dropout", range=(0.0, 0.9),
+                           help="before the classifier (paper: keep 0.8)")
 
     def __post_init__(self) -> None:
-        _check_range("width", self.width, 0.05, 2.0)
-        _check_tuple(self, "blocks", 3, int, 0, 40)
-        _check_tuple(self, "scales", 3, float, 0.0, 1.0)
-        _check_range("stem_kernel", self.stem_kernel, 1, 31, integer=True)
-        _check_range("stem_stride", self.stem_stride, 1, 16, integer=True)
-        _check_range("dropout", self.dropout, 0.0, 0.9)
+        validate(self)
+        object.__setattr__(self, "scales", tuple(float(v) for v in self.scales))
 
     def channels(self, paper_channels: int) -> int:
         """Scaled channel count: a multiple of 4, at least 4."""
@@ -54,39 +59,20 @@ class InceptionResNet1dConfig:
 
 @dataclass(frozen=True)
 class SmallCnnConfig:
-    """A plain 1-D CNN: conv-BN-ReLU stages with max pooling, then GAP and a linear layer.
+    """A plain 1-D CNN: conv-BN-ReLU stages with max pooling, then GAP and a linear layer."""
 
-    Attributes
-    ----------
-    channels
-        Output channels of each stage (1-8 stages, 4-1024 channels each).
-    kernels
-        Kernel size of each stage (same length as ``channels``, odd, 1-31).
-    stem_stride
-        Stride of the first convolution (1-16).
-    pool
-        Max-pool factor after every stage but the last (1-8).
-    dropout
-        Dropout before the classifier (0-0.9).
-    """
-
-    channels: tuple[int, ...] = (16, 32, 64, 128)
-    kernels: tuple[int, ...] = (7, 5, 5, 3)
-    stem_stride: int = 4
-    pool: int = 2
-    dropout: float = 0.2
+    channels: tuple[int, ...] = param((16, 32, 64, 128), label="Channels per stage",
+                                      range=(4, 1024), help="1-8 stages")
+    kernels: tuple[int, ...] = param((7, 5, 5, 3), label="Kernel per stage", range=(1, 31),
+                                     help="odd; one per stage")
+    stem_stride: int = param(4, label="Stem stride", range=(1, 16))
+    pool: int = param(2, label="Pooling", range=(1, 8),
+                      help="max-pool factor after every stage but the last")
+    dropout: float = param(0.2, label="Dropout", range=(0.0, 0.9))
 
     def __post_init__(self) -> None:
-        n = len(self.channels)
-        if not 1 <= n <= 8:
-            raise InputError(f"channels must list 1-8 stages, got {n}")
-        _check_tuple(self, "channels", n, int, 4, 1024)
-        _check_tuple(self, "kernels", n, int, 1, 31)
-        if any(k % 2 == 0 for k in self.kernels):
-            raise InputError(f"kernels must be odd, got {self.kernels}")
-        _check_range("stem_stride", self.stem_stride, 1, 16, integer=True)
-        _check_range("pool", self.pool, 1, 8, integer=True)
-        _check_range("dropout", self.dropout, 0.0, 0.9)
+        validate(self)
+        _stages(self)
 
 
 # Sizes for 12 classes on the paper's 7896 kept channels: Inception-ResNet "paper" 50.0 M
@@ -143,20 +129,3 @@ def config_to_json(config: Any) -> dict[str, Any]:
     """Plain JSON-able dict of a config (tuples become lists)."""
     return {k: list(v) if isinstance(v, tuple) else v
             for k, v in dataclasses.asdict(config).items()}
-
-
-def _check_range(name: str, value: Any, low: float, high: float, integer: bool = False) -> None:
-    kinds = int if integer else int | float
-    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
-        what = "an integer" if integer else "a number"
-        raise InputError(f"{name} must be {what} in [{low}, {high}], got {value!r}")
-
-
-def _check_tuple(config: Any, name: str, length: int, kind: type, low: float, high: float) -> None:
-    value = getattr(config, name)
-    if not isinstance(value, tuple) or len(value) != length:
-        raise InputError(f"{name} must be a sequence of {length} numbers, got {value!r}")
-    for item in value:
-        _check_range(name, item, low, high, integer=kind is int)
-    if kind is float:
-        object.__setattr__(config, name, tuple(float(v) for v in value))

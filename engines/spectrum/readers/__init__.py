@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engines.core.errors import InputError
+from engines.core.progress import Progress, TaskGenerator
 from engines.spectrum.readers._common import decode_text, read_file_bytes
 from engines.spectrum.readers.cnf import looks_like_cnf, read_cnf
 from engines.spectrum.readers.csv_format import read_csv, write_csv
@@ -19,9 +20,9 @@ from engines.spectrum.readers.n42 import read_n42, write_n42
 from engines.spectrum.readers.spe import read_spe, write_spe
 from engines.spectrum.spectrum import Spectrum
 
-__all__ = ["FILE_FILTER", "FORMATS", "SUPPORTED_SUFFIXES", "detect_format", "read_cnf",
-           "read_csv", "read_n42", "read_spe", "read_spectrum", "write_csv", "write_n42",
-           "write_spe"]
+__all__ = ["FILE_FILTER", "FORMATS", "SUPPORTED_SUFFIXES", "detect_format", "iter_read_spectra",
+           "read_cnf", "read_csv", "read_n42", "read_spe", "read_spectrum", "write_csv",
+           "write_n42", "write_spe"]
 
 #: Reader per format name.
 FORMATS: dict[str, Callable[[Path], Spectrum]] = {
@@ -111,3 +112,23 @@ def _sniff(path: Path, head: bytes) -> str | None:
     if start.startswith("$") and ":" in start.split("\n", 1)[0]:
         return "spe"
     return "text"
+
+
+def iter_read_spectra(paths: list[Path], skip_bad: bool = False
+                      ) -> TaskGenerator[tuple[list[Spectrum], list[InputError]]]:
+    """Read spectrum files, one progress report per file.
+
+    Returns the spectra and, with ``skip_bad``, the errors of the files that could not be read
+    (without it the first such error is raised).
+    """
+    spectra, errors = [], []
+    for index, path in enumerate(paths):
+        yield Progress(index / len(paths), f"reading {Path(path).name}")
+        try:
+            spectra.append(read_spectrum(path))
+        except InputError as error:
+            if not skip_bad:
+                raise
+            errors.append(error)
+    yield Progress(1.0, f"read {len(spectra)} file(s)")
+    return spectra, errors

@@ -113,16 +113,15 @@ def test_bundled_demo_model_reaches_its_recorded_accuracy(tmp_path):
     """Fresh materials12 measurements (a seed the model never saw) at the paper's 19650 counts:
     the recorded validation accuracy within a small-sample tolerance, and close to the
     multinomial maximum-likelihood bound on the same draws."""
-    from engines.core.checkpoint import model_paths
+    from engines.core.model import demo_model_path
     from engines.core.progress import drive
-    from engines.core.resources import demo_model_path
     from engines.spectrum.evaluation import EvaluateConfig, evaluate
     from engines.spectrum.library import load_library
     from engines.spectrum.synthetic import write_sample_library
 
     path = demo_model_path("spectrum")
-    if not model_paths(path)[0].is_file():
-        pytest.skip(f"bundled demo model absent: {path}.safetensors")
+    if path is None:
+        pytest.skip("no bundled spectrum demo model")
     classifier = SpectrumClassifier.load(path, "cpu")
     library = load_library(write_sample_library(tmp_path, "materials12", seed=97,
                                                 measurements_per_class=1))

@@ -82,7 +82,7 @@ def workspace(qtbot, host, sample_file):
 @pytest.fixture
 def analyzed(qtbot, workspace, tiny_model):
     """The workspace with the tiny model and its scores of every event."""
-    workspace.set_segmenter(tiny_model[0])
+    workspace.set_model(tiny_model[0])
     with qtbot.waitSignal(workspace.analysisFinished, timeout=30000):
         workspace.analyze()
     return workspace

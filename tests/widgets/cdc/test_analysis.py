@@ -21,7 +21,7 @@ def test_without_a_model_analyze_says_so(workspace, host):
 
 def test_analyze_fills_the_browser_and_the_curves(qtbot, workspace, tiny_model):
     ws = workspace
-    ws.set_segmenter(tiny_model[0])
+    ws.set_model(tiny_model[0])
     ws.toolbar.peer.setChecked(True)
     ws.show_event(3)
     with qtbot.waitSignal(ws.analysisFinished, timeout=60000) as blocker:

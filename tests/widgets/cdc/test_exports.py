@@ -29,7 +29,7 @@ def test_event_table_csv_before_and_after_analyze(qtbot, workspace, tiny_model, 
     assert float(rows[0]["occupancy"]) == pytest.approx(table.occupancy[0], abs=1e-5)
     with pytest.raises(ModelError, match="Analyze"):
         ws.export_predictions(tmp_path / "none.h5")
-    ws.set_segmenter(tiny_model[0])
+    ws.set_model(tiny_model[0])
     with qtbot.waitSignal(ws.analysisFinished, timeout=30000):
         ws.analyze()
     ws.threshold.set_threshold(0.25)
@@ -67,7 +67,7 @@ def test_predictions_hdf5_round_trip(qtbot, analyzed, tmp_path):
         np.testing.assert_array_equal(event.cell, original.cell)
     # opening the predictions shows their scores without any model
     model = ws.analysis.model
-    ws.segmenter = None
+    ws.model = None
     with qtbot.waitSignal(ws.fileOpened, timeout=20000):
         ws.open_path(path)
     assert ws.analysis is not None and ws.analysis.scorer.startswith("stored scores")

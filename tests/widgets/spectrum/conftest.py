@@ -77,5 +77,5 @@ def workspace(qtbot, host, library, tiny_model):
     ws.resize(1400, 900)
     ws.show()
     ws.set_library(library, "materials12")
-    ws.set_classifier(tiny_model[0])
+    ws.set_model(tiny_model[0])
     return ws

@@ -24,7 +24,7 @@ def test_export_predictions_csv(qtbot, workspace, tmp_path):
     assert rows[0]["file"] == str(ws.entries[0].source) and rows[0]["mode"] == "as recorded"
     for row, analysis in zip(rows, ws.predictions, strict=True):
         assert row["predicted"] == analysis.predicted
-        probabilities = [float(row[f"p_{c}"]) for c in ws.classifier.classes]
+        probabilities = [float(row[f"p_{c}"]) for c in ws.model.classes]
         assert sum(probabilities) == pytest.approx(1.0, abs=1e-4)
         assert float(row["confidence"]) == pytest.approx(max(probabilities), abs=1e-6)
         assert float(row["live_time_s"]) > 6000  # the sample library's long measurements

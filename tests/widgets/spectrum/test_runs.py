@@ -16,16 +16,16 @@ def test_training_updates_the_curves_and_yields_a_model(qtbot, workspace):
     ws.train_model()
     assert ws.tabs.currentWidget() is ws.training
     ws.training.set_config(TrainConfig(**TINY_TRAINING, steps=6))
-    old = ws.classifier
+    old = ws.model
     with qtbot.waitSignal(ws.trainingFinished, timeout=60000) as blocker:
         ws.training.train_button.click()
         assert not ws.training.train_button.isEnabled() and ws.training.stop_button.isEnabled()
     classifier = blocker.args[0]
-    assert ws.classifier is classifier and classifier is not old
+    assert ws.model is classifier and classifier is not old
     assert classifier.classes == ws.library.classes and classifier.arch == "small_cnn"
-    steps, losses = ws.training.curves.loss_curve.getData()
+    steps, losses = ws.training.curves.curves["loss"].getData()
     assert steps.tolist() == [1, 2, 3, 4, 5, 6] and np.all(np.isfinite(losses))
-    val_steps, val_acc = ws.training.curves.val_curve.getData()
+    val_steps, val_acc = ws.training.curves.curves["val_accuracy"].getData()
     assert val_steps.tolist() == [2, 4, 6] and np.all((val_acc >= 0) & (val_acc <= 1))
     assert "Trained: validation accuracy" in ws.training.status.text()
     qtbot.waitUntil(lambda: ws.training.train_button.isEnabled())
@@ -34,13 +34,13 @@ def test_training_updates_the_curves_and_yields_a_model(qtbot, workspace):
 def test_stop_cancels_training(qtbot, workspace):
     ws = workspace
     ws.training.set_config(TrainConfig(**TINY_TRAINING, steps=100_000))
-    old = ws.classifier
+    old = ws.model
     ws.training.train_button.click()
-    qtbot.waitUntil(lambda: ws.training.curves.loss_curve.getData()[0] is not None
-                    and len(ws.training.curves.loss_curve.getData()[0]) > 0, timeout=30000)
+    qtbot.waitUntil(lambda: ws.training.curves.curves["loss"].getData()[0] is not None
+                    and len(ws.training.curves.curves["loss"].getData()[0]) > 0, timeout=30000)
     ws.training.stop_button.click()
     qtbot.waitUntil(lambda: ws.training.train_button.isEnabled(), timeout=20000)
-    assert ws.classifier is old and "train" not in ws.tasks
+    assert ws.model is old and "train" not in ws.tasks
 
 
 def test_evaluation_fills_the_curves_and_the_confusion_heatmap(qtbot, workspace, tmp_path):
@@ -70,7 +70,7 @@ def test_evaluation_fills_the_curves_and_the_confusion_heatmap(qtbot, workspace,
 
 def test_live_acquisition_ends_with_a_decision_marker(qtbot, workspace, bayes):
     ws = workspace
-    ws.set_classifier(bayes)
+    ws.set_model(bayes)
     ws.live_panel.reference_combo.setCurrentText("Cu")
     assert ws.live_panel.rate_spin.value() == pytest.approx(ws.library.count_rate(5), rel=1e-3)
     ws.live_panel.set_config(LiveConfig(rate_cps=2000.0, update_interval_s=0.05,

@@ -21,9 +21,9 @@ def test_analyze_draws_the_call_bars_and_a_cam_with_legend(qtbot, workspace):
     ws = workspace
     analysis = _analyze(qtbot, ws)
     assert ws.results.call_label.text() == f"{analysis.predicted} — {analysis.confidence:.1%}"
-    assert ws.results.bars.classes == ws.classifier.classes
+    assert ws.results.bars.classes == ws.model.classes
     assert ws.results.bars.values.sum() == pytest.approx(1.0, abs=1e-6)
-    keep = ws.classifier.keep_mask
+    keep = ws.model.keep_mask
     cam = ws.plot.cam_image.image[0]
     assert cam.shape == keep.shape
     assert np.all(np.isfinite(cam[keep])) and np.all(np.isnan(cam[~keep]))
@@ -63,7 +63,7 @@ def test_log_linear_toggle_by_action_and_key(qtbot, workspace):
 
 def test_discard_regions_and_preprocessing_are_bound_both_ways(qtbot, workspace):
     ws = workspace
-    grid = ws.classifier.grid
+    grid = ws.model.grid
     assert [tuple(r) for r in ws.preprocess.discard] == [(0, 104), (8000, 16384)]
     assert len(ws.plot.regions) == 2
     assert ws.plot.regions[0].getRegion() == pytest.approx((grid.edges[0], grid.edges[104]))

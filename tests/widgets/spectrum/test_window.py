@@ -16,8 +16,7 @@ from widgets.spectrum.results_panel import NO_MODEL
 @pytest.fixture
 def window(qtbot, tmp_path, sample_folder, monkeypatch):
     # no demo model here, whether or not one is bundled: the "no model" path is under test
-    monkeypatch.setattr("widgets.spectrum.workspace.demo_model_path",
-                        lambda name: tmp_path / "absent" / f"{name}_demo")
+    monkeypatch.setattr("engines.core.model.demo_model_path", lambda name: None)
     settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     window = MainWindow(settings=settings, start_workspace="spectrum")
     qtbot.addWidget(window)
