@@ -184,7 +184,7 @@ def _decode(header: SliceHeader) -> np.ndarray:
     with reading(header.path, also=(RuntimeError, NotImplementedError)):
         ds = pydicom.dcmread(header.path, force=True)
         if "PixelData" not in ds and "FloatPixelData" not in ds:
-            raise InputError.for_file(header.path, "no pixel data")
+            raise InputError.for_file(header.path, "no pixel data (a truncated file?)")
         stored = ds.pixel_array
     if stored.shape != (header.rows, header.columns):
         raise InputError.for_file(header.path, f"pixel data of shape {stored.shape}, expected "

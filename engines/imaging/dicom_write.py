@@ -132,6 +132,9 @@ def write_dicom_series(volume: Volume, folder: str | Path, *, compression: str |
     if compression is not None and not get_encoder(syntax).is_available:
         raise InputError(f"DICOM compression {compression!r} ({syntax.name}) has no encoder "
                          "installed here")
+    if compression == "jpeg2000" and min(volume.shape[1:]) < 32:
+        raise InputError(f"JPEG 2000 needs slices of at least 32 × 32 pixels, not "
+                         f"{volume.shape[1]} × {volume.shape[2]}")
     folder = Path(folder)
     _check_target(folder)
     encoded = stored_values(volume.array)

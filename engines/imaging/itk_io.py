@@ -9,9 +9,11 @@ and :data:`~engines.imaging.guards.MAX_DECODED_BYTES`).
 
 from __future__ import annotations
 
+import gzip
 import math
 import os
 import shutil
+import struct
 import uuid
 from pathlib import Path
 
@@ -101,9 +103,35 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
     size = path.stat().st_size
     if path.name.lower().endswith(".gz"):
         check_declared_bytes(path, declared, size, compressed=True, what="the voxels")
+        check_gzip_complete(path, offset + declared)
     else:
         check_declared_bytes(path, declared, size - offset, what="the voxels")
     return shape
+
+
+def check_gzip_complete(path: Path, expected: int) -> None:
+    """Refuse a gzip file that does not decompress to ``expected`` bytes.
+
+    ITK's NIfTI reader fills what a truncated ``.nii.gz`` lacks without an error, so the gzip
+    trailer (uncompressed size modulo 2³²) is compared first; when it differs (a truncated
+    file, or several gzip members) the stream is decompressed once, in 1 MiB chunks that are
+    thrown away, up to ``expected`` bytes.
+    """
+    with reading(path), open(path, "rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        (trailer,) = struct.unpack("<I", handle.read(4))
+    if trailer == expected % 2**32:
+        return
+    total = 0
+    with reading(path), gzip.open(path, "rb") as stream:
+        while total < expected:
+            chunk = stream.read(min(2**20, expected - total))
+            if not chunk:
+                break
+            total += len(chunk)
+    if total < expected:
+        raise InputError.for_file(path, f"decompresses to {total:,} bytes, the header declares "
+                                        f"{expected:,} (truncated)")
 
 
 def read_itk(path: str | Path) -> Volume:
@@ -139,7 +167,7 @@ def read_itk(path: str | Path) -> Volume:
     volume = from_sitk(image, source=path, metadata=metadata)
     spacing, origin = volume.spacing_xyz, volume.origin_xyz
     if kind == "nifti":   # NIfTI stores float32: give back the decimal that was written
-        spacing, origin = (tuple(float(repr(np.float32(v))) for v in values)
+        spacing, origin = (tuple(float(str(np.float32(v))) for v in values)
                            for values in (spacing, origin))
     return Volume(volume.array, spacing, origin, volume.direction, modality=modality,
                   source=path, metadata=volume.metadata)

@@ -9,10 +9,13 @@ TIFF has no patient geometry: the origin is 0 and the direction the identity.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,36 @@ def _tiff_errors() -> tuple[type[BaseException], ...]:
     import tifffile
 
     return (tifffile.TiffFileError, RuntimeError)
+
+
+class _LoggedErrors(logging.Handler):
+    """Collects what tifffile logs as errors: it logs a broken page chain (a truncated file)
+    and carries on with the pages it found, which must not pass as a shorter stack."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _open_tiff(path: Path) -> Iterator:
+    """``tifffile.TiffFile(path)`` whose logged errors and exceptions become InputError."""
+    import tifffile
+
+    handler = _LoggedErrors()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(handler)
+    try:
+        with reading(path, also=_tiff_errors()), tifffile.TiffFile(path) as tif:
+            yield tif
+            if handler.messages:
+                detail = handler.messages[-1].split("> ", 1)[-1]
+                raise InputError.for_file(path, f"corrupt or truncated TIFF ({detail})")
+    finally:
+        logger.removeHandler(handler)
 
 
 def resolve_spacing(found: FileSpacing, fallback: tuple[float, float, float] | None,
@@ -101,7 +134,7 @@ def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
 
     path = Path(path)
     warnings: list[str] = []
-    with reading(path, also=_tiff_errors()), tifffile.TiffFile(path) as tif:
+    with _open_tiff(path) as tif:
         series = tif.series
         if not series:
             raise InputError.for_file(path, "no image in the TIFF file")
@@ -159,7 +192,7 @@ def read_tiff_folder(folder: str | Path, *, spacing_xyz=None) -> TaskGenerator[V
     expected = None
     spacing_found = FileSpacing()
     for path in files:
-        with reading(path, also=_tiff_errors()), tifffile.TiffFile(path) as tif:
+        with _open_tiff(path) as tif:
             page = tif.pages.first
             shape = _stack_shape(path, tuple(tif.series[0].shape), int(page.samplesperpixel))
             if shape[0] != 1 or len(tif.pages) != 1:
@@ -220,6 +253,7 @@ def write_tiff(volume: Volume, path: str | Path, *, compression: str | None = No
     try:
         if bigtiff:
             tifffile.imwrite(temporary, array, bigtiff=True, compression=compression,
+                             photometric="minisblack",
                              resolution=(10.0 / sx, 10.0 / sy), resolutionunit="CENTIMETER",
                              metadata={"spacing": sz, "unit": "mm"})
         else:

@@ -4,12 +4,19 @@ instance number or compression, non-image objects (SR, RTSTRUCT), and a small JP
 
 from __future__ import annotations
 
+import importlib.util
 import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from engines.imaging.volume import Volume
+
+#: JPEG-LS files are encoded with pyjpegls (the ``test`` extra); decoding needs only pylibjpeg.
+NEEDS_JPEGLS = pytest.mark.skipif(importlib.util.find_spec("jpeg_ls") is None,
+                                  reason="pyjpegls (test extra) not installed: no JPEG-LS encoder")
+JPEGLS = pytest.param("jpegls", marks=NEEDS_JPEGLS)
 
 SYNTAXES = {
     None: "1.2.840.10008.1.2.1",
