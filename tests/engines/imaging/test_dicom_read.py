@@ -276,3 +276,33 @@ def drive_read(folder: Path) -> Volume:
     from engines.core.progress import drive
 
     return drive(read_dicom_series(folder))
+
+
+def test_a_single_slice_takes_its_thickness_or_one_mm(tmp_path):
+    (tmp_path / "one").mkdir()
+    write_slice(tmp_path / "one" / "a.dcm", np.full((6, 7), 1064, np.uint16),
+                position=(5.0, 6.0, 7.0),
+                orientation=(1, 0, 0, 0, 1, 0), pixel_spacing=(0.5, 0.4), series_uid="1.2",
+                thickness=3.0)
+    volume = read_volume(tmp_path / "one")
+    assert volume.shape == (1, 6, 7) and volume.spacing_xyz == (0.4, 0.5, 3.0)
+    assert volume.origin_xyz == (5.0, 6.0, 7.0) and int(volume.array.max()) == 40
+    (tmp_path / "two").mkdir()
+    write_slice(tmp_path / "two" / "a.dcm", np.zeros((6, 7), np.uint16), position=(0, 0, 0),
+                orientation=(1, 0, 0, 0, 1, 0), pixel_spacing=(0.5, 0.4), series_uid="1.3")
+    thin = read_volume(tmp_path / "two")
+    assert thin.spacing_xyz[2] == 1.0
+    assert any("1 mm assumed" in w for w in thin.metadata["warnings"])
+
+
+def test_multi_frame_files_are_skipped_and_named_when_nothing_is_left(tmp_path, ct_volume):
+    import pydicom
+
+    path = write_series(tmp_path / "mf", ct_volume)[0]
+    for other in sorted((tmp_path / "mf").iterdir())[1:]:
+        other.unlink()
+    ds = pydicom.dcmread(path)
+    ds.NumberOfFrames = 2
+    ds.save_as(path)
+    with pytest.raises(InputError, match=r"^mf: no DICOM image to read \(1 × multi-frame"):
+        read_volume(tmp_path / "mf")
