@@ -19,6 +19,20 @@ import numpy as np
 from engines.core.errors import InputError
 
 
+def compact_values(array: np.ndarray) -> np.ndarray:
+    """Voxel values in the types volumes use: bool, 8/16-bit integers and float32 stay as they
+    are; wider integers become int16 when every value fits, otherwise (like float64) float32."""
+    array = np.asarray(array)
+    if array.dtype == bool or array.dtype.itemsize <= 2 and array.dtype.kind in "iu":
+        return array
+    if array.dtype == np.float32:
+        return array
+    if array.dtype.kind in "iu" and array.size and array.min() >= -32768 \
+            and array.max() <= 32767:
+        return array.astype(np.int16)
+    return array.astype(np.float32)
+
+
 @dataclass(frozen=True, eq=False)
 class Volume:
     """A 3-D image and its geometry.
@@ -135,6 +149,14 @@ class Volume:
         centre = (shape - 1) / 2.0 if centre_zyx is None else np.asarray(centre_zyx, float)
         start = np.clip(np.floor(centre - (size - 1) / 2.0).astype(np.int64), 0, shape - size)
         return self.crop(tuple(start), tuple(size))
+
+    def resample(self, spacing_xyz: tuple[float, float, float], *, labels: bool = False,
+                 fill: float | None = None) -> Volume:
+        """The same box at voxel size ``spacing_xyz`` (mm): linear to float32, or nearest
+        neighbour for ``labels`` (see :func:`engines.imaging.resample.resample`)."""
+        from engines.imaging.resample import resample
+
+        return resample(self, spacing_xyz, labels=labels, fill=fill)
 
     def describe(self) -> str:
         """One line: shape, spacing and value range."""

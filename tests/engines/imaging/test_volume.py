@@ -63,3 +63,20 @@ def test_bad_geometry_is_an_input_error(kwargs):
 def test_crop_outside_is_an_input_error():
     with pytest.raises(InputError, match="does not fit"):
         Volume(np.zeros((4, 4, 4))).crop((2, 0, 0), (3, 1, 1))
+
+
+@pytest.mark.parametrize("dtype, values, expected", [
+    (np.uint8, [0, 255], np.uint8),
+    (np.int16, [-1024, 3071], np.int16),
+    (np.uint16, [0, 65535], np.uint16),
+    (np.int32, [-1024, 3071], np.int16),
+    (np.int32, [0, 70000], np.float32),
+    (np.float64, [0.5, 1.5], np.float32),
+    (bool, [True, False], bool),
+])
+def test_compact_values_keeps_small_types_and_narrows_wide_ones(dtype, values, expected):
+    from engines.imaging.volume import compact_values
+
+    result = compact_values(np.array(values, dtype=dtype))
+    assert result.dtype == expected
+    assert np.array_equal(result, np.array(values, dtype=dtype))

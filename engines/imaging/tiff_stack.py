@@ -1,0 +1,266 @@
+"""TIFF stacks: one multi-page file (classic or BigTIFF, ImageJ, OME) or a folder of slices.
+
+Pages are greyscale, 8/16-bit integer or float. The voxel size comes from the file
+(:mod:`engines.imaging.tiff_spacing`), else from the caller's ``spacing_xyz``, else 1 mm with a
+warning. Uncompressed contiguous data is memory-mapped (copy-on-write), so a stack larger than
+memory opens at once; declared sizes are checked against the file before anything is decoded.
+TIFF has no patient geometry: the origin is 0 and the direction the identity.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from engines.core.errors import InputError
+from engines.core.progress import Progress, TaskGenerator
+from engines.imaging.guards import MAX_DECODED_BYTES, check_declared_bytes, reading
+from engines.imaging.tiff_spacing import FileSpacing, file_spacing
+from engines.imaging.volume import Volume, compact_values
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+
+
+def _tiff_errors() -> tuple[type[BaseException], ...]:
+    import tifffile
+
+    return (tifffile.TiffFileError, RuntimeError)
+
+
+class _LoggedErrors(logging.Handler):
+    """Collects what tifffile logs as errors: it logs a broken page chain (a truncated file)
+    and carries on with the pages it found, which must not pass as a shorter stack."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def _open_tiff(path: Path) -> Iterator:
+    """``tifffile.TiffFile(path)`` whose logged errors and exceptions become InputError."""
+    import tifffile
+
+    handler = _LoggedErrors()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(handler)
+    try:
+        with reading(path, also=_tiff_errors()), tifffile.TiffFile(path) as tif:
+            yield tif
+            if handler.messages:
+                detail = handler.messages[-1].split("> ", 1)[-1]
+                raise InputError.for_file(path, f"corrupt or truncated TIFF ({detail})")
+    finally:
+        logger.removeHandler(handler)
+
+
+def resolve_spacing(found: FileSpacing, fallback: tuple[float, float, float] | None,
+                    name: str) -> tuple[tuple[float, float, float], list[str], str]:
+    """Voxel size ``(x, y, z)`` mm, warnings, and where it came from."""
+    warnings = [f"{name}: {note}" for note in found.notes]
+    x, y, z = found.x, found.y, found.z
+    x, y = x or y, y or x
+    if x is None or y is None:
+        if fallback is not None:
+            return tuple(float(v) for v in fallback), warnings, "spacing_xyz argument"
+        warnings.append(f"{name}: no voxel size in the file; 1 mm assumed")
+        return (1.0, 1.0, 1.0), warnings, "assumed"
+    source = found.source
+    if z is None:
+        if fallback is not None:
+            z, source = float(fallback[2]), f"{source} (z from the spacing_xyz argument)"
+        else:
+            z = x
+            warnings.append(f"{name}: no slice spacing in the file; {x:.4g} mm (the pixel "
+                            "size) assumed")
+    if fallback is not None and not np.allclose(fallback, (x, y, z), rtol=1e-3):
+        warnings.append(f"{name}: the file gives {x:.4g}×{y:.4g}×{z:.4g} mm, used instead of "
+                        f"the spacing_xyz given {tuple(fallback)}")
+    return (x, y, z), warnings, source
+
+
+def _stack_shape(path: Path, shape: tuple[int, ...], samples: int) -> tuple[int, int, int]:
+    """The ``(z, y, x)`` shape of a series of ``shape``; InputError unless greyscale 2-/3-D."""
+    if samples != 1:
+        raise InputError.for_file(path, f"{samples} samples per pixel (colour); a volume needs "
+                                        "greyscale pages")
+    squeezed = tuple(n for n in shape if n != 1) if len(shape) > 3 else tuple(shape)
+    if len(squeezed) == 2:
+        squeezed = (1, *squeezed)
+    if len(squeezed) != 3:
+        raise InputError.for_file(path, f"image of shape {tuple(shape)}; a volume needs "
+                                        "Z×Y×X greyscale pages")
+    return squeezed
+
+
+def _check_strips(path: Path, pages, declared: int, compressed: bool) -> None:
+    """Every strip or tile lies inside the file and, uncompressed, holds the declared bytes."""
+    size = path.stat().st_size
+    total = 0
+    for page in pages:
+        if page is None:
+            continue
+        for offset, count in zip(page.dataoffsets, page.databytecounts, strict=False):
+            if offset + count > size:
+                raise InputError.for_file(path, "pixel data runs past the end of the file "
+                                                "(truncated)")
+            total += count
+    if compressed:
+        check_declared_bytes(path, declared, MAX_DECODED_BYTES, what="the pages")
+    else:
+        check_declared_bytes(path, declared, total, what="the pages")
+
+
+def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
+    """One multi-page TIFF as a volume (memory-mapped when uncompressed and contiguous).
+
+    Raises
+    ------
+    InputError
+        Not a TIFF, pages of different sizes or types, colour pages, truncated data.
+    """
+    import tifffile
+
+    path = Path(path)
+    warnings: list[str] = []
+    with _open_tiff(path) as tif:
+        series = tif.series
+        if not series:
+            raise InputError.for_file(path, "no image in the TIFF file")
+        if len(series) > 1:
+            shapes = ", ".join(f"{tuple(s.shape)} {s.dtype}" for s in series[:4])
+            if not tif.is_ome:
+                raise InputError.for_file(path, f"pages of different sizes or types ({shapes}); "
+                                                "a volume needs equal pages")
+            warnings.append(f"{path.name}: {len(series)} images in the OME file; read the first")
+        stack = series[0]
+        key = stack.keyframe
+        shape = _stack_shape(path, tuple(stack.shape), int(key.samplesperpixel))
+        declared = math.prod(shape) * stack.dtype.itemsize
+        compressed = int(key.compression) != 1
+        contiguous = stack.dataoffset is not None and not compressed
+        if contiguous:
+            check_declared_bytes(path, declared, path.stat().st_size - stack.dataoffset,
+                                 what="the pages")
+        else:
+            _check_strips(path, stack.pages, declared, compressed)
+        spacing, notes, source = resolve_spacing(file_spacing(tif), spacing_xyz, path.name)
+        array = None if contiguous else compact_values(stack.asarray().reshape(shape))
+        big = tif.is_bigtiff
+    if array is None:
+        with reading(path, also=_tiff_errors()):
+            array = tifffile.memmap(path, mode="c").reshape(shape)
+    metadata = {"reader": "tifffile" + (" (memory-mapped)" if contiguous else ""),
+                "spacing_source": source, "bigtiff": big, "warnings": warnings + notes}
+    return Volume(array, spacing_xyz=spacing, source=path, metadata=metadata)
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part.lower()
+            for part in re.split(r"(\d+)", path.name)]
+
+
+def tiff_slices(folder: Path) -> list[Path]:
+    """The TIFF files directly in ``folder``, in natural order (``s2`` before ``s10``)."""
+    return sorted((p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in TIFF_SUFFIXES
+                   and not p.name.startswith(".")), key=_natural_key)
+
+
+def read_tiff_folder(folder: str | Path, *, spacing_xyz=None) -> TaskGenerator[Volume]:
+    """A folder of single-page TIFF slices as a volume; yields :class:`Progress`.
+
+    Slices are ordered by file name in natural order. All must have one size and type.
+    """
+    import tifffile
+
+    folder = Path(folder)
+    files = tiff_slices(folder)
+    if not files:
+        raise InputError.for_file(folder, "no TIFF slices in the folder")
+    expected = None
+    spacing_found = FileSpacing()
+    for path in files:
+        with _open_tiff(path) as tif:
+            page = tif.pages.first
+            shape = _stack_shape(path, tuple(tif.series[0].shape), int(page.samplesperpixel))
+            if shape[0] != 1 or len(tif.pages) != 1:
+                raise InputError.for_file(path, f"{len(tif.pages)} pages; a folder stack needs "
+                                                "one 2-D slice per file")
+            described = (shape[1:], page.dtype)
+            compressed = int(page.compression) != 1
+            _check_strips(path, [page], math.prod(shape) * page.dtype.itemsize, compressed)
+            if expected is None:
+                expected, spacing_found = described, file_spacing(tif)
+            elif described != expected:
+                raise InputError.for_file(path, f"slice of {described[0]} {described[1]}, but "
+                                                f"{files[0].name} is {expected[0]} {expected[1]}")
+    yield Progress(0.05, f"{len(files)} TIFF headers read")
+    array = np.empty((len(files), *expected[0]), expected[1])
+    for k, path in enumerate(files):
+        with reading(path, also=_tiff_errors()):
+            array[k] = tifffile.imread(path).reshape(expected[0])
+        if k % 16 == 15:
+            yield Progress(0.05 + 0.95 * (k + 1) / len(files), f"slice {k + 1}/{len(files)}")
+    spacing, warnings, source = resolve_spacing(spacing_found, spacing_xyz, folder.name)
+    return Volume(compact_values(array), spacing_xyz=spacing, source=folder,
+                  metadata={"reader": "tifffile (folder of slices)", "files": len(files),
+                            "spacing_source": source, "warnings": warnings})
+
+
+def write_tiff(volume: Volume, path: str | Path, *, compression: str | None = None,
+               bigtiff: bool = False) -> Path:
+    """Write ``volume`` as one multi-page TIFF with its voxel size.
+
+    Parameters
+    ----------
+    compression
+        ``None`` or ``"zlib"`` (deflate).
+    bigtiff
+        Write BigTIFF (for stacks over 4 GB). Classic files are ImageJ hyperstacks (``spacing``
+        and ``unit=mm`` in the description, pixels per mm in X/YResolution); BigTIFF files carry
+        the same in tifffile's JSON description and X/YResolution in pixels per cm.
+
+    Returns
+    -------
+    Path
+        ``path``, written under a temporary name and renamed into place.
+    """
+    import tifffile
+
+    if compression not in (None, "zlib"):
+        raise InputError(f"unknown TIFF compression {compression!r}; choose None or 'zlib'")
+    path = Path(path)
+    array = compact_values(volume.array)
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    elif array.dtype == np.int8:
+        array = array.astype(np.int16)
+    sx, sy, sz = volume.spacing_xyz
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        if bigtiff:
+            tifffile.imwrite(temporary, array, bigtiff=True, compression=compression,
+                             photometric="minisblack",
+                             resolution=(10.0 / sx, 10.0 / sy), resolutionunit="CENTIMETER",
+                             metadata={"spacing": sz, "unit": "mm"})
+        else:
+            tifffile.imwrite(temporary, array, imagej=True, compression=compression,
+                             resolution=(1.0 / sx, 1.0 / sy),
+                             metadata={"spacing": sz, "unit": "mm", "axes": "ZYX"})
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
