@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engines.core.checkpoint import atomic_write_bytes
 from engines.core.errors import InputError
+from engines.core.files import atomic_write_bytes
 from engines.core.progress import Progress, TaskGenerator
 
 T = TypeVar("T")
