@@ -63,40 +63,46 @@ def item_to_json(item: ReviewItem) -> dict[str, Any]:
     return data
 
 
-_ITEM_KEYS = {"id", "label", "state", "reviewed", "score", "mask_id", "box", "world_xyz",
-              "size_mm", "extras", "note"}
-
-
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
 
+def _numbers(count: int) -> Any:
+    return lambda v: type(v) is list and len(v) == count and all(map(_is_number, v))
+
+
+def _extras_ok(value: Any) -> bool:
+    return type(value) is dict and all(
+        x is None or type(x) in (str, bool) or _is_number(x) for x in value.values())
+
+
+_STATES = frozenset(s.value for s in ItemState)
+_CHECKS = {
+    "id": lambda v: type(v) is int,
+    "label": lambda v: type(v) is int and v >= 0,
+    "state": lambda v: v in _STATES,
+    "reviewed": lambda v: type(v) is bool,
+    "score": _is_number,
+    "mask_id": lambda v: type(v) is int,
+    "box": _numbers(6),
+    "world_xyz": _numbers(3),
+    "size_mm": _numbers(3),
+    "extras": _extras_ok,
+    "note": lambda v: type(v) is str,
+}
+
+
 def item_from_json(data: Any) -> ReviewItem:
     """Parse :func:`item_to_json` output strictly (types are checked, not coerced)."""
-    if not isinstance(data, dict):
+    if type(data) is not dict:
         raise SidecarError("an item is not a JSON object")
-    unknown = set(data) - _ITEM_KEYS
-    if unknown:
-        raise SidecarError(f"unknown item fields {sorted(unknown)}")
-    checks = {
-        "id": lambda v: type(v) is int,
-        "label": lambda v: type(v) is int and v >= 0,
-        "state": lambda v: v in {s.value for s in ItemState},
-        "reviewed": lambda v: type(v) is bool,
-        "score": _is_number,
-        "mask_id": lambda v: type(v) is int,
-        "box": lambda v: isinstance(v, list) and len(v) == 6 and all(map(_is_number, v)),
-        "world_xyz": lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_number, v)),
-        "size_mm": lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_number, v)),
-        "extras": lambda v: isinstance(v, dict) and all(
-            x is None or isinstance(x, (str, bool)) or _is_number(x) for x in v.values()),
-        "note": lambda v: isinstance(v, str),
-    }
-    for name in ("id", "label", "state"):
-        if name not in data:
-            raise SidecarError(f"an item has no {name!r}")
+    if "id" not in data or "label" not in data or "state" not in data:
+        raise SidecarError("an item lacks its id, label or state")
     for name, value in data.items():
-        if not checks[name](value):
+        check = _CHECKS.get(name)
+        if check is None:
+            raise SidecarError(f"item {data.get('id')!r}: unknown field {name!r}")
+        if not check(value):
             raise SidecarError(f"item {data.get('id')!r}: {name} has the wrong type or value")
     try:
         return ReviewItem(**data)

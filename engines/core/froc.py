@@ -218,19 +218,31 @@ class FROCCurve:
         return float(np.mean(self.sensitivities))
 
 
+def _ranked(entries: FROCEntries) -> tuple[np.ndarray, np.ndarray]:
+    """Entries on the curve (detected nodules and false positives) by decreasing score, and
+    the position of the last entry of each run of equal scores (one curve point per run)."""
+    keep = np.flatnonzero(entries.detected | ~entries.is_nodule)
+    order = keep[np.argsort(-entries.score[keep], kind="stable")]
+    scores = entries.score[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1].astype(np.int64)
+    return order, last_of_tie[:len(scores)]
+
+
+def _cumulative(is_nodule: np.ndarray, weights: np.ndarray,
+                last_of_tie: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positives, true positives) counted down to each curve point; ``weights`` are
+    how often each entry counts (1, or its scan's multiplicity in a bootstrap draw)."""
+    tps = np.cumsum(weights * is_nodule)[last_of_tie].astype(np.float64)
+    fps = np.cumsum(weights * ~is_nodule)[last_of_tie].astype(np.float64)
+    return fps, tps
+
+
 def froc_curve(entries: FROCEntries) -> FROCCurve:
     """The FROC curve and operating points of matched entries (steps 5–6)."""
     n_nodules = int(entries.is_nodule.sum())
-    keep = entries.detected | ~entries.is_nodule
-    labels, scores = entries.is_nodule[keep], entries.score[keep]
-    order = np.argsort(-scores, kind="stable")
-    labels, scores = labels[order], scores[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1].astype(np.int64)
-    if not len(scores):
-        last_of_tie = last_of_tie[:0]
-    tps = np.cumsum(labels)[last_of_tie].astype(np.float64)
-    fps = last_of_tie + 1.0 - tps
-    thresholds = scores[last_of_tie]
+    order, last_of_tie = _ranked(entries)
+    fps, tps = _cumulative(entries.is_nodule[order], np.ones(len(order)), last_of_tie)
+    thresholds = entries.score[order][last_of_tie]
     if len(fps) > 2:  # sklearn's drop_intermediate: drop collinear points
         optimal = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)),
                                        True])
@@ -305,12 +317,19 @@ def cpm_bootstrap(entries: FROCEntries, n_samples: int = 1000, confidence: float
     if n_samples < 1 or not 0 < confidence < 1:
         raise ValueError("need n_samples >= 1 and 0 < confidence < 1")
     rng = np.random.default_rng(seed)
+    # A draw only changes how often each entry counts, not the order of the entries, so
+    # every sample reuses one ranking (the same curve points as entries.subset(drawn)).
+    order, last_of_tie = _ranked(entries)
+    labels, scan_of = entries.is_nodule[order], entries.scan[order]
     per_point = []
     for _ in range(n_samples):
         drawn = rng.integers(0, entries.n_scans, size=entries.n_scans)
-        sample = entries.subset(drawn)
-        if sample.is_nodule.any():
-            per_point.append(froc_curve(sample).sensitivities)
+        repeats = np.bincount(drawn, minlength=entries.n_scans)
+        n_nodules = int(np.sum(repeats[entries.scan] * entries.is_nodule))
+        if n_nodules:
+            fps, tps = _cumulative(labels, repeats[scan_of], last_of_tie)
+            per_point.append(np.interp(OPERATING_POINTS, np.r_[0.0, fps] / entries.n_scans,
+                                       np.r_[0.0, tps] / n_nodules))
     if not per_point:
         nan = np.full(len(OPERATING_POINTS), np.nan)
         return CPMInterval(np.nan, np.nan, np.nan, nan, nan, np.zeros(0), confidence)

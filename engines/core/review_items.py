@@ -63,7 +63,7 @@ def _label(value: Any, item_id: int) -> int:
 
 
 def _scalar(value: Any, name: str) -> Scalar:
-    if value is None or isinstance(value, (str, bool)):
+    if value is None or type(value) in (str, bool, int):
         return value
     if hasattr(value, "item") and not isinstance(value, (int, float)):  # numpy scalar
         value = value.item()
@@ -88,10 +88,10 @@ def _note(value: Any, item_id: int) -> str:
 
 
 _NORMALISE = {
-    "id": lambda value, _: int(value),
+    "id": lambda value, _: value if type(value) is int else int(value),
     "label": _label,
-    "state": lambda value, _: ItemState(value),
-    "reviewed": lambda value, _: bool(value),
+    "state": lambda value, _: value if type(value) is ItemState else ItemState(value),
+    "reviewed": lambda value, _: value is True or (value is not False and bool(value)),
     "score": _optional(lambda value, item_id: _finite(value, f"item {item_id}: score")),
     "mask_id": _optional(lambda value, _: int(value)),
     "box": _optional(_box),

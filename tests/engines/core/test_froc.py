@@ -133,6 +133,11 @@ def test_bootstrap_is_seeded_and_brackets_the_cpm():
     assert first.lower < point < first.upper and first.lower < first.cpm < first.upper
     assert np.all(first.sensitivity_lower <= first.sensitivity_upper)
     assert len(first.samples) == 200
+    # each sample is the FROC of the drawn scans' entries, as the script recomputes it
+    rng = np.random.default_rng(7)
+    for sample in first.samples[:20]:
+        drawn = rng.integers(0, 30, size=30)
+        assert froc_curve(entries.subset(drawn)).cpm == pytest.approx(sample)
 
 
 def test_bootstrap_of_one_scan_has_no_spread():
