@@ -160,6 +160,9 @@ class Autosaver:
         except OSError as exc:
             self.last_error = f"autosave to {self.path.name} failed: {exc.strerror or exc}"
             return False
+        except (TypeError, ValueError) as exc:  # e.g. meta that is not JSON
+            self.last_error = f"autosave to {self.path.name} failed: {exc}"
+            return False
         self.last_saved = datetime.now()
         self.last_error = None
         self.writes += 1

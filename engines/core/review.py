@@ -11,6 +11,7 @@ the GUI, the CLI and the tests drive the same object.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,6 +102,10 @@ class ReviewDocument:
             raise ValueError("a review needs at least one class name")
         self.kind = kind
         self.meta = dict(meta or {})
+        try:
+            json.dumps(self.meta, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"meta must be JSON-able ({exc})") from None
         self._items: dict[int, ReviewItem] = {}
         for item in items:
             if item.id in self._items:

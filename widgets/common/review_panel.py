@@ -203,7 +203,6 @@ class ReviewPanel(QWidget):
         self.warning_label.setText(notice)
         self.warning_label.setStyleSheet("color: #b03000" if warning else "color: #555")
         self.warning_label.setVisible(bool(notice))
-        self.current_id = None
         self.set_current(None)
 
     def set_current(self, item_id: int | None) -> None:

@@ -216,3 +216,15 @@ def test_export_csv_and_json(tmp_path):
                       .read_text())
     assert [r["id"] for r in data["items"]] == [0, 4]
     assert data["counts"]["reviewed"] == 2 and data["items"][1]["y1"] == 5
+
+
+def test_documents_need_classes_unique_ids_and_json_meta():
+    with pytest.raises(ValueError, match="class name"):
+        ReviewDocument([])
+    with pytest.raises(ValueError, match="twice"):
+        ReviewDocument(CLASSES, [ReviewItem(1, 0), ReviewItem(1, 1)])
+    with pytest.raises(ValueError, match="not one of"):
+        ReviewDocument(CLASSES, [ReviewItem(1, 5)])
+    with pytest.raises(ValueError, match="JSON"):
+        ReviewDocument(CLASSES, meta={"threshold": float("nan")})
+    assert ReviewDocument(CLASSES, [ReviewItem(4, 0)], next_id=2).next_id == 5
