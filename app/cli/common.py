@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engines.core.checkpoint import atomic_write_bytes
 from engines.core.config import base_type, choices_of, describe_range, field_types, label_of
 from engines.core.errors import InputError
+from engines.core.files import atomic_write_bytes
 from engines.core.progress import Progress, TaskGenerator
 
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.core.checkpoint import atomic_write_bytes
+from engines.core.files import atomic_write_bytes
 from engines.core.errors import InputError, LabLensError
 from engines.core.progress import Progress, TaskGenerator
 

@@ -8,15 +8,14 @@ config, metrics, library versions). Loading never executes code from the file.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engines.core.errors import ModelError
+from engines.core.files import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -44,19 +43,6 @@ def library_versions() -> dict[str, str]:
         "torch": torch.__version__,
         "safetensors": safetensors.__version__,
     }
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(path: str | Path, tensors: dict[str, Any], metadata: dict[str, Any],

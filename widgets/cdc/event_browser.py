@@ -4,10 +4,8 @@ them with numpy, so files of many thousand events sort instantly."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -21,111 +19,46 @@ from PySide6.QtWidgets import (
 
 from engines.cdc.analysis import EventTable
 from engines.core.errors import InputError
+from widgets.common.item_table import Column, ItemTableModel
 
-COLUMNS = ("Event", "Hits", "Occ.", "Signal", "Purity", "Retention")
-TIPS = ("Event number", "Hits in the event", "Occupancy: hit read-out cells / 4482",
-        "Signal hits (truth)", "Purity at the threshold (cell level)",
-        "Retention at the threshold (cell level)")
-_Index = QModelIndex | QPersistentModelIndex
+COLUMNS = (
+    Column("event", "Event", lambda v: str(int(v)), tip="Event number"),
+    Column("hits", "Hits", "{:,}", tip="Hits in the event"),
+    Column("occupancy", "Occ.", lambda v: f"{100 * v:.1f} %",
+           tip="Occupancy: hit read-out cells / 4482"),
+    Column("signal", "Signal", lambda v: str(int(v)), tip="Signal hits (truth)", blank="–"),
+    Column("purity", "Purity", "{:.3f}", tip="Purity at the threshold (cell level)"),
+    Column("retention", "Retention", "{:.3f}", tip="Retention at the threshold (cell level)"),
+)
 
 
-class EventTableModel(QAbstractTableModel):
-    """Table over an :class:`EventTable` plus per-event purity/retention (NaN = blank)."""
+class EventTableModel(ItemTableModel):
+    """Table over an :class:`EventTable` plus per-event purity/retention (NaN = blank); the
+    item ids are the events' indices in the file."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(COLUMNS)
         self.table: EventTable | None = None
-        self.purity = np.zeros(0)
-        self.retention = np.zeros(0)
-        self.order = np.zeros(0, dtype=np.int64)  # view row -> event index
-        self.sort_column, self.sort_order = -1, Qt.SortOrder.AscendingOrder
 
     def set_table(self, table: EventTable | None) -> None:
-        self.beginResetModel()
         self.table = table
-        n = 0 if table is None else len(table)
-        self.purity = np.full(n, np.nan)
-        self.retention = np.full(n, np.nan)
-        self.order = np.arange(n)
         self.sort_column = -1
-        self.endResetModel()
+        if table is None:
+            self.set_items(np.zeros(0, dtype=np.int64))
+            return
+        blank = np.full(len(table), np.nan)
+        self.set_items(np.arange(len(table)), {
+            "event": table.event_number, "hits": table.n_hits, "occupancy": table.occupancy,
+            "signal": np.where(table.has_truth, table.n_signal_hits, np.nan),
+            "purity": blank, "retention": blank})
 
     def set_figures(self, purity: np.ndarray | None, retention: np.ndarray | None) -> None:
         """Per-event purity and retention (N,) or None to blank the columns."""
-        n = len(self.order)
-        self.purity = np.full(n, np.nan) if purity is None else np.asarray(purity, float)
-        self.retention = np.full(n, np.nan) if retention is None else np.asarray(retention,
-                                                                                 float)
-        if n:
-            self.dataChanged.emit(self.index(0, 4), self.index(n - 1, 5))
-
-    def column_values(self, column: int) -> np.ndarray:
-        table = self.table
-        values = (table.event_number, table.n_hits, table.occupancy,
-                  np.where(table.has_truth, table.n_signal_hits, -1), self.purity,
-                  self.retention)
-        return np.asarray(values[column], dtype=np.float64)
-
-    # Qt model interface
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.order)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,  # noqa: N802
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation != Qt.Orientation.Horizontal:
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return TIPS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or self.table is None:
-            return None
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        event = int(self.order[index.row()])
-        column = index.column()
-        table = self.table
-        if column == 0:
-            return str(int(table.event_number[event]))
-        if column == 1:
-            return f"{int(table.n_hits[event]):,}"
-        if column == 2:
-            return f"{100 * table.occupancy[event]:.1f} %"
-        if column == 3:
-            return str(int(table.n_signal_hits[event])) if table.has_truth[event] else "–"
-        value = (self.purity if column == 4 else self.retention)[event]
-        return f"{value:.3f}" if np.isfinite(value) else ""
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if self.table is None:
-            return
-        self.layoutAboutToBeChanged.emit()
-        values = self.column_values(column)
-        values = np.where(np.isfinite(values), values, np.inf)  # blanks last
-        if order == Qt.SortOrder.DescendingOrder:
-            values = np.where(np.isfinite(values), -values, np.inf)
-        old_order = self.order
-        self.order = np.argsort(values, kind="stable")
-        self.sort_column, self.sort_order = column, order
-        row_of = np.empty(len(self.order), dtype=np.int64)
-        row_of[self.order] = np.arange(len(self.order))
-        persistent = self.persistentIndexList()  # keep the selection on the same events
-        self.changePersistentIndexList(
-            persistent, [self.index(int(row_of[old_order[p.row()]]), p.column())
-                         for p in persistent])
-        self.layoutChanged.emit()
-
-    def row_of(self, event: int) -> int:
-        rows = np.flatnonzero(self.order == event)
-        return int(rows[0]) if rows.size else -1
+        n = len(self.ids)
+        self.update_values({
+            "purity": np.full(n, np.nan) if purity is None else np.asarray(purity, float),
+            "retention": np.full(n, np.nan) if retention is None else np.asarray(retention,
+                                                                               float)})
 
 
 class EventBrowser(QWidget):
@@ -183,7 +116,8 @@ class EventBrowser(QWidget):
 
     def current_event(self) -> int:
         row = self.view.currentIndex().row()
-        return int(self.model.order[row]) if 0 <= row < len(self.model.order) else -1
+        event = self.model.item_at(row)
+        return -1 if event is None else event
 
     def select(self, event: int) -> None:
         """Select (and scroll to) the row of event index ``event`` without re-emitting."""
@@ -225,7 +159,7 @@ class EventBrowser(QWidget):
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not self._selecting and current.isValid():
-            self.eventSelected.emit(int(self.model.order[current.row()]))
+            self.eventSelected.emit(self.model.item_at(current.row()))
 
     def row_count(self) -> int:
         return self.model.rowCount()

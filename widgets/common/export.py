@@ -12,8 +12,8 @@ from pathlib import Path
 import pyqtgraph as pg
 import pyqtgraph.exporters as pg_exporters
 
-from engines.core.checkpoint import atomic_write_bytes
 from engines.core.errors import InputError
+from engines.core.files import atomic_write_bytes
 
 PLOT_FILTER = "PNG image (*.png);;SVG image (*.svg)"
 CSV_FILTER = "CSV table (*.csv)"

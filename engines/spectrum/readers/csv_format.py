@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engines.core.checkpoint import atomic_write_bytes
 from engines.core.errors import InputError
+from engines.core.files import atomic_write_bytes
 from engines.spectrum.readers._common import (
     check_counts,
     decode_text,
