@@ -1,7 +1,7 @@
 """What a large 2-D image view needs, computed without Qt (no drawing here).
 
-- :func:`build_pyramid`: 2×, 4×, 8×, … box-averaged levels, so a zoomed-out view draws a few
-  screen-sized pixels instead of 56 million.
+- :func:`build_pyramid` (shapes: :func:`pyramid_shapes`): 2×, 4×, 8×, … box-averaged levels,
+  so a zoomed-out view draws a few screen-sized pixels instead of 56 million.
 - :func:`robust_levels`: display window (levels) from percentiles of a strided subsample, for
   16-bit and float images (about a million pixels looked at, whatever the image size).
 - :func:`overlay_codes`: a class-index label image turned into 8-bit colour-table codes for an
@@ -43,6 +43,15 @@ def downsample2(image: np.ndarray) -> np.ndarray:
     return total.astype(image.dtype)
 
 
+def pyramid_shapes(shape: tuple[int, int], min_size: int = 512) -> list[tuple[int, int]]:
+    """``(h, w)`` of every level of :func:`build_pyramid` for an image of ``shape``: halved
+    (rounded down) until the longer side is at most ``min_size`` px."""
+    shapes = [(int(shape[0]), int(shape[1]))]
+    while max(shapes[-1]) > min_size and min(shapes[-1]) >= 2:
+        shapes.append((shapes[-1][0] // 2, shapes[-1][1] // 2))
+    return shapes
+
+
 def build_pyramid(image: np.ndarray, min_size: int = 512) -> list[np.ndarray]:
     """``[image, image/2, image/4, …]`` until the longer side is at most ``min_size`` px.
 
@@ -56,7 +65,7 @@ def build_pyramid(image: np.ndarray, min_size: int = 512) -> list[np.ndarray]:
     if image.dtype.kind not in "uif":
         raise InputError(f"an image must hold numbers, got dtype {image.dtype}")
     levels = [image]
-    while max(levels[-1].shape[:2]) > min_size and min(levels[-1].shape[:2]) >= 2:
+    for _ in pyramid_shapes(image.shape[:2], min_size)[1:]:
         levels.append(downsample2(levels[-1]))
     return levels
 
