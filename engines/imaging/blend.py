@@ -199,15 +199,22 @@ class Stitcher:
         y1 = grid.band_end(self._row)
         n = y1 - y0
         total, weight = self._sum[:, :n], self._weight[:n]
-        labels = total.argmax(axis=0).astype(self.label_dtype)
-        max_score = total.max(axis=0) / weight
+        # argmax class by class: np.argmax(axis=0) would copy the whole (C, n, W) block
+        best = total[0].copy()
+        labels = np.zeros((n, total.shape[2]), dtype=self.label_dtype)
+        for cls in range(1, self.n_classes):
+            better = total[cls] > best          # ties keep the lower class, as argmax does
+            labels[better] = cls
+            np.maximum(best, total[cls], out=best)
+        max_score = np.divide(best, weight, out=best)
         scores = total / weight if self.keep_scores else None
         band = FinishedBand(y0, y1, labels, max_score, scores)
         self._row += 1
         self._added[:] = False
         if not self.done:
             keep = self._weight.shape[0] - n
-            self._sum[:, :keep] = self._sum[:, n:]
+            for cls in range(self.n_classes):   # per class: no temporary copy of the block
+                self._sum[cls, :keep] = self._sum[cls, n:]
             self._sum[:, keep:] = 0.0
             self._weight[:keep] = self._weight[n:]
             self._weight[keep:] = 0.0

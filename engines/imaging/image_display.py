@@ -86,6 +86,15 @@ def robust_levels(image: np.ndarray, low: float = 0.5, high: float = 99.5,
     return lo, hi
 
 
+def class_codes(classes: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 class codes: the class index for 0 … 126, ``NO_CLASS`` for anything else."""
+    classes = np.asarray(classes)
+    if classes.dtype.kind == "u" or classes.dtype == np.bool_:
+        return np.minimum(classes, NO_CLASS).astype(np.uint8, copy=False)
+    inside = (classes >= 0) & (classes < NO_CLASS)
+    return np.where(inside, classes, NO_CLASS).astype(np.uint8)
+
+
 def boundary_mask(ids: np.ndarray) -> np.ndarray:
     """(H, W) bool: pixels with a 4-neighbour of a different id (the image border is not a
     boundary)."""
@@ -119,15 +128,15 @@ def overlay_codes(classes: np.ndarray, objects: np.ndarray | None = None,
     (H, W) uint8
         ``class`` on plain pixels, ``class + OUTLINE`` on outline pixels.
     """
-    classes = np.asarray(classes)
-    inside = (classes >= 0) & (classes < NO_CLASS)
-    codes = np.where(inside, classes, NO_CLASS).astype(np.uint8)
+    codes = class_codes(classes)
+    if codes is classes:
+        codes = codes.copy()
     if objects is None:
         edge = boundary_mask(codes)
     else:
         objects = np.asarray(objects)
-        if objects.shape != classes.shape:
-            raise InputError(f"object image {objects.shape} and class image {classes.shape} "
+        if objects.shape != codes.shape:
+            raise InputError(f"object image {objects.shape} and class image {codes.shape} "
                              "differ in size")
         edge = boundary_mask(objects) & (objects != background_object)
     codes[edge] |= OUTLINE

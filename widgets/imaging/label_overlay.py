@@ -20,7 +20,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from engines.core.errors import InputError
-from engines.imaging.image_display import MAX_CLASSES, NO_CLASS, OUTLINE, overlay_codes
+from engines.imaging.image_display import (
+    MAX_CLASSES,
+    NO_CLASS,
+    OUTLINE,
+    class_codes,
+    overlay_codes,
+)
 from widgets.imaging.pyramid_item import PyramidImageItem
 
 MODES = ("fill", "outline", "both")
@@ -104,8 +110,9 @@ class LabelOverlay(PyramidImageItem):
             if classes.ndim != 2 or classes.dtype.kind not in "iub":
                 raise InputError(f"a label image must be 2-D integers, got {classes.dtype} "
                                  f"{classes.shape}")
-            codes = np.where((classes >= 0) & (classes < NO_CLASS), classes,
-                             NO_CLASS).astype(np.uint8)
+            codes = class_codes(classes)
+            if codes is classes:
+                codes = codes.copy()
         if objects is not None and np.shape(objects) != codes.shape:
             raise InputError(f"object image {np.shape(objects)} and label image {codes.shape} "
                              "differ in size")
@@ -124,8 +131,7 @@ class LabelOverlay(PyramidImageItem):
         if rows.ndim != 2 or rows.shape[1] != width or not 0 <= y0 <= height - rows.shape[0]:
             raise ValueError(f"label rows {rows.shape} at y0 = {y0} do not fit the "
                              f"{height} × {width} label image")
-        self.classes[y0:y0 + rows.shape[0]] = np.where((rows >= 0) & (rows < NO_CLASS), rows,
-                                                       NO_CLASS)
+        self.classes[y0:y0 + rows.shape[0]] = class_codes(rows)
         # outlines of the rows just above and below can change too
         self.invalidate_rows(y0 - 1, y0 + rows.shape[0] + 1)
 

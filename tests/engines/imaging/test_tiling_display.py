@@ -10,6 +10,7 @@ from engines.imaging.image_display import (
     NO_CLASS,
     OUTLINE,
     build_pyramid,
+    class_codes,
     downsample2,
     overlay_codes,
     robust_levels,
@@ -67,3 +68,10 @@ def test_overlay_codes_mark_object_outlines_with_their_class():
     assert by_class[4, 4] == 3
     with pytest.raises(InputError, match="differ"):
         overlay_codes(classes, objects[:4])
+
+
+def test_class_codes_map_everything_outside_0_to_126_to_no_class():
+    np.testing.assert_array_equal(class_codes(np.array([[0, 126, 127, 255]], np.uint8)),
+                                  [[0, 126, NO_CLASS, NO_CLASS]])
+    np.testing.assert_array_equal(class_codes(np.array([[-1, 5, 300]], np.int32)),
+                                  [[NO_CLASS, 5, NO_CLASS]])
