@@ -15,16 +15,29 @@ touch: a running weighted sum of ``(C, window_h, W)`` plus a weight sum ``(windo
 O(C × window_h × W) memory instead of O(C × H × W). When the last tile of a tile row has been
 added, the rows above the next tile row can no longer change; they come back as a
 :class:`FinishedBand` (argmax label rows, the largest blended score, and optionally all class
-scores), and the buffer moves down.
+scores), and the buffer moves down. :class:`SlidingWindowConfig` holds the settings.
+
+Typical use (the model runs on batches of crops, on a GPU when there is one)::
+
+    config = SlidingWindowConfig(window=512, stride=384)
+    grid = config.grid(image.shape)
+    stitcher = config.stitcher(grid, n_classes)
+    for tiles, crops in grid.batches(image, config.batch_size):   # (B, h, w[, C]) crops
+        scores = model(crops)                                       # (B, C, h, w) numpy
+        for tile, score in zip(tiles, scores):
+            for band in stitcher.add(tile, score):
+                labels[band.y0:band.y1] = band.labels               # or show it at once
+    stitcher.finish()
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from engines.core.errors import InputError
 from engines.imaging.tiling import Tile, TileGrid
 
 BLENDS = ("hann", "gaussian")
@@ -65,6 +78,42 @@ def blend_weights(h: int, w: int, kind: str = "hann",
     rows = blend_profile(h, kind, top, bottom)
     cols = blend_profile(w, kind, left, right)
     return np.outer(rows, cols).astype(np.float32)
+
+
+@dataclass
+class SlidingWindowConfig:
+    """Sliding-window inference settings (forms are built from the field metadata)."""
+
+    window: int = field(default=512, metadata={
+        "label": "Window", "unit": "px", "range": (16, 4096),
+        "help": "Side of the square crops given to the model (the paper used 1000 px)"})
+    stride: int = field(default=384, metadata={
+        "label": "Stride", "unit": "px", "range": (1, 4096),
+        "help": "Step between crops; smaller than the window so that tiles overlap and blend"})
+    blend: str = field(default="hann", metadata={
+        "label": "Blending", "choices": BLENDS,
+        "help": "Weight window for averaging overlapping tiles (never zero on image borders)"})
+    batch_size: int = field(default=8, metadata={
+        "label": "Batch size", "range": (1, 256), "help": "Crops per model call"})
+
+    def __post_init__(self) -> None:
+        if self.blend not in BLENDS:
+            raise InputError(f"unknown blending {self.blend!r}; choose one of "
+                             f"{', '.join(BLENDS)}")
+        if not 16 <= self.window <= 4096:
+            raise InputError(f"window must be within 16…4096 px, got {self.window}")
+        if not 1 <= self.stride <= self.window:
+            raise InputError(f"stride must be within 1…window ({self.window}) px, got "
+                             f"{self.stride}")
+        if not 1 <= self.batch_size <= 256:
+            raise InputError(f"batch size must be within 1…256, got {self.batch_size}")
+
+    def grid(self, shape: tuple[int, ...]) -> TileGrid:
+        """The tile grid over an image of ``shape`` (H, W[, C])."""
+        return TileGrid(tuple(shape)[:2], self.window, self.stride)
+
+    def stitcher(self, grid: TileGrid, n_classes: int, keep_scores: bool = False) -> Stitcher:
+        return Stitcher(grid, n_classes, self.blend, keep_scores)
 
 
 @dataclass(frozen=True)

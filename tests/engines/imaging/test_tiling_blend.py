@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engines.imaging.blend import Stitcher, blend_profile, blend_weights, stitch
+from engines.core.errors import InputError
+from engines.imaging.blend import (
+    SlidingWindowConfig,
+    Stitcher,
+    blend_profile,
+    blend_weights,
+    stitch,
+)
 from engines.imaging.tiling import TileGrid
 
 
@@ -126,3 +133,15 @@ def test_out_of_order_duplicate_and_missing_tiles_are_refused():
         stitcher.add(pairs[1][0], np.zeros((3, 16, 16)))
     with pytest.raises(ValueError, match="never added"):
         stitcher.finish()
+
+
+def test_config_builds_grid_and_stitcher_and_refuses_bad_values():
+    config = SlidingWindowConfig(window=32, stride=24, blend="gaussian", batch_size=3)
+    grid = config.grid((70, 50, 3))
+    assert grid.shape == (70, 50) and grid.window == (32, 32) and grid.stride == (24, 24)
+    stitcher = config.stitcher(grid, 4)
+    assert stitcher.blend == "gaussian" and stitcher.n_classes == 4
+    for bad in ({"window": 8}, {"stride": 40, "window": 32}, {"blend": "box"},
+                {"batch_size": 0}):
+        with pytest.raises(InputError):
+            SlidingWindowConfig(**bad)
