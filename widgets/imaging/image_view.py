@@ -200,7 +200,7 @@ class ImageView(pg.GraphicsView):
     def set_class_visible(self, index: int, visible: bool) -> None:
         """Show or hide class ``index`` in the overlay (the legend's check box follows)."""
         self.overlay.set_class_visible(index, visible)
-        self.legend.set_visible(index, visible)
+        self.legend.set_class_visible(index, visible)
 
     def _legend_toggled(self, index: int, visible: bool) -> None:
         self.overlay.set_class_visible(index, visible)

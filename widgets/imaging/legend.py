@@ -49,14 +49,14 @@ class ClassLegend(pg.GraphicsWidgetAnchor, pg.GraphicsWidget):
         self.visible = [True] * len(names) if visible is None else [bool(v) for v in visible]
         self._relayout()
 
-    def set_visible(self, index: int, visible: bool) -> None:
+    def set_class_visible(self, index: int, visible: bool) -> None:
         """Tick or untick row ``index`` without emitting :attr:`classToggled`."""
         self.visible[index] = bool(visible)
         self.update()
 
     def toggle(self, index: int) -> None:
         """Flip row ``index`` and emit :attr:`classToggled`."""
-        self.set_visible(index, not self.visible[index])
+        self.set_class_visible(index, not self.visible[index])
         self.classToggled.emit(index, self.visible[index])
 
     # -- geometry --------------------------------------------------------------------------------
