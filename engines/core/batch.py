@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engines.core.files import atomic_write_bytes
 from engines.core.errors import InputError, LabLensError
+from engines.core.files import atomic_write_bytes
 from engines.core.progress import Progress, TaskGenerator
 
 RESULTS_CSV = "results.csv"
