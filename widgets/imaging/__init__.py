@@ -1,0 +1,1 @@
+"""Imaging widgets shared by the sem, soil and nodules workspaces."""
