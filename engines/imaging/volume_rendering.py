@@ -68,8 +68,9 @@ class TransferFunction:
 SOIL_BAND_COLOURS = ((0.35, 0.35, 0.35), (0.55, 0.75, 0.95), (0.55, 0.36, 0.20),
                      (0.85, 0.70, 0.45), (0.70, 0.70, 0.72), (0.95, 0.35, 0.25))
 #: Opacity per mm of each band: air/pores and the band below them transparent, water and
-#: organic matter faint, the mineral matrix light enough to see stones through a 10 cm core.
-SOIL_BAND_OPACITIES = (0.0, 0.0, 0.001, 0.004, 0.4, 0.8)
+#: organic matter faint, the mineral matrix half-transparent across a 6 cm core, so that stones
+#: (and label surfaces) inside it stay visible.
+SOIL_BAND_OPACITIES = (0.0, 0.0, 0.003, 0.01, 0.5, 0.8)
 SOIL_BAND_EDGES_HU = tuple(float(-2048 + 1024 * k) for k in range(7))
 
 
@@ -150,11 +151,15 @@ class RenderVolume:
 def downsample_for_rendering(volume: Volume, budget: int = RENDER_VOXEL_BUDGET
                              ) -> TaskGenerator[RenderVolume]:
     """Block-mean ``volume`` down to ``budget`` voxels (see the module notes), slab by slab
-    (memory: one slab of float32), yielding progress; integer data stay integer (rounded)."""
+    (memory: one slab of float32), yielding progress; integer data stay integer (rounded).
+    The result's array is C-contiguous (ready to be a VTK texture without a copy)."""
     fz, fy, fx = render_factors(volume.shape, volume.spacing_zyx, budget)
     if (fz, fy, fx) == (1, 1, 1):
-        yield Progress(1.0, "volume within the rendering budget")
-        return RenderVolume(volume, (1, 1, 1), volume.shape)
+        yield Progress(0.5, "volume within the rendering budget")
+        contiguous = np.ascontiguousarray(volume.array)  # a texture needs one block (a crop: copy)
+        same = contiguous is volume.array
+        return RenderVolume(volume if same else replace(volume, array=contiguous), (1, 1, 1),
+                            volume.shape)
     nz, ny, nx = (n // f for n, f in zip(volume.shape, (fz, fy, fx), strict=True))
     source = volume.array
     integer = np.issubdtype(source.dtype, np.integer)

@@ -11,7 +11,7 @@ import numpy as np
 from engines.imaging.volume import Volume
 
 #: chest phantom labels
-LUNG, NODULE, SPINE, MARKER = 1, 2, 3, 4
+LUNG, NODULE, SPINE, MARKER = 1, 2, 3, 4  # SPINE: the spine and the ribs
 #: soil phantom labels
 PORE, STONE, ROOT = 1, 2, 3
 
@@ -32,9 +32,10 @@ def chest_phantom(shape_zyx=(40, 96, 128), spacing_xyz=(2.5, 2.5, 5.0), directio
                   seed: int = 0) -> tuple[Volume, Volume]:
     """A chest-like CT and its label map.
 
-    An elliptic body (+40 HU) in air (−1000), two lungs (−850), a spine (+700) behind them, a
-    12 mm nodule (+40) in the patient's left lung (+x), and a 10 mm bone marker in the left,
-    anterior, superior corner of the body (x > 0, y < 0, z > 0) for orientation tests.
+    An elliptic body (+40 HU) in air (−1000), two lungs (−850) with vessels (+40), a spine and
+    ribs (+700, one label), a 12 mm nodule (+40) in the patient's left lung (+x), and a 10 mm
+    bone marker (+1200) in the left, anterior, superior part of the body (x > 0, y < 0, z > 0)
+    for orientation tests.
     """
     direction = np.eye(3) if direction is None else direction
     origin, x, y, z = _world_grid(shape_zyx, spacing_xyz, direction)
@@ -45,19 +46,33 @@ def chest_phantom(shape_zyx=(40, 96, 128), spacing_xyz=(2.5, 2.5, 5.0), directio
     lungs = (((np.abs(x) - 0.45 * a) / (0.33 * a)) ** 2 + (y / (0.7 * b)) ** 2
              + (z / (0.8 * half_z)) ** 2 <= 1)
     spine = (x ** 2 + (y - 0.75 * b) ** 2 <= (0.12 * a) ** 2)
+    shell = (x / (0.93 * a)) ** 2 + (y / (0.93 * b)) ** 2
+    ribs = (shell >= 0.88 ** 2) & (shell <= 1) & (np.cos(2 * np.pi * z / 25.0) > 0.5) \
+        & (np.abs(x) > 0.15 * a)
+    rng = np.random.default_rng(seed)
+    vessels = np.zeros(x.shape, bool)
+    for side in (-1, 1):
+        hilum = np.array([side * 0.3 * a, 0.0, 0.0])
+        for _ in range(6):
+            heading = rng.normal(size=3) * (1.0, 1.0, 2.0)
+            heading[0] = side * abs(heading[0])
+            heading /= np.linalg.norm(heading)
+            offset = np.stack([x, y, z], -1) - hilum
+            along = np.clip(offset @ heading, 0.0, 0.7 * a)
+            vessels |= np.linalg.norm(offset - along[..., None] * heading, axis=-1) <= 1.6
     nodule = (x - 0.45 * a) ** 2 + (y + 0.15 * b) ** 2 + z ** 2 <= 6.0 ** 2
     marker = (x - 0.5 * a) ** 2 + (y + 0.6 * b) ** 2 + (z - 0.6 * half_z) ** 2 <= 5.0 ** 2
     hu = np.full(x.shape, -1000.0)
     hu[body] = 40.0
     hu[lungs] = -850.0
-    hu[spine] = 700.0
+    hu[lungs & vessels] = 40.0
+    hu[spine | ribs] = 700.0
     hu[nodule] = 40.0
     hu[marker] = 1200.0
-    rng = np.random.default_rng(seed)
     hu += rng.normal(0.0, 15.0, hu.shape)
     labels = np.zeros(x.shape, np.uint8)
     labels[lungs] = LUNG
-    labels[spine] = SPINE
+    labels[spine | ribs] = SPINE
     labels[nodule] = NODULE
     labels[marker] = MARKER
     ct = Volume(hu.astype(np.int16), tuple(spacing_xyz), origin, direction, modality="CT")
@@ -78,11 +93,13 @@ def soil_core_phantom(shape_zyx=(64, 80, 80), spacing_xyz=(0.351, 0.351, 0.25),
     hu[inside] = 1500.0
     labels = np.zeros(x.shape, np.uint8)
     height = shape_zyx[0] * spacing_xyz[2]
-    for label, value, count, size in ((PORE, -1000.0, 10, 0.07), (STONE, 2800.0, 5, 0.12)):
+    # (label, HU, count, radius range as a fraction of the core radius)
+    for label, value, count, (low, high) in ((PORE, -1000.0, 40, (0.03, 0.08)),
+                                              (STONE, 2800.0, 6, (0.08, 0.2))):
         for _ in range(count):
-            c = np.array([*rng.uniform(-0.5, 0.5, 2) * radius, rng.uniform(-0.3, 0.3) * height])
-            ball = inside & ((x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2
-                             <= (size * 2 * radius) ** 2)
+            size = rng.uniform(low, high) * radius
+            c = np.array([*rng.uniform(-0.6, 0.6, 2) * radius, rng.uniform(-0.4, 0.4) * height])
+            ball = inside & ((x - c[0]) ** 2 + (y - c[1]) ** 2 + (z - c[2]) ** 2 <= size ** 2)
             hu[ball] = value
             labels[ball] = label
     root = inside & ((x - 0.3 * z) ** 2 + (y + 0.2 * radius) ** 2 <= (0.06 * radius) ** 2)

@@ -10,6 +10,7 @@ from engines.core.progress import drive
 from engines.imaging.volume import Volume
 from engines.imaging.volume_rendering import (
     BOX_EDGES,
+    SOIL_BAND_OPACITIES,
     TRANSFER_FUNCTIONS,
     box_corners,
     clip_planes,
@@ -33,7 +34,8 @@ def test_presets_are_ordered_and_shift_with_the_data():
     assert shifted.opacities[0][0] == soil.opacities[0][0] + 2048
     # six constant bands: the opacity at the middle of band k is the band's
     opacity = dict(soil.opacities)
-    assert opacity[-2048 + 1024 * 4 + 0.5] == opacity[-2048 + 1024 * 5 - 0.5] == 0.4
+    assert opacity[-2048 + 1024 * 4 + 0.5] == opacity[-2048 + 1024 * 5 - 0.5] \
+        == SOIL_BAND_OPACITIES[4]
     with pytest.raises(InputError, match="valid names"):
         transfer_function("mri")
 
@@ -83,3 +85,13 @@ def test_box_and_slice_planes_in_world_mm():
     loops = slice_plane_corners(volume, (2, 3, 4))
     assert np.allclose(loops[0][:, 2], 34.0)  # the axial plane at z index 2
     assert np.allclose(loops[2][:, 0], 14.0)  # the sagittal plane at x index 4
+
+
+def test_a_cropped_view_is_made_contiguous_for_the_texture():
+    volume = Volume(np.arange(6 * 8 * 10, dtype=np.int16).reshape(6, 8, 10))
+    crop = volume.crop((1, 1, 1), (4, 6, 8))
+    assert not crop.array.flags.c_contiguous
+    result = drive(downsample_for_rendering(crop))
+    assert result.volume.array.flags.c_contiguous
+    assert np.array_equal(result.volume.array, crop.array)
+    assert result.volume.origin_xyz == crop.origin_xyz
