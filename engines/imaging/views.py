@@ -246,16 +246,17 @@ def window_preset(name: str) -> WindowPreset:
 
 
 def robust_range(array: np.ndarray, low_percentile: float = 0.5, high_percentile: float = 99.5,
-                 max_samples: int = 1 << 20) -> tuple[float, float]:
-    """Percentile range of ``array`` from at most ``max_samples`` voxels on a regular stride
-    (a few ms on any volume; NaN and inf ignored). ``high > low`` always."""
+                 max_samples: int = 1 << 18) -> tuple[float, float]:
+    """Percentile range (nearest rank) of ``array`` from at most ``max_samples`` voxels on a
+    regular stride (a few ms on any volume; NaN and inf ignored). ``high > low`` always."""
     array = np.asarray(array)
     stride = max(1, int(np.ceil((array.size / max_samples) ** (1.0 / array.ndim))))
     sample = np.asarray(array[(slice(None, None, stride),) * array.ndim], dtype=np.float64)
-    sample = sample[np.isfinite(sample)]
+    sample = sample[np.isfinite(sample)].ravel()
     if sample.size == 0:
         return 0.0, 1.0
-    low, high = (float(v) for v in np.percentile(sample, (low_percentile, high_percentile)))
+    ranks = [int(round(p / 100.0 * (sample.size - 1))) for p in (low_percentile, high_percentile)]
+    low, high = (float(v) for v in np.partition(sample, ranks)[ranks])
     if high <= low:
         low, high = float(sample.min()), float(sample.max())
     return (low, high) if high > low else (low, low + 1.0)

@@ -8,7 +8,6 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QLabel,
@@ -18,7 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledRangeSlider
+from superqt import QRangeSlider
 
 from engines.imaging.volume_rendering import TRANSFER_FUNCTIONS
 
@@ -48,17 +47,18 @@ class VolumeControls(QWidget):
         self.legend = QListWidget()
         self.legend.setToolTip("Label surfaces: untick to hide")
         self.clip = QCheckBox("Clip to box")
-        self.sliders: list[QLabeledRangeSlider] = []
+        self.axis_names = ["z", "y", "x"]
+        self.sliders: list[QRangeSlider] = []
         self.slider_names: list[QLabel] = []
-        clip_form = QFormLayout()
+        clip_rows = QVBoxLayout()
         for axis in "zyx":
-            slider = QLabeledRangeSlider(Qt.Orientation.Horizontal)
-            slider.setEdgeLabelMode(QLabeledRangeSlider.EdgeLabelMode.NoLabel)
+            slider = QRangeSlider(Qt.Orientation.Horizontal)
             slider.valueChanged.connect(self._clip_changed)
             name = QLabel(axis)
             self.sliders.append(slider)
             self.slider_names.append(name)
-            clip_form.addRow(name, slider)
+            clip_rows.addWidget(name)
+            clip_rows.addWidget(slider)
         sides = QGridLayout()
         for k, (text, side) in enumerate(SIDES):
             button = QToolButton()
@@ -76,7 +76,7 @@ class VolumeControls(QWidget):
         clipping = QGroupBox("Clipping")
         clipping_layout = QVBoxLayout(clipping)
         clipping_layout.addWidget(self.clip)
-        clipping_layout.addLayout(clip_form)
+        clipping_layout.addLayout(clip_rows)
         view = QGroupBox("View from")
         view.setLayout(sides)
         layout = QVBoxLayout(self)
@@ -96,13 +96,30 @@ class VolumeControls(QWidget):
     # -- filled in by the view -----------------------------------------------------------------
     def set_axes(self, shape_zyx: tuple[int, int, int], names: list[str]) -> None:
         """Slider ranges for a volume of ``shape_zyx``, rows named ``names`` (z, y, x)."""
-        for slider, label, n, name in zip(self.sliders, self.slider_names, shape_zyx, names,
-                                          strict=True):
+        self.axis_names = list(names)
+        for slider, n in zip(self.sliders, shape_zyx, strict=True):
             slider.blockSignals(True)
             slider.setRange(0, n - 1)
             slider.setValue((0, n - 1))
             slider.blockSignals(False)
-            label.setText(name)
+        self._name_rows()
+
+    def set_clip_values(self, low_zyx, high_zyx) -> None:
+        """Move the sliders (without emitting) and tick the clip box."""
+        for widget in (self.clip, *self.sliders):
+            widget.blockSignals(True)
+        self.clip.setChecked(True)
+        for slider, low, high in zip(self.sliders, low_zyx, high_zyx, strict=True):
+            slider.setValue((int(low), int(high)))
+        for widget in (self.clip, *self.sliders):
+            widget.blockSignals(False)
+        self._name_rows()
+
+    def _name_rows(self) -> None:
+        for slider, label, name in zip(self.sliders, self.slider_names, self.axis_names,
+                                       strict=True):
+            low, high = slider.value()
+            label.setText(f"{name}: {int(low)}–{int(high)} of 0–{slider.maximum()}")
 
     def set_legend(self, entries: list[tuple[int, str, tuple[int, ...]]]) -> None:
         """One checkable row per ``(label, name, RGB 0–255)``."""
@@ -127,5 +144,15 @@ class VolumeControls(QWidget):
         values = [slider.value() for slider in self.sliders]
         return tuple(int(v[0]) for v in values), tuple(int(v[1]) for v in values)
 
+    def set_label_checked(self, label: int, checked: bool) -> None:
+        """Tick or untick the legend row of ``label`` without emitting."""
+        self.legend.blockSignals(True)
+        for row in range(self.legend.count()):
+            item = self.legend.item(row)
+            if int(item.data(Qt.ItemDataRole.UserRole)) == int(label):
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        self.legend.blockSignals(False)
+
     def _clip_changed(self, *_args) -> None:
+        self._name_rows()
         self.clipChanged.emit(self.clip_range())

@@ -101,6 +101,7 @@ class VolumeView(QWidget):
         self.label_names: dict[int, str] = {}
         self.label_colours: dict[int, tuple[int, ...]] = {}
         self._generation = 0
+        self._closed = False
         self._throttle = QSignalThrottler(parent=self)
         self._throttle.setTimeout(RENDER_INTERVAL_MS)
         self._throttle.triggered.connect(self.render_now)
@@ -132,7 +133,6 @@ class VolumeView(QWidget):
             self.scene.set_volume(render_volume, tf.shifted(self.value_offset))
             self.reset_camera("anterior")
             self.set_position(np.asarray(volume.shape) // 2)
-            self.render_now()
             self._describe()
             self.volumeShown.emit()
 
@@ -197,6 +197,7 @@ class VolumeView(QWidget):
 
     def set_label_visible(self, label: int, visible: bool) -> None:
         self.scene.set_surface_visible(int(label), visible)
+        self.controls.set_label_checked(label, visible)
         self.request_render()
 
     # -- clipping and markers ----------------------------------------------------------------
@@ -204,13 +205,7 @@ class VolumeView(QWidget):
                        ) -> None:
         """Show only voxels ``low..high`` (inclusive indices) of the volume and surfaces."""
         volume = self._require_volume()
-        self.controls.clip.blockSignals(True)
-        self.controls.clip.setChecked(True)
-        self.controls.clip.blockSignals(False)
-        for slider, low, high in zip(self.controls.sliders, low_zyx, high_zyx, strict=True):
-            slider.blockSignals(True)
-            slider.setValue((int(low), int(high)))
-            slider.blockSignals(False)
+        self.controls.set_clip_values(low_zyx, high_zyx)
         self.scene.set_clip_planes(clip_planes(volume, low_zyx, high_zyx))
         self.request_render()
 
@@ -280,7 +275,13 @@ class VolumeView(QWidget):
         self._throttle.throttle()
 
     def render_now(self) -> None:
+        """Render at once (on the GUI thread, as OpenGL needs: milliseconds on a GPU, about a
+        second per frame with Mesa's software renderer)."""
+        if self._closed:
+            return
         self.area.render()
+        if self.render_volume is not None:
+            self._describe()
 
     def snapshot(self) -> np.ndarray:
         """The current picture (height, width, 3) uint8, rendered now."""
@@ -303,7 +304,9 @@ class VolumeView(QWidget):
     def shutdown(self) -> None:
         """Release the OpenGL context (call before the widget goes)."""
         self._throttle.cancel()
-        self.area.close()
+        if not self._closed:
+            self._closed = True
+            self.area.close()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         self.shutdown()

@@ -15,6 +15,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from engines.imaging.volume import Volume
@@ -93,6 +94,10 @@ def test_importing_the_view_does_not_import_vtk():
 
 
 def test_volume_rendering_is_not_blank_and_labels_land_on_their_voxels(view, chest):
+    from widgets.imaging.vtk_render_area import EMBEDDING_PLATFORMS
+
+    # embedded in Qt under a windowing platform (xcb), offscreen frames otherwise
+    assert view.area.embedded == (QGuiApplication.platformName() in EMBEDDING_PLATFORMS)
     ct, labels = chest
     view.set_volume(ct, preset="ct_soft_tissue")
     picture = view.snapshot()
@@ -217,3 +222,26 @@ def test_mismatched_labels_and_markers_without_a_volume_are_refused(view):
     with pytest.raises(InputError, match="do not match"):
         view.compute_label_surfaces(np.zeros((4, 5, 7), np.uint8))
     QApplication.processEvents()
+
+
+def test_the_cursor_follows_the_slice_views(view, qtbot, chest):
+    from tests.widgets.imaging.conftest import click, widget_point
+    from widgets.imaging.slice_view import SliceViews
+
+    ct, _ = chest
+    views = SliceViews()
+    qtbot.addWidget(views)
+    views.resize(700, 300)
+    views.show()
+    qtbot.waitExposed(views)
+    views.set_volume(ct)
+    view.set_volume(ct)
+    views.positionChanged.connect(view.set_position)
+    axial = views.panes["axial"]
+    target = (views.position[0], 7, 9)
+    click(axial, widget_point(axial, *views.index_to_view("axial", target)))
+    qtbot.waitUntil(lambda: view.position == target, timeout=1000)
+    loops = view.scene.cursor_points().reshape(3, 4, 3)
+    world = ct.voxel_to_world(target)
+    assert np.allclose(loops[1][:, 1], world[1])  # the coronal plane at the picked y
+    assert np.allclose(loops[2][:, 0], world[0])  # the sagittal plane at the picked x
