@@ -45,6 +45,7 @@ from widgets.imaging.window_level import WindowLevelBar
 #: widget, e.g. the 3-D view, coronal)
 LAYOUTS = {"main+2": "1 large + 2 small", "row": "3 in a row", "grid": "2 × 2"}
 POSITION_INTERVAL_MS = 50
+HOVER_RATE_HZ = 20
 COLOUR_BAR_WIDTH_PX = 96
 
 
@@ -108,6 +109,11 @@ class SliceViews(QWidget):
             pane.view_box.stepped.connect(lambda n, view=view: self.step(view, n))
             pane.view_box.windowDragged.connect(
                 lambda dx, dy, done, view=view: self._window_dragged(view, dx, dy, done))
+        self.hover: tuple[tuple[int, int, int], float] | None = None  # voxel, value
+        self._hover_proxies = [
+            pg.SignalProxy(pane.scene().sigMouseMoved, rateLimit=HOVER_RATE_HZ,
+                           slot=lambda args, view=view: self._hovered(view, args[0]))
+            for view, pane in self.panes.items()]
         self.window_bar.presetChosen.connect(self.set_window_preset)
         self.window_bar.windowEdited.connect(self.set_window)
         self.layout_combo.activated.connect(
@@ -178,6 +184,17 @@ class SliceViews(QWidget):
         position = list(self.position)
         position[geo.row_axis], position[geo.col_axis] = row, col
         self.set_position(tuple(position))
+
+    def _hovered(self, view: str, scene_pos) -> None:
+        """Read out the voxel under the mouse (napari's and Slicer's data probe)."""
+        if self.volume is None:
+            return
+        point = self.panes[view].view_box.mapSceneToView(scene_pos)
+        zyx = np.round(self.view_to_index(view, point.x(), point.y())).astype(int)
+        inside = bool(((zyx >= 0) & (zyx < np.asarray(self.volume.shape))).all())
+        self.hover = (tuple(int(v) for v in zyx), float(self.volume.array[tuple(zyx)])) \
+            if inside else None
+        self.status.setText(self._status_text())
 
     # -- window ------------------------------------------------------------------------------
     def set_window(self, level: float, width: float) -> None:
@@ -353,14 +370,20 @@ class SliceViews(QWidget):
         letter = AXIS_LETTERS[normal][1 if mm >= 0 else 0]
         return f"{view.capitalize()}  {index + 1}/{geo.n_slices}\n{letter} {abs(mm):.1f} mm"
 
+    def _reading(self, value: float) -> str:
+        if self.volume.modality != "CT":
+            return f"{value:g}"
+        hu = value - self.value_offset
+        return f"{value:g} HU" if not self.value_offset else f"{value:g} ({hu:g} HU)"
+
     def _status_text(self) -> str:
         z, y, x = self.position
-        value = float(self.volume.array[z, y, x])
-        if self.volume.modality == "CT":
-            hu = value - self.value_offset
-            reading = f"{value:g} HU" if not self.value_offset else f"{value:g} ({hu:g} HU)"
-        else:
-            reading = f"{value:g}"
+        reading = self._reading(float(self.volume.array[z, y, x]))
         world = ", ".join(f"{v:.1f}" for v in self.position_mm)
-        note = "  ·  oblique grid shown unresampled" if self.geometries["axial"].oblique else ""
-        return f"voxel x {x}, y {y}, z {z}  ·  LPS ({world}) mm  ·  {reading}{note}"
+        text = f"crosshair: voxel x {x}, y {y}, z {z}  ·  LPS ({world}) mm  ·  {reading}"
+        if self.hover is not None:
+            (hz, hy, hx), value = self.hover
+            text += f"     mouse: x {hx}, y {hy}, z {hz}  ·  {self._reading(value)}"
+        if self.geometries["axial"].oblique:
+            text += "     (oblique grid shown unresampled)"
+        return text

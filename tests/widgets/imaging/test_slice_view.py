@@ -174,3 +174,19 @@ def test_box_overlay_hooks_map_voxels_to_view_coordinates(views):
     centre = item.mapToView(QPointF(40.5, 12.5))
     assert (centre.x(), centre.y()) == pytest.approx(
         views.index_to_view("axial", (views.position[0], 12, 40)))
+
+
+def test_the_voxel_under_the_mouse_is_read_out(views, qtbot, chest):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+
+    sagittal = views.panes["sagittal"]
+    target = (4, 30, views.position[2])
+    point = QPointF(widget_point(sagittal, *views.index_to_view("sagittal", target)))
+    event = QMouseEvent(QEvent.Type.MouseMove, point, sagittal.viewport().mapToGlobal(point),
+                        Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(sagittal.viewport(), event)
+    qtbot.waitUntil(lambda: views.hover is not None, timeout=1000)
+    assert views.hover == (target, float(chest[0].array[target]))
+    assert f"mouse: x {target[2]}, y 30, z 4" in views.status.text()
