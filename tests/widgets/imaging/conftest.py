@@ -30,7 +30,7 @@ def views(qtbot, chest):
     widget.show()
     qtbot.waitExposed(widget)
     widget.set_volume(chest[0], window="lung")
-    QApplication.processEvents()
+    qtbot.wait(50)  # layouts settle before tests map voxels to pixels
     return widget
 
 

@@ -237,10 +237,12 @@ def test_the_cursor_follows_the_slice_views(view, qtbot, chest):
     views.set_volume(ct)
     view.set_volume(ct)
     views.positionChanged.connect(view.set_position)
+    qtbot.wait(100)  # layouts settle (the click point depends on them); the throttle window ends
     axial = views.panes["axial"]
     target = (views.position[0], 7, 9)
     click(axial, widget_point(axial, *views.index_to_view("axial", target)))
-    qtbot.waitUntil(lambda: view.position == target, timeout=1000)
+    assert views.position == target
+    qtbot.waitUntil(lambda: view.position == target, timeout=2000)
     loops = view.scene.cursor_points().reshape(3, 4, 3)
     world = ct.voxel_to_world(target)
     assert np.allclose(loops[1][:, 1], world[1])  # the coronal plane at the picked y
