@@ -45,7 +45,7 @@ from widgets.imaging.window_level import WindowLevelBar
 #: widget, e.g. the 3-D view, coronal)
 LAYOUTS = {"main+2": "1 large + 2 small", "row": "3 in a row", "grid": "2 × 2"}
 POSITION_INTERVAL_MS = 50
-HOVER_RATE_HZ = 20
+HOVER_INTERVAL_MS = 50
 COLOUR_BAR_WIDTH_PX = 96
 
 
@@ -110,10 +110,15 @@ class SliceViews(QWidget):
             pane.view_box.windowDragged.connect(
                 lambda dx, dy, done, view=view: self._window_dragged(view, dx, dy, done))
         self.hover: tuple[tuple[int, int, int], float] | None = None  # voxel, value
-        self._hover_proxies = [
-            pg.SignalProxy(pane.scene().sigMouseMoved, rateLimit=HOVER_RATE_HZ,
-                           slot=lambda args, view=view: self._hovered(view, args[0]))
-            for view, pane in self.panes.items()]
+        self._mouse_at: tuple[str, object] | None = None
+        # a throttler owned by this widget: it dies with it (pyqtgraph's SignalProxy could
+        # fire after the widget is gone)
+        self._hover_throttle = QSignalThrottler(parent=self)
+        self._hover_throttle.setTimeout(HOVER_INTERVAL_MS)
+        self._hover_throttle.triggered.connect(self._hovered)
+        for view, pane in self.panes.items():
+            pane.scene().sigMouseMoved.connect(
+                lambda pos, view=view: self._mouse_moved(view, pos))
         self.window_bar.presetChosen.connect(self.set_window_preset)
         self.window_bar.windowEdited.connect(self.set_window)
         self.layout_combo.activated.connect(
@@ -185,10 +190,15 @@ class SliceViews(QWidget):
         position[geo.row_axis], position[geo.col_axis] = row, col
         self.set_position(tuple(position))
 
-    def _hovered(self, view: str, scene_pos) -> None:
+    def _mouse_moved(self, view: str, scene_pos) -> None:
+        self._mouse_at = (view, scene_pos)
+        self._hover_throttle.throttle()
+
+    def _hovered(self) -> None:
         """Read out the voxel under the mouse (napari's and Slicer's data probe)."""
-        if self.volume is None:
+        if self.volume is None or self._mouse_at is None:
             return
+        view, scene_pos = self._mouse_at
         point = self.panes[view].view_box.mapSceneToView(scene_pos)
         zyx = np.round(self.view_to_index(view, point.x(), point.y())).astype(int)
         inside = bool(((zyx >= 0) & (zyx < np.asarray(self.volume.shape))).all())
