@@ -44,6 +44,7 @@ from engines.imaging.volume_rendering import (
     slice_plane_corners,
     transfer_function,
 )
+from widgets.common.workspace import TaskHost
 from widgets.imaging.slice_pane import VIEW_COLOURS
 from widgets.imaging.volume_controls import VolumeControls
 
@@ -68,7 +69,7 @@ class VolumeView(QWidget):
     volumeShown = Signal()  # the (downsampled) volume is in the scene
     surfacesShown = Signal()
 
-    def __init__(self, host: Any = None, parent: QWidget | None = None,
+    def __init__(self, host: TaskHost | None = None, parent: QWidget | None = None,
                  voxel_budget: int = RENDER_VOXEL_BUDGET, embedded: bool | None = None) -> None:
         super().__init__(parent)
         from widgets.imaging.vtk_render_area import EmbeddedArea, OffscreenArea, can_embed
