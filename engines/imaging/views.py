@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engines.core.errors import InputError
+from engines.core.registry import lookup
 from engines.imaging.volume import Volume
 
 VIEWS = ("axial", "coronal", "sagittal")
@@ -238,11 +239,7 @@ WINDOW_PRESETS: dict[str, WindowPreset] = {p.name: p for p in (
 
 def window_preset(name: str) -> WindowPreset:
     """The preset called ``name``; an InputError lists the valid names."""
-    try:
-        return WINDOW_PRESETS[name]
-    except KeyError:
-        raise InputError(f"unknown window preset {name!r}; valid names: "
-                         f"{', '.join(WINDOW_PRESETS)}") from None
+    return lookup(WINDOW_PRESETS, name, "window preset")
 
 
 def robust_range(array: np.ndarray, low_percentile: float = 0.5, high_percentile: float = 99.5,

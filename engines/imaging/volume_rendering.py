@@ -18,8 +18,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator
+from engines.core.registry import lookup
 from engines.imaging.volume import Volume
 
 RENDER_VOXEL_BUDGET = 1 << 24
@@ -111,11 +111,7 @@ TRANSFER_FUNCTIONS: dict[str, TransferFunction] = {tf.name: tf for tf in (
 
 def transfer_function(name: str) -> TransferFunction:
     """The preset called ``name``; an InputError lists the valid names."""
-    try:
-        return TRANSFER_FUNCTIONS[name]
-    except KeyError:
-        raise InputError(f"unknown transfer function {name!r}; valid names: "
-                         f"{', '.join(TRANSFER_FUNCTIONS)}") from None
+    return lookup(TRANSFER_FUNCTIONS, name, "transfer function")
 
 
 # -- downsampling ------------------------------------------------------------------------------
