@@ -25,7 +25,7 @@ class CdcToolbar(QToolBar):
         self.setMovable(False)
         self.navigator = Navigator(parent, noun="event", describe=describe,
                                    find_tip="Event number")
-        self.navigator.position.setMinimumWidth(190)
+        self.navigator.position.setMinimumWidth(150)
         self.modes = QActionGroup(self)
         self.mode_actions: dict[str, QAction] = {}
         for key, (name, mode) in enumerate(COLOUR_MODES.items(), start=1):
