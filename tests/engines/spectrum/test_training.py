@@ -52,7 +52,7 @@ def test_training_reaches_the_target_and_returns_the_best_weights(references):
     # the returned weights are the best validation step's weights
     assert classifier.metrics["val_accuracy"] == max(validated)
     val_counts, val_labels = validation_set(references, 2000, 30, config.seed)
-    accuracy = float(np.mean(classifier.predict(val_counts) == val_labels))
+    accuracy = float(np.mean(classifier.predict(val_counts, hybrid=False) == val_labels))
     assert accuracy == pytest.approx(classifier.metrics["val_accuracy"], abs=1e-6)
     assert classifier.templates.shape == (3, 240)
     assert np.array(classifier.metrics["val_confusion"]).shape == (3, 3)
