@@ -325,7 +325,8 @@ def full_grid(kept_counts: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
-Assess = Callable[[np.ndarray], tuple[np.ndarray, "np.ndarray | None", "OpenSetScores | None"]]
+#: kept counts -> (network calls, (hybrid calls, called by ML) or (None, None), open-set scores)
+Assess = Callable[[np.ndarray], tuple[np.ndarray, tuple, "OpenSetScores | None"]]
 
 
 def evaluate(classifier: SpectrumClassifier, references: ReferenceSet | Any,
@@ -356,7 +357,7 @@ def evaluate(classifier: SpectrumClassifier, references: ReferenceSet | Any,
     def assess(kept_counts: np.ndarray):
         counts = full_grid(kept_counts, keep)
         network = classifier.predict_logits(counts, batch_size=len(counts)).argmax(axis=1)
-        hybrid = None
+        hybrid, ml = None, None
         if classifier.fallback_counts is not None:
             ml = classifier.uses_ml(counts)
             hybrid = network.copy()
@@ -367,7 +368,7 @@ def evaluate(classifier: SpectrumClassifier, references: ReferenceSet | Any,
             pooled = (classifier.forward(counts, len(counts))[1]
                       if classifier.open_set.has_network else None)
             scores = classifier.open_set.scores(kept_counts, classifier.templates, pooled)
-        return network, hybrid, scores
+        return network, (hybrid, ml), scores
 
     config = config or EvaluateConfig()
     peers = config.peers if classifier.templates is not None else ()
@@ -418,12 +419,12 @@ def _run(classes: list[str], grid: EnergyGrid, keep: np.ndarray, assess: Assess 
             truth = true[start:start + size]
             known = truth >= 0
             if assess is not None:
-                network, called, scores = assess(measured)
+                network, (called, by_ml), scores = assess(measured)
                 cnn += confusion_matrix(truth[known], network[known], n_classes)
                 if called is not None:
                     hybrid = np.zeros_like(cnn) if hybrid is None else hybrid
                     hybrid += confusion_matrix(truth[known], called[known], n_classes)
-                    ml_called += int(np.sum(called[known] != network[known]))
+                    ml_called += int(np.sum(by_ml[known]))
                 if scores is not None:
                     open_scores.append((known, scores))
             for method in peers:

@@ -81,8 +81,9 @@ class TrainConfig(FitConfig):
                                    help="counts of the validation draws (default: the "
                                         "geometric mean of the range)")
     batch_size: int = param(128, label="Batch size", range=(1, 4096), step=16)
-    steps: int = param(1200, label="Steps", range=(1, 1_000_000), step=100,
-                       help="the cosine schedule spans them")
+    steps: int = param(4000, label="Steps", range=(1, 1_000_000), step=100,
+                       help="the most steps; the cosine schedule spans them, or the time "
+                            "budget when that ends first")
     target_accuracy: float | None = param(None, label="Stop at validation accuracy",
                                           range=(0.0, 1.0), step=0.01, suggest=0.95)
     val_every: int = param(50, label="Validate every", unit="steps", range=(1, 100_000),
@@ -94,6 +95,9 @@ class TrainConfig(FitConfig):
                               help="largest relative stretch of the energy axis before a draw")
     resolution_sigma: float = param(0.0, label="Extra resolution", unit="channels",
                                     range=(0.0, 20.0), help="largest extra Gaussian smoothing")
+    focus: float = param(0.0, label="Focus on confused classes", range=(0.0, 1.0), step=0.1,
+                         help="after every validation, draw classes in proportion to "
+                              "(1 - f) + f x their error rate / the mean; 0 = uniform")
     curriculum: float = param(0.0, label="Curriculum", range=(0.0, 0.9), step=0.05,
                               help="share of the steps over which the lowest count of the range "
                                    "falls from its geometric mean to KMIN (high counts first); "
@@ -166,10 +170,23 @@ class _Sampler:
                                            device=device)
         self.class_count = torch.as_tensor(counts_per_class, device=device)
         self.n_classes = references.n_classes
+        self.class_weights: torch.Tensor | None = None  # uniform until focus() is called
         self.config = config
         self.device = device
         self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self.rng = np.random.default_rng([config.seed, 104729]) if device.type == "cpu" else None
+
+    def focus(self, recall: np.ndarray) -> None:
+        """Draw classes in proportion to ``(1 - f) + f * error_c / mean error`` (``f`` =
+        ``config.focus``), from the per-class recall (C,) of the last validation: classes the
+        network still confuses get more of each batch (uniform while nothing is confused)."""
+        import torch
+
+        errors = 1.0 - np.clip(np.asarray(recall, dtype=np.float64), 0.0, 1.0)
+        if self.config.focus <= 0 or errors.sum() <= 0:
+            return
+        weights = (1.0 - self.config.focus) + self.config.focus * errors / errors.mean()
+        self.class_weights = torch.as_tensor(weights / weights.sum(), device=self.device)
 
     def count_range(self, progress: float) -> tuple[int, int]:
         """Counts drawn at ``progress`` (0-1) of the schedule: the curriculum lowers KMIN from
@@ -196,7 +213,10 @@ class _Sampler:
 
         config, gen, device = self.config, self.generator, self.device
         size = config.batch_size
-        labels = torch.randint(self.n_classes, (size,), generator=gen, device=device)
+        if self.class_weights is None:
+            labels = torch.randint(self.n_classes, (size,), generator=gen, device=device)
+        else:
+            labels = torch.multinomial(self.class_weights, size, replacement=True, generator=gen)
         within = torch.rand(size, generator=gen, device=device) * self.class_count[labels]
         pick = self.class_start[labels] + within.long().clamp(max=self.class_count[labels] - 1)
         probabilities = self.probabilities[pick]
@@ -304,7 +324,11 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
         return torch.nn.functional.cross_entropy(logits.float(), y), {"accuracy": accuracy}
 
     def validate(net) -> dict[str, float]:
-        return {"val_accuracy": float(np.mean(_evaluate(net, val_x) == val_labels))}
+        predicted = _evaluate(net, val_x)
+        if config.focus > 0:
+            sampler.focus(np.diag(row_normalise(confusion_matrix(val_labels, predicted,
+                                                                 references.n_classes))))
+        return {"val_accuracy": float(np.mean(predicted == val_labels))}
 
     steps = config.steps
 

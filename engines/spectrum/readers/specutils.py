@@ -15,6 +15,10 @@ returned uncalibrated. Every failure is ``InputError("<file name>: <problem>")``
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -71,11 +75,12 @@ def read_specutils(path: str | Path) -> Spectrum:
                                         "(pip install sandiaspecutils)") from None
     spec_file = SpecUtils.SpecFile()
     try:
-        spec_file.loadFile(str(path), SpecUtils.ParserType.Auto, path.suffix.lstrip("."))
+        with _quiet_stderr():  # the C++ parsers print each failed attempt to stderr
+            spec_file.loadFile(str(path), SpecUtils.ParserType.Auto, path.suffix.lstrip("."))
         records = [m for m in spec_file.measurements() if m.numGammaChannels() > 0]
     except Exception as exc:  # the C++ parser raises RuntimeError and others
         raise InputError.for_file(path, f"not a spectrum file SpecUtils can read "
-                                        f"({_short(exc)})") from None
+                                        f"({_short(exc).replace(str(path), path.name)})") from None
     if not records:
         raise InputError.for_file(path, "SpecUtils found no gamma spectrum in the file")
     foreground = [m for m in records if m.sourceType() == SpecUtils.SourceType.Foreground]
@@ -112,6 +117,29 @@ def read_specutils(path: str | Path) -> Spectrum:
     times = [t if np.isfinite(t) and t > 0 else None for t in (live, real)]
     return Spectrum(counts, calibration or CHANNEL_CALIBRATION, live_time_s=times[0],
                     real_time_s=times[1], name=path.stem, source=path, metadata=metadata)
+
+
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Send file descriptor 2 to /dev/null while SpecUtils parses (it writes "Failed CNF: ..."
+    lines there for every parser it tries), so a bad file gives one clean error line."""
+    with _STDERR_LOCK:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):
+            yield
+            return
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _check_file(path: Path) -> None:
