@@ -13,7 +13,6 @@ from collections.abc import Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from engines.spectrum.synthetic.nuclear_data import ANNIHILATION_KEV, ELEMENTS, element
@@ -106,10 +105,10 @@ class ElementMarkers:
         vb = self.plot_item.vb
         height = vb.sceneBoundingRect().height()
         (x0, x1), _ = vb.viewRange()
-        metrics = QFontMetrics(lines[0].label.textItem.font())
-        thickness = metrics.height() + 2.0
+        sizes = [line.label.mapRectToScene(line.label.boundingRect()) for line in lines]
+        thickness = max(rect.width() for rect in sizes) + 1.0
         x_px = [vb.mapViewToScene(QPointF(line.value(), 0.0)).x() for line in lines]
-        lengths = [metrics.horizontalAdvance(line.label.format) + 8.0 for line in lines]
+        lengths = [rect.height() + 2.0 for rect in sizes]
         visible = [x0 <= line.value() <= x1 for line in lines]
         order = sorted((i for i in range(len(lines)) if visible[i]),
                        key=lambda i: (-self.strength.get(id(lines[i]), 0.0), lines[i].value()))

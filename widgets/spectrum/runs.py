@@ -117,10 +117,13 @@ class RunsMixin:
 
         def evaluated(result) -> None:
             self.evaluation.set_result(result)
-            self.evaluation.status.setText(
-                f"{self.library_name}: {result.draws_per_class} draws per class and level at "
-                f"{result.count_rate_cps:,.0f} counts/s. The ML bound is the best any classifier "
-                "can do on these draws.")
+            text = (f"{self.library_name}: {result.draws_per_class} draws per class and level at "
+                    f"{result.count_rate_cps:,.0f} counts/s. The ML bound is the best any "
+                    "classifier can do on these draws.")
+            if result.fallback_counts:
+                text += (f" As it calls, the model uses the ML peer below "
+                         f"{result.fallback_counts:,} counts, where its network trails it.")
+            self.evaluation.status.setText(text)
             self.evaluationFinished.emit(result)
 
         self._start("evaluate", "Evaluation", evaluate(classifier, library, config), history,

@@ -175,7 +175,9 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.library, self.library_name = library, name
         self.entries = [Spectrum(library.spectra[i], library.grid.calibration,
                                  live_time_s=(None if live != live else float(live)),
-                                 name=path.name, source=path)
+                                 name=path.name, source=path,
+                                 metadata={"calibration_source": "rebinned onto the library's "
+                                                                 "energy grid"})
                         for i, (path, live) in enumerate(zip(library.files, library.live_times,
                                                              strict=True))]
         self.library_entries = len(self.entries)
