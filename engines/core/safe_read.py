@@ -60,10 +60,11 @@ Inside :func:`reading` an exception becomes an :class:`InputError` naming the fi
   our own code. h5py, for one, reports a damaged B-tree as KeyError, RuntimeError, OSError
   or ValueError from its Cython layer;
 * it was raised inside a deserialiser written in Python (:data:`PYTHON_DESERIALISERS`:
-  uproot, awkward), whatever its type except a broken installation (NameError, ImportError,
-  SyntaxError): uproot meets a damaged streamer with an AssertionError or an AttributeError
-  on None. The price is that a wrong call of ours into uproot reads as a bad file; but such
-  a call fails on every file, valid ones included, and the reader tests catch it;
+  uproot, awkward), whatever its type except a broken installation (ImportError,
+  SyntaxError): uproot meets a damaged streamer with an AssertionError, an AttributeError on
+  None or an UnboundLocalError. The price is that a wrong call of ours into uproot reads as a
+  bad file; but such a call fails on every file, valid ones included, and the reader tests
+  catch it;
 * it is an OSError (the system or a library could not read the bytes) or a MemoryError (the
   file needs more memory than there is; the size checks above should have refused it first).
 
@@ -103,8 +104,8 @@ _LIBRARY_BUGS = (TypeError, AttributeError, NameError)
 #: Deserialisers written in Python: they report some damaged files with AssertionError,
 #: AttributeError, TypeError... from deep inside their parsing code.
 PYTHON_DESERIALISERS = frozenset({"uproot", "awkward"})
-#: Never the file's fault, even inside a Python deserialiser.
-BROKEN_INSTALL = (NameError, ImportError, SyntaxError)
+#: Never the file's fault, even inside a Python deserialiser (a broken installation).
+BROKEN_INSTALL = (ImportError, SyntaxError)
 #: Packages of our own code (frames of these are "ours" when reading a traceback).
 OWN_PACKAGES = frozenset({"engines", "app", "widgets", "tests", "main", "__main__"})
 

@@ -7,8 +7,9 @@ Command line (``make fuzz N=20000``)::
 
 Each worker is a forked process that builds its cases itself (from ``(format, seed, index)``,
 see :func:`tests.fuzz.mutators.make_case`), writes them to its own folder and reads them with
-a 10 s ``SIGALRM`` and ``RLIMIT_AS`` of 2 GiB. A worker stuck in C code (the alarm only fires
-between Python bytecodes) is killed by the parent after the alarm plus a grace period.
+a 10 s ``SIGALRM`` and an ``RLIMIT_AS`` of 2 GiB more than the fork maps at its start. A
+worker stuck in C code (the alarm only fires between Python bytecodes) is killed by the
+parent after the alarm plus a grace period.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -68,15 +70,29 @@ def _on_alarm(signum, frame):
     raise _Alarm()
 
 
-def _worker(conn, seed: int, memory_bytes: int, quick: bool) -> None:
+def _mapped_bytes() -> int:
+    """Address space this process maps now (VmSize), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> None:
     from tests.fuzz.mutators import make_case
 
     warnings.simplefilter("ignore")  # the table is the output; CLI tests check stderr
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    # the budget comes on top of what the fork already maps (a test process may hold torch)
+    limit = _mapped_bytes() + memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    folder = Path(tempfile.mkdtemp(prefix="lablens-fuzz-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    parent = os.getppid()
     while True:
+        while not conn.poll(1.0):
+            if os.getppid() != parent:  # the parent died without telling us (os._exit)
+                return
         job = conn.recv()
         if job is None:
             break
@@ -116,6 +132,8 @@ class Pool:
 
     def __enter__(self) -> Pool:
         self._context = multiprocessing.get_context("fork")
+        self._folder = Path(tempfile.mkdtemp(prefix="lablens-fuzz-"))  # cases; removed at exit
+        self._spawned = 0
         self._procs = [self._spawn() for _ in range(self.workers)]
         return self
 
@@ -131,12 +149,14 @@ class Pool:
                 proc.kill()
                 proc.join()
             conn.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
     def _spawn(self):
         parent, child = self._context.Pipe()
+        self._spawned += 1
+        folder = self._folder / f"worker{self._spawned}"
         proc = self._context.Process(target=_worker, args=(child, self.seed, self.memory_bytes,
-                                                             self.quick),
-                                     daemon=True)
+                                                             self.quick, folder), daemon=True)
         proc.start()
         child.close()
         return proc, parent

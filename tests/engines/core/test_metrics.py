@@ -53,3 +53,7 @@ def test_pr_curve_ties_form_one_point():
 
 def test_binary_counts():
     assert binary_counts([1, 1, 0, 0], [1, 0, 1, 0]) == {"tp": 1, "fp": 1, "fn": 1, "tn": 1}
+    # asymmetric: every count differs, so no two of them can be swapped unnoticed
+    labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    predicted = [1, 1, 1, 0, 1, 1, 0, 0, 0, 0]
+    assert binary_counts(labels, predicted) == {"tp": 3, "fp": 2, "fn": 1, "tn": 4}
