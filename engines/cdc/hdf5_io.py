@@ -33,9 +33,9 @@ from engines.core.safe_read import (
     check_declared,
     check_file,
     finite_after_cast,
-    parse_json_safely,
     reading,
 )
+from engines.core.safe_text import parse_json_safely
 
 FORMAT_NAME = "lablens-cdc-events"
 FORMAT_VERSION = 1

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engines.core.errors import InputError, ModelError
-from engines.core.safe_read import parse_json_safely, read_bytes_limited
+from engines.core.safe_read import read_bytes_limited
+from engines.core.safe_text import parse_json_safely
 
 if TYPE_CHECKING:
     import torch

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engines.core.errors import InputError
-from engines.core.safe_read import check_file, decode_text
+from engines.core.safe_read import check_file
+from engines.core.safe_text import decode_text
 from engines.spectrum.readers.cnf import looks_like_cnf, read_cnf
 from engines.spectrum.readers.csv_format import read_csv, write_csv
 from engines.spectrum.readers.n42 import read_n42, write_n42

@@ -17,7 +17,8 @@ import numpy as np
 
 from engines.core.checkpoint import atomic_write_bytes
 from engines.core.errors import InputError
-from engines.core.safe_read import open_text_limited, reading
+from engines.core.safe_read import reading
+from engines.core.safe_text import open_text_limited
 from engines.spectrum.readers._common import (
     MAX_CHANNELS,
     MAX_TEXT_BYTES,

@@ -25,7 +25,8 @@ import numpy as np
 
 from engines.core.checkpoint import atomic_write_bytes
 from engines.core.errors import InputError
-from engines.core.safe_read import check_file, parse_xml_safely, reading
+from engines.core.safe_read import check_file, reading
+from engines.core.safe_text import parse_xml_safely
 from engines.spectrum.readers._common import (
     CHANNEL_CALIBRATION,
     MAX_CHANNELS,
