@@ -143,11 +143,6 @@ def test_a_cancelled_task_never_runs_again(qtbot, runner):
     assert handle.state == "cancelled" and handle.fraction < 0.5
 
 
-@pytest.mark.xfail(strict=True, reason="superqt's GeneratorWorker stops iterating on quit() but "
-                   "never closes the generator, so a cancelled task's finally blocks run only "
-                   "when the generator is garbage-collected (automatic gc is off); fix in "
-                   "app/task_runner.py: close the generator in the worker thread at the end of "
-                   "GeneratorWorker.work()")
 def test_a_cancelled_task_is_closed_so_its_cleanup_runs(qtbot, runner):
     log: list[str] = []
     handle = runner.start("slow", _recording(log))
