@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from engines.core.errors import InputError
+from engines.core.safe_read import check_file
 from engines.spectrum.readers._common import (
     CHANNEL_CALIBRATION,
     MAX_CHANNELS,
@@ -143,16 +144,7 @@ def _quiet_stderr():
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError.for_file(path, f"file not found ({path})")
-    if not path.is_file():
-        raise InputError.for_file(path, "is not a regular file")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError.for_file(path, f"cannot be read ({exc.strerror or exc})") from None
-    if size == 0:
-        raise InputError.for_file(path, "the file is empty")
+    size = check_file(path)
     if size > MAX_FILE_BYTES:
         raise InputError.for_file(path, f"file of {size / 2**20:.0f} MiB is too large for a "
                                         f"spectrum (limit {MAX_FILE_BYTES // 2**20} MiB)")

@@ -78,7 +78,7 @@ def test_truncated_and_corrupted_files_stay_input_errors(tmp_path, spectrum, kin
 def test_missing_and_folder(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         read_specutils(tmp_path / "none.chn")
-    with pytest.raises(InputError, match="not a regular file"):
+    with pytest.raises(InputError, match="is a folder"):
         read_specutils(tmp_path)
 
 
@@ -90,7 +90,7 @@ CROSS_CHECK = ["01122014152731-GT01122014182338-GA37.4963000N-GO122.4633000W.cnf
 @pytest.mark.parametrize("name", CROSS_CHECK)
 def test_ours_agree_with_specutils_on_the_real_spectra(shared_spectra, name):
     ours, theirs = read_spectrum(shared_spectra / name), read_specutils(shared_spectra / name)
-    assert ours.metadata.get("reader", "lablens") != "sandiaspecutils"
+    assert ours.metadata["reader"] == "lablens"
     assert ours.n_channels == theirs.n_channels
     np.testing.assert_array_equal(ours.counts, theirs.counts)
     assert ours.live_time_s == pytest.approx(theirs.live_time_s, rel=1e-6)
