@@ -197,3 +197,16 @@ def test_script_exit_code_and_stderr_for_bad_files(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_classify_calls_a_real_foreign_spectrum_not_in_the_library(shared_spectra, capsys,
+                                                                   tmp_path):
+    """A real HPGe spectrum of activated pottery is none of the demo library's materials."""
+    out = tmp_path / "pottery.json"
+    assert main(["spectrum", "classify", "--model", "demo",
+                 str(shared_spectra / "1110C NAA cave pottery.Spe"), "--json", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("1110C NAA cave pottery.Spe: not in the library "
+                                              "(closest: ")
+    row = json.loads(out.read_text())["results"][0]
+    assert row["in_library"] is False and row["p_fit"] < 0.01
+    assert row["verdict"].startswith("not in the library (closest: ")
