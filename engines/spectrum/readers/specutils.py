@@ -30,6 +30,7 @@ from engines.spectrum.readers._common import (
     MAX_CHANNELS,
     MAX_FILE_BYTES,
     check_counts,
+    check_time,
     fit_calibration,
 )
 from engines.spectrum.spectrum import Spectrum
@@ -115,7 +116,8 @@ def read_specutils(path: str | Path) -> Spectrum:
         f"SpecUtils {model.name}" if calibration else problem)
     if instrument:
         metadata["instrument"] = instrument
-    times = [t if np.isfinite(t) and t > 0 else None for t in (live, real)]
+    times = [check_time(path, t if t > 0 else None, what)  # SpecUtils reports 0 for none
+             for t, what in ((live, "live time"), (real, "real time"))]
     return Spectrum(counts, calibration or CHANNEL_CALIBRATION, live_time_s=times[0],
                     real_time_s=times[1], name=path.stem, source=path, metadata=metadata)
 

@@ -101,3 +101,11 @@ def test_ours_agree_with_specutils_on_the_real_spectra(shared_spectra, name):
         shift = theirs.energies - ours.energies
         half = 0.5 * np.diff(ours.edges)
         np.testing.assert_allclose(shift, half, rtol=2e-4, atol=2e-3)
+
+
+def test_an_implausible_live_time_is_an_input_error(tmp_path, spectrum):
+    """Found by the fuzzer: a flipped bit made a .pcf live time 2e20 s."""
+    bad = Spectrum(spectrum.counts, spectrum.calibration, live_time_s=2e20, real_time_s=3e20)
+    path = write_specutils(tmp_path / "long.pcf", bad, "pcf")
+    with pytest.raises(InputError, match=r"^long\.pcf: live time of 2e\+20 s is not a plausible time"):
+        read_spectrum(path)
