@@ -155,7 +155,7 @@ def test_training_step_time(name, expected12):
     rows = []
     for arch, batch in (("inception_resnet_1d", 128), ("small_cnn", 128)):
         config = TrainConfig(arch=arch, preset="cpu", batch_size=batch, steps=4, val_every=1000,
-                             val_draws=2, device=name)
+                             val_draws=2, device=name, hybrid=False, open_set=False)
         stamps = []
         drive(train(references, config),
               lambda r, s=stamps: s.append(time.perf_counter()) if "step" in r.metrics else None)
