@@ -31,11 +31,12 @@ from widgets.common.log_axis import DecadeAxis
 # method -> (legend name, pen)
 METHODS: dict[str, tuple[str, Any]] = {
     "cnn": ("CNN", pg.mkPen((20, 50, 140), width=2.5)),
-    "hybrid": ("As called (hybrid)", pg.mkPen((120, 60, 160), width=1.6,
-                                              style=Qt.PenStyle.DotLine)),
     "ml": ("ML bound", pg.mkPen((0, 0, 0), width=1.6, style=Qt.PenStyle.DashLine)),
     "ncc": ("NCC", pg.mkPen((213, 94, 0), width=1.6)),
     "chi2": ("χ² matching", pg.mkPen((0, 158, 115), width=1.6)),
+    # last, so it is drawn on top of the CNN and ML curves it coincides with
+    "hybrid": ("As called (hybrid)", pg.mkPen((200, 40, 160), width=1.6,
+                                              style=Qt.PenStyle.DotLine)),
 }
 SYMBOLS = {"cnn": "o", "hybrid": "x", "ml": "s", "ncc": "t", "chi2": "d"}
 TABLE_HEADER = ["counts", "live_time_s", "n", "cnn_accuracy", "ml_accuracy", "ncc_accuracy",

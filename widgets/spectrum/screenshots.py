@@ -101,6 +101,7 @@ def shots(session) -> list[Path]:
 
     ws.tabs.setCurrentIndex(0)
     ws.show_entry(0)
+    ws.plot.show_kept_range()  # the range the model uses (the peaks shot zoomed in)
     ws.elements.set_checked("Cu", True)
     ws.live_panel.reference_combo.setCurrentText("Cu")
     ws.live_panel.set_config(LiveConfig(rate_cps=ws.live_panel.rate_spin.value(),
