@@ -33,6 +33,9 @@ from widgets.common.config_form import ConfigForm
 COLUMNS = ["Use", "Energy (keV)", "FWHM (keV)", "Net area", "Signif.", "Line", "CAM"]
 USE_MIN_SIGNIFICANCE = 8.0  # identified peaks at least this significant are ticked by default
 
+#: How the window names the reader that read a file (``metadata["reader"]``).
+READER_NAMES = {"lablens": "LabLens", "sandiaspecutils": "SpecUtils", "": ""}
+
 
 def calibration_text(calibration: Calibration) -> str:
     """``E(ch) = c0 + c1·ch [+ c2·ch²] keV`` with enough digits for 16k channels."""
@@ -183,7 +186,8 @@ class PeaksPanel(QWidget):
             text = calibration_text(spectrum.calibration)
             if meta.get("calibration_source"):
                 text += f"  <i>({meta['calibration_source']})</i>"
-        reader = meta.get("reader") or ("LabLens" if meta.get("format") else "")
+        reader = READER_NAMES.get(meta.get("reader") or ("lablens" if meta.get("format") else ""),
+                                  meta.get("reader", ""))
         if reader:
             text += f"<br>Read by {reader} ({meta.get('format', '?')})"
         if not refittable:
