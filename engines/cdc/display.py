@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from engines.cdc.events import Event
+from engines.cdc.features import HitTable, hit_table, log_charge
 from engines.cdc.geometry import N_CELLS
 from engines.cdc.images import FORMATS, ImageConfig, build_images, pixel_of_cell, select_hits
 from engines.cdc.signal_density import SignalDensity
@@ -30,7 +31,8 @@ DEFAULT_IMAGE_CONFIG = ImageConfig(hit_selection="first")
 
 @dataclass(frozen=True)
 class HitWindow:
-    """Hits shown by the display: ``time_ns`` (ns from the trigger) and ``adc`` ranges, inclusive.
+    """Hits shown by the display: ``time_ns`` (the event's times: ns from the trigger, or on the
+    file's clock without one) and ``adc`` (charge in the file's units) ranges, inclusive.
 
     Infinite bounds mean no limit.
     """
@@ -49,6 +51,14 @@ class HitWindow:
     def is_open(self) -> bool:
         """True when the window hides nothing."""
         return all(np.isinf(b) for b in (*self.time_ns, *self.adc))
+
+    def describe(self) -> str:
+        """``"time −50…400 ns, charge 1…no limit"`` (open ends read "no limit")."""
+        def side(value: float) -> str:
+            return "no limit" if np.isinf(value) else f"{value:g}"
+
+        return (f"time {side(self.time_ns[0])}…{side(self.time_ns[1])} ns, charge "
+                f"{side(self.adc[0])}…{side(self.adc[1])}")
 
     def mask(self, event: Event) -> np.ndarray:
         """(n_hits,) bool: True for hits inside the window."""
@@ -129,9 +139,8 @@ def cell_view(event: Event, cells: np.ndarray | None = None, scores: np.ndarray 
     signal = np.zeros(N_CELLS, dtype=bool)
     signal[cell[event.is_signal]] = True
     shown_hits = np.flatnonzero(inside)
-    chosen = shown_hits[select_hits(np.zeros(shown_hits.size, np.int64), cell[shown_hits],
-                                    event.time_ns[shown_hits].astype(np.float64),
-                                    event.adc[shown_hits].astype(np.float64), config, density)]
+    hits = hit_table([event], config.time_reference_percentile)
+    chosen = shown_hits[select_hits(HitTable(*(a[shown_hits] for a in hits)), config, density)]
     selected = np.full(N_CELLS, -1, dtype=np.int64)
     selected[cell[chosen]] = chosen
     time_ns = np.full(N_CELLS, np.nan, dtype=np.float32)
@@ -202,3 +211,41 @@ def model_images(event: Event, image_format: str, image_config: ImageConfig | No
     cell[pixels] = np.arange(N_CELLS)
     return ModelImages(rgb, score.reshape(height, width), batch.labels[0] > 0,
                        cell.reshape(height, width))
+
+
+@dataclass(frozen=True)
+class ColourScales:
+    """Colour-bar levels of a file from its data (robust percentiles).
+
+    ``time_ns`` and ``log10_charge``: the 1st and 99th percentiles of the hit times and of
+    log10 charge; ``trigger_times``: whether the times are relative to a trigger (for the
+    axis label). ``time_bounds_ns`` and ``log10_charge_bounds``: the full ranges (0.1–99.9 %,
+    for the display-window sliders).
+    """
+
+    time_ns: tuple[float, float]
+    log10_charge: tuple[float, float]
+    time_bounds_ns: tuple[float, float]
+    log10_charge_bounds: tuple[float, float]
+    trigger_times: bool
+
+
+def colour_scales(events, max_events: int = 500) -> ColourScales:
+    """:class:`ColourScales` from up to ``max_events`` events spread over ``events``."""
+    n = len(events)
+    step = max(1, -(-n // max_events))
+    chosen = [events[i] for i in range(0, n, step)]
+    times = np.concatenate([e.time_ns for e in chosen]) if chosen else np.zeros(0)
+    charge = log_charge(np.concatenate([e.adc for e in chosen])) if chosen else np.zeros(0)
+
+    def pct(values: np.ndarray, low: float, high: float, default: tuple[float, float]
+            ) -> tuple[float, float]:
+        if values.size == 0:
+            return default
+        lo, hi = (float(v) for v in np.percentile(values, (low, high)))
+        return (lo, hi if hi > lo else lo + 1.0)
+
+    return ColourScales(pct(times, 1, 99, (-500.0, 1500.0)), pct(charge, 1, 99, (0.0, 3.0)),
+                        pct(times, 0.1, 99.9, (-500.0, 1500.0)),
+                        pct(charge, 0.1, 99.9, (0.0, 3.0)),
+                        bool(chosen) and all(e.trigger_time_known for e in chosen))
