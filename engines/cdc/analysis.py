@@ -45,12 +45,16 @@ class EventTable:
         return int(rows[0]) if rows.size else -1
 
     def rows(self, purity: np.ndarray | None = None, retention: np.ndarray | None = None,
-             threshold: float | None = None) -> tuple[list[str], list[list[Any]]]:
-        """CSV header and rows; purity/retention (N,) at ``threshold`` when given (NaN -> "")."""
+             threshold: float | None = None, pt_mev: np.ndarray | None = None
+             ) -> tuple[list[str], list[list[Any]]]:
+        """CSV header and rows; purity/retention (N,) at ``threshold`` and the fitted p_T
+        (MeV/c) when given (NaN -> "")."""
         header = ["event_number", "hits", "occupancy", "signal_hits"]
         scored = purity is not None and retention is not None
         if scored:
             header += ["threshold", "purity", "retention"]
+        if pt_mev is not None:
+            header.append("pt_mev")
         rows = []
         for i in range(len(self)):
             row: list[Any] = [int(self.event_number[i]), int(self.n_hits[i]),
@@ -59,6 +63,8 @@ class EventTable:
             if scored:
                 row += [f"{threshold:.6g}", *("" if not np.isfinite(v) else f"{v:.5f}"
                                               for v in (purity[i], retention[i]))]
+            if pt_mev is not None:
+                row.append("" if not np.isfinite(pt_mev[i]) else f"{pt_mev[i]:.3f}")
             rows.append(row)
         return header, rows
 
@@ -418,12 +424,15 @@ def analysis_from_stored_scores(events: Sequence[Event]) -> FileAnalysis | None:
 
 @dataclass
 class OpenedFile:
-    """What opening a file yields: the events, their table and stored scores (if any)."""
+    """What opening a file yields: the events, their table, stored scores (if any), the
+    colour scales of its data and whether it names trigger counters."""
 
     events: EventFile
     table: EventTable
     analysis: FileAnalysis | None
     path: Path | None = None
+    scales: Any = None
+    trigger_counters: bool = False
 
 
 def iter_open_events(path: str | Path) -> Generator[Progress, None, OpenedFile]:
@@ -436,6 +445,10 @@ def iter_open_events(path: str | Path) -> Generator[Progress, None, OpenedFile]:
     events = read_events(path)
     if len(events) == 0:
         raise InputError.for_file(path, "holds no event")
+    from engines.cdc.display import colour_scales
+
     table = yield from iter_event_table(events)
     analysis = analysis_from_stored_scores(events)
-    return OpenedFile(events, table, analysis, path)
+    scales = colour_scales(events)
+    counters = any(events[i].trigger_counter >= 0 for i in range(min(len(events), 50)))
+    return OpenedFile(events, table, analysis, path, scales, counters)

@@ -13,10 +13,11 @@ Occupancy
     to [0.01, 0.95]. Sources are drawn in the file's particle mix in random order until that
     many distinct read-out cells are hit (so the occupancy is exact and the mix is the file's).
 Species and their sources
-    ``proton`` and ``deuteron``: tracks entering through the inner wall at a random angle,
-    straight-ish (positive charge, radius ``proton_radius_cm``), crossing the layers until they
-    leave the chamber or reach their length (hits per track resampled from the file's proton
-    track lengths; the file has none for deuterons, which take the proton's).
+    ``proton`` and ``deuteron``: straight-ish tracks (positive charge, radius
+    ``proton_radius_cm``) entering through the inner or the outer wall at a slant (or, a few,
+    starting in the gas), crossing the layers until they leave the chamber or reach their
+    length (hits per track resampled from the file's proton track lengths; the file has none
+    for deuterons, which take the proton's).
     ``e-``, ``e+``, ``mu-``, ``pi-``: curling tracks starting anywhere in the gas, with their
     file track lengths (e-: half of them one or two hits) and a helix radius that makes such a
     length a ``curl_turns``-fraction of a turn; e+ curl the other way.
@@ -101,13 +102,14 @@ class BackgroundConfig:
                                       range=(0.0, 0.99))
     proton_radius_cm: tuple[float, float] = param((40.0, 150.0), label="Proton track radius",
                                                   unit="cm", range=(5.0, 1000.0))
-    proton_from_wall: float = param(0.7, label="Protons from the inner wall", range=(0.0, 1.0),
-                                    help="share entering through the inner wall; the others "
-                                         "start anywhere in the gas in any direction")
+    proton_from_wall: float = param(0.9, label="Protons from the walls", range=(0.0, 1.0),
+                                    help="share entering through the inner or the outer wall "
+                                         "(half each); the others start anywhere in the gas "
+                                         "in any direction")
     proton_entry_angle: tuple[float, float] = param(
-        (-1.45, 0.2), label="Proton entry angle", unit="rad", range=(-1.55, 1.55),
-        help="angle of the entering direction to the radius (positive: against the turn, "
-             "so the track bends outwards), uniform")
+        (-1.5, -0.2), label="Proton entry angle", unit="rad", range=(-1.55, 1.55),
+        help="angle of the entering direction to the wall's normal, uniform; negative "
+             "angles run along the layers as the track bends (the file's 20–40-hit tracks)")
     curl_turns: tuple[float, float] = param((0.6, 1.6), label="Curler path", range=(0.1, 5.0),
                                             help="path of a curler in turns of its helix")
     cot_theta: float = param(0.3, label="Largest |cot θ| of tracks", range=(0.0, 5.0),
@@ -235,11 +237,14 @@ def _track_hits(rng: np.random.Generator, n: int, species: Species, lengths: np.
     """Cells of ``n`` helical tracks of ``species`` with at most ``lengths`` hits each."""
     phi0 = rng.uniform(0.0, 2.0 * np.pi, n)
     if species.kind == "track":
-        inner = rng.random(n) < config.proton_from_wall
-        r0 = np.where(inner, INNER_WALL_CM,
+        wall = rng.random(n) < config.proton_from_wall
+        outer = wall & (rng.random(n) < 0.5)
+        r0 = np.where(wall, np.where(outer, OUTER_WALL_CM, INNER_WALL_CM),
                       np.sqrt(rng.uniform(INNER_WALL_CM**2, OUTER_WALL_CM**2, n)))
-        direction = np.where(inner, phi0 + species.charge * rng.uniform(
-            *config.proton_entry_angle, n), rng.uniform(0.0, 2.0 * np.pi, n))
+        # inwards through the outer wall, outwards through the inner one
+        entry = phi0 + np.where(outer, np.pi, 0.0) + species.charge * np.where(
+            outer, -1.0, 1.0) * rng.uniform(*config.proton_entry_angle, n)
+        direction = np.where(wall, entry, rng.uniform(0.0, 2.0 * np.pi, n))
         radius = rng.uniform(*config.proton_radius_cm, n)
         path = np.minimum(2.5 * (OUTER_WALL_CM - INNER_WALL_CM), 3.0 * lengths + 8.0)
     else:

@@ -34,6 +34,7 @@ import numpy as np
 
 from engines.cdc.events import Event
 from engines.cdc.features import feature_summary
+from engines.cdc.geometry import CTH_SEGMENTS, get_geometry
 from engines.cdc.images import ImageConfig, build_images, cell_scores, valid_mask
 from engines.cdc.metrics import cell_level
 from engines.cdc.model import ARCHS, ENCODERS, CdcSegmenter, cpu_bf16_supported, create_model
@@ -108,6 +109,10 @@ class StreamConfig:
                                            help="each event's mean occupancy, uniform in "
                                                 "this range")
     signal_fraction: float = param(0.85, label="Events with a signal track", range=(0.0, 1.0))
+    reuse: int = param(3, label="Uses per event", range=(1, 100),
+                       help="each generated event is used this often on average, every time "
+                            "turned by a random number of CTH segments (generation costs about "
+                            "a third of a training step on a CPU)")
     val_events: int = param(300, label="Validation events", range=(10, 100_000))
     val_occupancy: float = param(0.4, label="Validation occupancy", range=(0.01, 0.95))
 
@@ -177,6 +182,29 @@ def stratified_split(signal_counts: np.ndarray, fractions: Sequence[float],
             parts[k].append(members[bounds[k]:bounds[k + 1]])
     return tuple(np.sort(np.concatenate(p)).astype(np.int64) if p else np.zeros(0, np.int64)
                  for p in parts)
+
+
+def rotate(event: Event, segments: int) -> Event:
+    """``event`` turned about the chamber axis by ``segments`` CTH segments (2π/64 each): every
+    hit moves along its layer by the nearest whole number of wires, the trigger counter by
+    ``segments``, the truth momentum with it. Layers have different wire counts, so the turn
+    is exact to half a cell per layer (a jitter that also stands for real per-layer offsets)."""
+    geometry = get_geometry()
+    cell = event.cell.astype(np.int64)
+    layer = geometry.layer_of_cell[cell]
+    wires = geometry.wires_per_layer[layer]
+    shift = np.rint(segments * wires / CTH_SEGMENTS).astype(np.int64)
+    moved = geometry.first_cell[layer] + np.mod(geometry.wire_in_layer[cell] + shift, wires)
+    counter = event.trigger_counter
+    if counter >= 0:
+        counter = (counter // CTH_SEGMENTS) * CTH_SEGMENTS + (counter + segments) % CTH_SEGMENTS
+    momentum = event.momentum_mev
+    if momentum is not None:
+        angle = 2.0 * np.pi * segments / CTH_SEGMENTS
+        c, s = np.cos(angle), np.sin(angle)
+        momentum = np.column_stack([c * momentum[:, 0] - s * momentum[:, 1],
+                                    s * momentum[:, 0] + c * momentum[:, 1], momentum[:, 2]])
+    return replace(event, cell=moved, trigger_counter=int(counter), momentum_mev=momentum)
 
 
 def hide_triggers(events: Sequence[Event], fraction: float, rng: np.random.Generator
@@ -373,13 +401,21 @@ def train_on_synthetic(stream: StreamConfig | None = None,
     steps_per_epoch = max(1, stream.events_per_epoch // config.batch_size)
 
     def train_batches() -> Iterator[list[Event]]:
+        """Batches from a rolling pool: every step adds batch_size / reuse fresh events and
+        draws the batch from the pool's newest batch_size · reuse, each turned at random."""
         from engines.core.progress import drive
 
+        fresh = max(1, config.batch_size // stream.reuse)
+        pool: list[Event] = []
         while True:
-            events = drive(generate_events(config.batch_size, stream.occupancy,
-                                           int(rng.integers(2**31)), stream.signal_fraction,
-                                           synthetic, chunk_size=config.batch_size))
-            yield hide_triggers(list(events), config.no_trigger_fraction, rng)
+            pool.extend(drive(generate_events(
+                fresh if pool else config.batch_size * stream.reuse, stream.occupancy,
+                int(rng.integers(2**31)), stream.signal_fraction, synthetic,
+                chunk_size=config.batch_size * stream.reuse)))
+            del pool[:-config.batch_size * stream.reuse]
+            chosen = rng.choice(len(pool), min(config.batch_size, len(pool)), replace=False)
+            events = [rotate(pool[i], int(rng.integers(CTH_SEGMENTS))) for i in chosen]
+            yield hide_triggers(events, config.no_trigger_fraction, rng)
 
     return (yield from _fit(train_batches, steps_per_epoch, density, val_events, sample,
                             image_config, config, initial,

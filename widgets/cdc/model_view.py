@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engines.cdc.display import ModelImages
 from engines.cdc.images import FORMATS
 
-SCORE_MAP = "CET-L19"
+SCORE_MAP = "plasma"
 EMPTY_RGBA = (225, 225, 225, 255)
 TRUTH_PEN = pg.mkPen(0, 158, 115, width=1.6)
 FORMAT_LABELS = {"reduced": "Reduced 71×71 (cell index order)",
@@ -62,9 +62,11 @@ class ModelView(QWidget):
         self.score_plot.addItem(self.truth_item)
         self.model_label = QLabel("")
         self.model_label.setWordWrap(True)
-        self.caption = QLabel("Input: red = hit time, green = ADC, blue = Δφ to the trigger "
-                              "counter; white = cell without hit, black = no cell. Prediction: "
-                              "model score on hit cells; green squares = true signal cells.")
+        self.caption = QLabel("Input: red = time from the trigger (or the window's start), "
+                              "green = log charge from the event's median, blue = Δφ to the "
+                              "trigger counter (mid-value without one); white = cell without "
+                              "hit, black = no cell. Prediction: the U-Net's score on hit "
+                              "cells; green squares = true signal cells.")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #555; font-size: 9pt")
         self._lut = pg.colormap.get(SCORE_MAP).getLookupTable(0.0, 1.0, 256, alpha=True)

@@ -20,11 +20,15 @@ from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm, align_forms
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
 
+NET_FIELDS = ["arch", "encoder", "width"]
 TRAIN_FIELDS = ["epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "ema_decay",
-                "pos_weight", "seed", "max_minutes"]
+                "pos_weight", "no_trigger_fraction", "seed", "max_minutes"]
 IMAGE_FIELDS = ["format", "input_size", "hit_selection", "scaling", "bits", "delta_phi"]
 PRESETS: dict[str, tuple[ImageConfig, TrainConfig]] = {
-    "CPU demo (b0, 142 px, 5 epochs)": (
+    "CPU (light U-Net at 71 px, 5 epochs)": (
+        ImageConfig(input_size=71),
+        TrainConfig(arch="light_unet", width=32, epochs=5, batch_size=16, pos_weight=3.0)),
+    "CPU (b0, 142 px, 5 epochs)": (
         ImageConfig(input_size=142, scaling="limited"),
         TrainConfig(encoder="efficientnet-b0", epochs=5, batch_size=8, pos_weight=5.0)),
     "Paper (b2, 288 px, 30 epochs, GPU)": (ImageConfig(), TrainConfig()),
@@ -47,7 +51,7 @@ class TrainingPanel(QWidget):
         self.preset_combo = QComboBox()
         self.preset_combo.addItems(list(PRESETS))
         self.preset_combo.currentTextChanged.connect(lambda name: self.set_configs(*PRESETS[name]))
-        self.encoder_form = ConfigForm(train, ["encoder"])
+        self.encoder_form = ConfigForm(train, NET_FIELDS)
         self.form = ConfigForm(train, TRAIN_FIELDS)
         self.image_form = ConfigForm(image, IMAGE_FIELDS)
         self.encoder_form.insert_row(0, "Preset", self.preset_combo)
@@ -88,8 +92,9 @@ class TrainingPanel(QWidget):
 
     def configs(self, device: str) -> tuple[ImageConfig, TrainConfig]:
         """The edited settings (validated by the dataclasses: InputError when out of range)."""
-        encoder = self.encoder_form.value().encoder
-        return self.image_form.value(), self.form.value(encoder=encoder, device=device)
+        net = self.encoder_form.value()
+        return self.image_form.value(), self.form.value(
+            arch=net.arch, encoder=net.encoder, width=net.width, device=device)
 
     def set_running(self, running: bool) -> None:
         self.run_buttons.set_running(running)

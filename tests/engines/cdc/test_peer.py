@@ -25,7 +25,7 @@ def test_features_of_a_hand_made_event():
     left, right = geometry.cell_index(geometry.layer_of_cell[cell],
                                       geometry.wire_in_layer[cell] + np.array([-1, 1]))
     event = Event(0, np.array([cell, cell, left, right]), np.array([10.0, 300.0, 40.0, 600.0]),
-                  np.array([100.0, 200.0, 300.0, 50.0]), np.array([1, 0, 1, 0], bool),
+                  np.array([100.0, 200.0, 1000.0, 50.0]), np.array([1, 0, 1, 0], bool),
                   has_truth=True, trigger_counter=5)
     f = dict(zip(FEATURE_NAMES, hit_features([event], time_window_ns=100.0).T, strict=True))
     assert f["cell_hits"].tolist() == [2, 2, 1, 1]
@@ -34,8 +34,12 @@ def test_features_of_a_hand_made_event():
     assert f["neighbours_hit"][0] == 2                     # left and right are hit
     assert f["neighbours_in_time"][0] == 1                 # only left (30 ns away)
     assert f["min_neighbour_dt_ns"][0] == pytest.approx(30.0)
-    assert f["neighbour_adc_in_time"][0] == pytest.approx(300.0)
+    # charges in decades from the event's median log10 charge
+    relative = 3.0 - np.median(np.log10([100.0, 200.0, 1000.0, 50.0]))
+    assert f["log10_charge"][2] == pytest.approx(relative, abs=1e-5)
+    assert f["neighbour_charge_in_time"][0] == pytest.approx(relative, abs=1e-5)
     assert f["delta_phi"][0] == pytest.approx(float(geometry.delta_phi(cell, 5)), abs=1e-5)
+    assert f["trigger_known"].tolist() == [1, 1, 1, 1]
 
 
 def test_cross_fit_scores_every_hit_and_beats_chance(events):
