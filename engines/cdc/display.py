@@ -21,7 +21,7 @@ import numpy as np
 from engines.cdc.events import Event
 from engines.cdc.features import HitTable, hit_table, log_charge
 from engines.cdc.geometry import N_CELLS
-from engines.cdc.images import FORMATS, ImageConfig, build_images, pixel_of_cell, select_hits
+from engines.cdc.images import FORMATS, ImageConfig, build_images, cell_of_pixel, select_hits
 from engines.cdc.signal_density import SignalDensity
 from engines.core.errors import InputError
 
@@ -184,8 +184,8 @@ def model_images(event: Event, image_format: str, image_config: ImageConfig | No
     Parameters
     ----------
     image_format
-        ``"reduced"`` (71×71) or ``"normal"`` (128×128); the model's other settings (scaling,
-        bits, hit selection, Δφ) are kept.
+        ``"reduced"`` (71×71), ``"normal"`` (128×128) or ``"polar"`` (20×320); the model's
+        other settings (scaling, bits, hit selection, Δφ) are kept.
     cells, scores : (k,) arrays, optional
         Model scores of the event's hit cells.
     """
@@ -199,18 +199,18 @@ def model_images(event: Event, image_format: str, image_config: ImageConfig | No
     height, width = config.grid_shape
     rgb = np.zeros((height, width, 3), dtype=np.float32)
     rgb[:, :, :config.channels] = np.moveaxis(batch.images[0], 0, -1)
-    pixels = pixel_of_cell(image_format)
+    shown = cell_of_pixel(image_format)
+    pixels = np.flatnonzero(shown >= 0)
     if config.channels == 2:  # keep empty cells white
         flat = rgb.reshape(-1, 3)
         empty = np.all(flat[pixels, :2] == 1.0, axis=1)
         flat[pixels[empty], 2] = 1.0
-    score = np.full(height * width, np.nan, dtype=np.float32)
+    per_cell = np.full(N_CELLS, np.nan, dtype=np.float32)
     if cells is not None and scores is not None:
-        score[pixels[np.asarray(cells, dtype=np.int64)]] = scores
-    cell = np.full(height * width, -1, dtype=np.int64)
-    cell[pixels] = np.arange(N_CELLS)
+        per_cell[np.asarray(cells, dtype=np.int64)] = scores
+    score = np.where(shown >= 0, per_cell[np.maximum(shown, 0)], np.nan).astype(np.float32)
     return ModelImages(rgb, score.reshape(height, width), batch.labels[0] > 0,
-                       cell.reshape(height, width))
+                       shown.astype(np.int64).reshape(height, width))
 
 
 @dataclass(frozen=True)

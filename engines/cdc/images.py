@@ -17,6 +17,11 @@ Formats
     ``reduced``: cells in index order, row-major into a 71×71 grid (4986 of 5041 pixels).
     ``normal``: the read-out end-plate (x, y) binned into 128×128 pixels of 12.78 mm over
     ±81.8 cm (y up); no two cells share a pixel; about 30 % of the pixels are cells.
+    ``polar`` (not in the paper): one row per LayerID (20) and 320 columns of azimuth; every
+    pixel shows the cell of its row whose wire is nearest its azimuth, so a cell covers 1.05
+    (outer layers) to 1.6 (inner) pixels and neighbouring cells — within a layer and across
+    layers — are neighbouring pixels; the azimuth wraps around (the light U-Net pads it
+    circularly). A cell's score is the mean over its pixels.
 
 The images stay on this cell grid; the model resizes them (nearest) to its input size and
 brings its output back to the grid (linear), see :mod:`engines.cdc.model`.
@@ -38,7 +43,7 @@ from engines.cdc.signal_density import SignalDensity
 from engines.core.config import from_json, param, to_json, validate
 from engines.core.errors import InputError, ModelError
 
-FORMATS = {"reduced": (71, 71), "normal": (128, 128)}
+FORMATS = {"reduced": (71, 71), "normal": (128, 128), "polar": (20, 320)}
 HIT_SELECTIONS = ("density", "first")
 SCALINGS = ("linear", "limited")
 #: the channel value of Δφ for events without a trigger counter
@@ -54,7 +59,8 @@ class ImageConfig:
     """How events become images (features of :mod:`engines.cdc.features`)."""
 
     format: str = param("reduced", label="Image format", choices=tuple(FORMATS),
-                        help="reduced: the 71×71 cell index grid; normal: x, y binned to 128×128")
+                        help="reduced: the 71×71 cell index grid; normal: x, y binned to "
+                             "128×128; polar: layer × azimuth, 20×320")
     input_size: int = param(288, label="Input size", unit="px", range=(32, 1024), step=16,
                             help="model input side after nearest resize")
     hit_selection: str = param("density", label="Multi-hit cells", choices=HIT_SELECTIONS,
@@ -143,35 +149,72 @@ class ImageBatch(NamedTuple):
     valid: np.ndarray
 
 
-@cache
-def pixel_of_cell(format: str) -> np.ndarray:
-    """Flat pixel index (row·W + col) of every cell, (4986,) int64, for ``format``."""
-    if format not in FORMATS:
-        raise InputError(f"unknown image format {format!r}; valid: {', '.join(FORMATS)}")
-    height, width = FORMATS[format]
-    if format == "reduced":
-        pixels = np.arange(N_CELLS, dtype=np.int64)
-    else:
-        geometry = get_geometry()
-        half = float(LAYER_RADIUS_CM[-1])
-        size = 2.0 * half / width
-        col = np.clip(np.floor((geometry.cell_x + half) / size), 0, width - 1)
-        row = np.clip(np.floor((half - geometry.cell_y) / size), 0, height - 1)
-        pixels = (row * width + col).astype(np.int64)
-        if np.unique(pixels).size != N_CELLS:
-            raise RuntimeError("normal format: two cells share a pixel")
-    pixels.setflags(write=False)
-    return pixels
+def _polar_cells() -> np.ndarray:
+    """Cell of every pixel of the polar grid, (20·320,) int64."""
+    geometry = get_geometry()
+    height, width = FORMATS["polar"]
+    layer = np.repeat(np.arange(height), width)
+    phi = (np.tile(np.arange(width), height) + 0.5) * (2.0 * np.pi / width)
+    wires = geometry.wires_per_layer[layer]
+    wire = np.rint((phi - geometry.layer_phi0[layer]) / (2.0 * np.pi / wires)).astype(np.int64)
+    return geometry.cell_index(layer, wire)
 
 
 @cache
 def cell_of_pixel(format: str) -> np.ndarray:
     """Cell shown at each flat pixel, (H·W,) int64, -1 where there is no cell."""
+    if format not in FORMATS:
+        raise InputError(f"unknown image format {format!r}; valid: {', '.join(FORMATS)}")
     height, width = FORMATS[format]
-    cells = np.full(height * width, -1, dtype=np.int64)
-    cells[pixel_of_cell(format)] = np.arange(N_CELLS)
+    if format == "polar":
+        cells = _polar_cells()
+    else:
+        cells = np.full(height * width, -1, dtype=np.int64)
+        cells[_one_pixel_per_cell(format)] = np.arange(N_CELLS)
     cells.setflags(write=False)
     return cells
+
+
+def _one_pixel_per_cell(format: str) -> np.ndarray:
+    height, width = FORMATS[format]
+    if format == "reduced":
+        return np.arange(N_CELLS, dtype=np.int64)
+    geometry = get_geometry()
+    half = float(LAYER_RADIUS_CM[-1])
+    size = 2.0 * half / width
+    col = np.clip(np.floor((geometry.cell_x + half) / size), 0, width - 1)
+    row = np.clip(np.floor((half - geometry.cell_y) / size), 0, height - 1)
+    pixels = (row * width + col).astype(np.int64)
+    if np.unique(pixels).size != N_CELLS:
+        raise RuntimeError("normal format: two cells share a pixel")
+    return pixels
+
+
+@cache
+def pixel_of_cell(format: str) -> np.ndarray:
+    """One flat pixel index (row·W + col) per cell, (4986,) int64: the cell's own pixel, or
+    for ``polar`` the first of its pixels."""
+    shown = cell_of_pixel(format)
+    if format == "polar":
+        pixels = np.full(N_CELLS, -1, dtype=np.int64)
+        order = np.flatnonzero(shown >= 0)[::-1]
+        pixels[shown[order]] = order  # the last write per cell is its first pixel
+        if (pixels < 0).any():
+            raise RuntimeError("polar format: a cell has no pixel")
+    else:
+        pixels = _one_pixel_per_cell(format)
+    pixels.setflags(write=False)
+    return pixels
+
+
+@cache
+def _pixel_groups(format: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels sorted by their cell, each cell's first position and pixel count."""
+    shown = cell_of_pixel(format)
+    pixels = np.flatnonzero(shown >= 0)
+    pixels = pixels[np.argsort(shown[pixels], kind="stable")]
+    counts = np.bincount(shown[pixels], minlength=N_CELLS)
+    return pixels, np.r_[0, np.cumsum(counts)[:-1]], counts
 
 
 def valid_mask(format: str) -> np.ndarray:
@@ -254,31 +297,39 @@ def build_images(events: Sequence[Event], config: ImageConfig,
     """
     n = len(events)
     height, width = config.grid_shape
-    pixels = pixel_of_cell(config.format)
+    shown = cell_of_pixel(config.format)
     hits = hit_table(events, config.time_reference_percentile)
     chosen = select_hits(hits, config, density)
-    images = np.zeros((n, config.channels, height * width), dtype=np.float32)
-    images[:, :, pixels] = 1.0
+    # per cell first (slot N_CELLS: no cell, black), then gathered onto the grid's pixels
+    cells = np.ones((n, config.channels, N_CELLS + 1), dtype=np.float32)
+    cells[:, :, N_CELLS] = 0.0
     values = scale_features(HitTable(*(a[chosen] for a in hits)), config)
-    event, pixel = hits.event[chosen], pixels[hits.cell[chosen]]
     for channel in range(config.channels):
-        images[event, channel, pixel] = values[channel]
-    labels = np.zeros((n, height * width), dtype=np.float32)
+        cells[hits.event[chosen], channel, hits.cell[chosen]] = values[channel]
+    gather = np.where(shown >= 0, shown, N_CELLS)
+    images = cells[:, :, gather]
+    truth = np.zeros((n, N_CELLS + 1), dtype=np.float32)
     signal = hits.is_signal
-    labels[hits.event[signal], pixels[hits.cell[signal]]] = 1.0
+    truth[hits.event[signal], hits.cell[signal]] = 1.0
+    labels = truth[:, gather]
     valid = np.broadcast_to(valid_mask(config.format), (n, height, width))
     return ImageBatch(images.reshape(n, config.channels, height, width),
                       labels.reshape(n, height, width), valid)
 
 
 def cell_scores(pixel_scores: np.ndarray, config: ImageConfig) -> np.ndarray:
-    """Scores of the 4986 cells, (N, 4986), from pixel scores (N, H, W) on the grid."""
+    """Scores of the 4986 cells, (N, 4986), from pixel scores (N, H, W) on the grid (a cell
+    covering several pixels gets their mean)."""
     pixel_scores = np.asarray(pixel_scores)
     n = pixel_scores.shape[0]
     if pixel_scores.shape[1:] != config.grid_shape:
         raise ValueError(f"pixel scores of shape {pixel_scores.shape[1:]}, expected "
                          f"{config.grid_shape}")
-    return pixel_scores.reshape(n, -1)[:, pixel_of_cell(config.format)]
+    flat = pixel_scores.reshape(n, -1)
+    if config.format != "polar":
+        return flat[:, pixel_of_cell(config.format)]
+    pixels, starts, counts = _pixel_groups(config.format)
+    return (np.add.reduceat(flat[:, pixels], starts, axis=1) / counts).astype(flat.dtype)
 
 
 def pixel_scores_to_hits(events: Sequence[Event], pixel_scores: np.ndarray, config: ImageConfig,

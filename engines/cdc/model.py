@@ -13,7 +13,9 @@ Networks (registry :data:`MODELS`):
     A plain U-Net at the grid's native resolution (the paper's "signal size ratio" 1 without
     EfficientNet's stride-2 stem, which is what makes ratio 1 lose hits there): four levels of
     two 3×3 convolutions + batch norm + ReLU with ``width``, 2·, 4·, 8·``width`` channels,
-    max-pooling down, nearest up-sampling and skip connections, a 1×1 head. Plain
+    max-pooling down, nearest up-sampling and skip connections, a 1×1 head. The grid is
+    padded with black to multiples of 8 (no resize); on the ``polar`` grid the azimuth is first
+    padded circularly by 16 columns on each side, so the wrap-around is seamless. Plain
     convolutions run fast on CPUs, in bf16 where the CPU has native bf16 (``cpu_bf16``).
 
 Model file: ``MODEL.safetensors`` (network weights, fp16 for the bundled demo) plus
@@ -103,9 +105,10 @@ def _net_class():
 
         def __init__(self, arch: str, in_channels: int, input_size: int,
                      grid_shape: tuple[int, int], encoder: str = "efficientnet-b2",
-                     width: int = 32, cpu_bf16: bool = False) -> None:
+                     width: int = 32, cpu_bf16: bool = False, circular: bool = False) -> None:
             super().__init__()
             self.arch = arch
+            self.circular = bool(circular)
             self.in_channels = int(in_channels)
             self.input_size = int(input_size)
             self.grid_shape = tuple(int(v) for v in grid_shape)
@@ -131,15 +134,21 @@ def _net_class():
             return {"width": self.width}
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            size = self.input_size
-            if x.shape[-2:] != (size, size):
-                x = F.interpolate(x, size=(size, size), mode="nearest")
-            padded = -(-size // self.pad_multiple) * self.pad_multiple
-            if padded != size:
-                x = F.pad(x, (0, padded - size, 0, padded - size), value=0.0)
+            if self.arch == "unet":  # resized to the square input size
+                size = self.input_size
+                if x.shape[-2:] != (size, size):
+                    x = F.interpolate(x, size=(size, size), mode="nearest")
+            wrap = 16 if self.circular else 0
+            if wrap:
+                x = torch.cat([x[..., -wrap:], x, x[..., :wrap]], dim=-1)
+            height, width = x.shape[-2:]
+            m = self.pad_multiple
+            pad_h, pad_w = -(-height // m) * m - height, -(-width // m) * m - width
+            if pad_h or pad_w:
+                x = F.pad(x, (0, pad_w, 0, pad_h), value=0.0)
             with torch.autocast("cpu", dtype=torch.bfloat16,
                                 enabled=self.cpu_bf16 and x.device.type == "cpu"):
-                logits = self.unet(x)[:, :, :size, :size]
+                logits = self.unet(x)[:, :, :height, wrap:width - wrap]
             logits = logits.float()
             if logits.shape[-2:] != self.grid_shape:
                 logits = F.interpolate(logits, size=self.grid_shape, mode="bilinear",
@@ -160,11 +169,12 @@ def _make_unet(encoder: str = "efficientnet-b2", in_channels: int = 3, input_siz
 
 @MODELS.register("light_unet")
 def _make_light_unet(width: int = 32, in_channels: int = 3, input_size: int = 71,
-                     grid_shape: tuple[int, int] = (71, 71), cpu_bf16: bool = False):
+                     grid_shape: tuple[int, int] = (71, 71), cpu_bf16: bool = False,
+                     circular: bool = False):
     if not 4 <= int(width) <= 256:
         raise InputError(f"light U-Net width {width} is outside 4…256")
     return _net_class()("light_unet", in_channels, input_size, grid_shape, width=int(width),
-                        cpu_bf16=cpu_bf16)
+                        cpu_bf16=cpu_bf16, circular=circular)
 
 
 def create_model(name: str = "unet", **kwargs: Any):
@@ -172,9 +182,9 @@ def create_model(name: str = "unet", **kwargs: Any):
     list the valid ones.
 
     Keyword arguments: ``encoder`` (unet: ``efficientnet-b0`` … ``b7``, default b2) or
-    ``width`` (light_unet: channels of its first level, default 32), ``in_channels`` (2 or
-    3), ``input_size`` (px), ``grid_shape`` ((71, 71) or (128, 128)), ``cpu_bf16`` (bf16
-    autocast on CPU).
+    ``width`` and ``circular`` (light_unet: channels of its first level, default 32; wrap the
+    last axis, for the polar grid), ``in_channels`` (2 or 3), ``input_size`` (unet: px),
+    ``grid_shape`` (the image format's), ``cpu_bf16`` (bf16 autocast on CPU).
     """
     return MODELS.create(name, **kwargs)
 
@@ -301,9 +311,10 @@ class CdcSegmenter:
         network = (f"U-Net with {self.encoder} encoder (segmentation_models_pytorch)"
                    if self.arch == "unet" else
                    f"light U-Net, width {self.net.width}, at the grid's native resolution")
+        size = (f" resized to {config.input_size} px" if self.arch == "unet" else "")
         lines = [network + (", bf16 on this CPU" if self.net.cpu_bf16 else ""),
-                 f"Image: {config.format} {config.grid_shape[0]}×{config.grid_shape[1]} resized "
-                 f"to {config.input_size} px, {config.scaling} scaling, {config.bits} bits, "
+                 f"Image: {config.format} {config.grid_shape[0]}×{config.grid_shape[1]}{size}, "
+                 f"{config.scaling} scaling, {config.bits} bits, "
                  f"{config.hit_selection} hit selection, {config.channels} channels",
                  f"Threshold: {self.threshold:.4f}"]
         val = self.metrics.get("val") if isinstance(self.metrics, dict) else None
@@ -369,6 +380,8 @@ class CdcSegmenter:
         options = meta.get("arch_options")
         if not isinstance(options, dict) or not set(options) <= {"encoder", "width"}:
             raise ModelError(f"{name}: model description has no valid arch_options")
+        if arch == "light_unet":
+            options = {**options, "circular": config.format == "polar"}
         try:
             net = create_model(arch, **options, in_channels=config.channels,
                                input_size=config.input_size, grid_shape=config.grid_shape,

@@ -19,14 +19,27 @@ Least squares
     U-Net score times a Tukey bisquare of its distance (scale ``3·inlier_cm``), a few
     iterations. A track is "found" when at least ``min_cells`` candidates lie within
     ``inlier_cm`` of the final circle and it still meets the radius and target constraints.
+Helix (stereo)
+    With ``stereo`` on, the fit then frees the hits' z: along the helix z = z0 + k·ψ (ψ the
+    turning angle from the point of the circle nearest the axis, where the electron starts;
+    the first turn), and each wire is placed at its hit's z, where its stereo angle puts it
+    (adjacent layers twist oppositely, so a wrong z shows as a zig-zag). Gauss–Newton over
+    (centre, R, z0, k) with the same weights; it removes most of the ±5 cm stereo scatter
+    and with it the bias of the end-view fit.
 Re-scoring
     Every hit cell gets a combined score, a logistic function of its U-Net logit, its distance
-    to the circle and the track's strength (sum of inlier scores), with separate terms for
-    events without a found track (:func:`combine`). Its seven weights are fitted on the
-    validation events by logistic regression (:func:`tune`), which also sets the combined
-    score's threshold at 90 % retention. The default weights reproduce the U-Net score.
+    to the helix, its time offset from the track (the smallest |t − t_track| over the cell's
+    hits, t_track the median hit time of the track's cells: a track's hits lie within its
+    drift time, ~450 ns, background ones anywhere in the window) and the track's strength
+    (sum of inlier scores), with separate terms for events without a found track
+    (:func:`combine`, :data:`FEATURE_NAMES`). Its weights are fitted on the validation events
+    by logistic regression (:func:`tune`), which also sets the combined score's threshold at
+    90 % retention. The default weights reproduce the U-Net score.
 Momentum
-    p_T = 0.3·B·R (B = ``field_t``); :func:`pt_resolution` compares it with the truth.
+    p_T = 0.3·B·R (B = ``field_t``) times ``pt_scale``, a momentum-scale calibration that
+    :func:`tune` measures on the validation events (wires, not drift circles, mark the hits,
+    and the cells where the track turns lie on average outside it, so the radius comes out
+    1–2 % large); :func:`pt_resolution` compares it with the truth.
 """
 
 from __future__ import annotations
@@ -39,14 +52,19 @@ import numpy as np
 
 from engines.cdc.events import Event
 from engines.cdc.geometry import N_CELLS, get_geometry
-from engines.cdc.trajectory import pt_mev, wire_xy
+from engines.cdc.trajectory import HALF_LENGTH_CM, pt_mev, wire_xy
 from engines.core.config import from_json, param, to_json, validate
 from engines.core.errors import InputError, ModelError
 from engines.core.progress import Progress
 
-N_WEIGHTS = 7
-DEFAULT_WEIGHTS = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+FEATURE_NAMES = ("logit with track", "logit without track", "closeness", "distance",
+                 "logit × closeness", "time offset", "time offset²", "track strength",
+                 "track found", "constant")
+N_WEIGHTS = len(FEATURE_NAMES)
+DEFAULT_WEIGHTS = (1.0, 1.0) + (0.0,) * (N_WEIGHTS - 2)
 FAR_CM = 30.0
+TIME_SCALE_NS = 250.0
+FAR_TIME_NS = 1500.0
 
 
 def _increasing(pair: tuple[float, float]) -> str | None:
@@ -74,7 +92,11 @@ class TrackFitConfig:
     trigger_cm: float = param(8.0, label="Trigger distance", unit="cm", range=(0.0, 100.0),
                               help="the circle passes this close to the trigger counter")
     min_cells: int = param(10, label="Least track cells", range=(3, 1000))
+    stereo: bool = param(True, label="Helix fit with stereo z",
+                         help="place each wire at its hit's z along the fitted helix")
     field_t: float = param(1.0, label="Solenoid field", unit="T", range=(0.1, 5.0))
+    pt_scale: float = param(1.0, label="Momentum scale", range=(0.5, 2.0), cli=False,
+                            help="fitted p_T = pt_scale · 0.3·B·R, calibrated on validation")
     seed: int = param(0, label="Seed", range=(0, 2**31 - 1))
     weights: tuple[float, ...] = param(DEFAULT_WEIGHTS, label="Re-scoring weights",
                                        check=_weights, cli=False,
@@ -118,6 +140,8 @@ class TrackFit:
         RMS distance of the inliers from the circle.
     cells : (k,) int64
         The inlier cells (the track).
+    z0_cm, dz_dpsi_cm : float
+        The helix's z at its start and per radian of turning (0 without the stereo fit).
     """
 
     found: bool
@@ -128,12 +152,22 @@ class TrackFit:
     strength: float = 0.0
     rms_cm: float = float("nan")
     cells: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    z0_cm: float = 0.0
+    dz_dpsi_cm: float = 0.0
 
     def distance(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Distance (cm) of end-view points from the circle; ``FAR_CM`` without a track."""
         if not self.found:
             return np.full(np.shape(x), FAR_CM)
         return np.abs(np.hypot(x - self.centre_cm[0], y - self.centre_cm[1]) - self.radius_cm)
+
+    def cell_distance(self, cells: np.ndarray) -> np.ndarray:
+        """Distance (cm) of cells' wires from the circle, each wire placed at the z of the
+        fitted helix where it meets the circle; ``FAR_CM`` without a track."""
+        if not self.found:
+            return np.full(len(cells), FAR_CM)
+        params = np.array([*self.centre_cm, self.radius_cm, self.z0_cm, self.dz_dpsi_cm])
+        return np.abs(_helix_residuals(params, _WireSet(cells)))
 
     def to_json(self) -> dict[str, Any]:
         out = {"found": self.found, "n_cells": self.n_cells,
@@ -191,6 +225,62 @@ def _refine(points: np.ndarray, weights: np.ndarray, centre: np.ndarray, radius:
     return centre, float(radius)
 
 
+class _WireSet:
+    """Layer radius, mid-plane azimuth and stereo twist of the wires of ``cells``."""
+
+    def __init__(self, cells: np.ndarray) -> None:
+        geometry = get_geometry()
+        layer = geometry.layer_of_cell[cells]
+        self.radius = geometry.layer_radius_cm[layer]
+        self.twist = geometry.stereo_twist_rad_per_cm[layer]
+        x, y = wire_xy(cells)
+        self.phi0 = np.arctan2(y, x)  # at z = 0
+
+    def xy(self, z: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        phi = self.phi0 + self.twist * z
+        return self.radius * np.cos(phi), self.radius * np.sin(phi)
+
+
+def _helix_residuals(params: np.ndarray, wires: _WireSet) -> np.ndarray:
+    """Signed distances from the circle of wires placed at their z on the helix ``params`` =
+    (cx, cy, R, z0, k): z = z0 + k·ψ, ψ the anticlockwise turn from the circle's point nearest
+    the axis (evaluated at the mid-plane position, then once more at the new z)."""
+    cx, cy, radius, z0, k = params
+    start = np.arctan2(-cy, -cx)
+    z = np.zeros(len(wires.radius))
+    for _ in range(2):
+        x, y = wires.xy(z)
+        psi = np.mod(np.arctan2(y - cy, x - cx) - start, 2.0 * np.pi)
+        z = np.clip(z0 + k * psi, -HALF_LENGTH_CM, HALF_LENGTH_CM)
+    x, y = wires.xy(z)
+    return np.hypot(x - cx, y - cy) - radius
+
+
+def _refine_helix(wires: _WireSet, weights: np.ndarray, centre: np.ndarray, radius: float,
+                  scale: float, iterations: int = 8) -> np.ndarray:
+    """Weighted Gauss–Newton over (cx, cy, R, z0, k) with Tukey weights (numeric Jacobian)."""
+    params = np.array([centre[0], centre[1], radius, 0.0, 0.0])
+    steps = np.array([1e-3, 1e-3, 1e-3, 0.05, 0.05])
+    for _ in range(iterations):
+        residual = _helix_residuals(params, wires)
+        w = weights * np.clip(1.0 - (residual / scale) ** 2, 0.0, None) ** 2
+        if np.count_nonzero(w > 0) < 6:
+            break
+        jacobian = np.column_stack([
+            (_helix_residuals(params + np.eye(5)[j] * steps[j], wires) - residual) / steps[j]
+            for j in range(5)])
+        a = jacobian.T @ (jacobian * w[:, None]) + np.diag([1e-6, 1e-6, 1e-6, 1e-4, 1e-4])
+        try:
+            step = np.linalg.solve(a, -jacobian.T @ (w * residual))
+        except np.linalg.LinAlgError:
+            break
+        params = params + step
+        params[3] = np.clip(params[3], -HALF_LENGTH_CM, HALF_LENGTH_CM)
+        if np.abs(step).max() < 1e-4:
+            break
+    return params
+
+
 def fit_track(cells: np.ndarray, scores: np.ndarray, trigger_counter: int = -1,
               config: TrackFitConfig | None = None) -> TrackFit:
     """Fit the signal circle of one event.
@@ -234,7 +324,17 @@ def fit_track(cells: np.ndarray, scores: np.ndarray, trigger_counter: int = -1,
     best = int(np.argmax(support))
     centre, radius = _refine(points, w, np.array([ux[best], uy[best]]), float(r[best]),
                              3.0 * config.inlier_cm)
-    d = np.abs(np.hypot(*(points - centre).T) - radius)
+    z0 = dz = 0.0
+    if config.stereo:
+        wires = _WireSet(cells[pick])
+        near = np.abs(np.hypot(*(points - centre).T) - radius) <= 3.0 * config.inlier_cm
+        helix = _refine_helix(_WireSet(cells[pick][near]), w[near], centre, radius,
+                              3.0 * config.inlier_cm)
+        if np.all(np.isfinite(helix)):
+            centre, radius, z0, dz = helix[:2], float(helix[2]), float(helix[3]), float(helix[4])
+        d = np.abs(_helix_residuals(np.array([*centre, radius, z0, dz]), wires))
+    else:
+        d = np.abs(np.hypot(*(points - centre).T) - radius)
     inlier = d <= config.inlier_cm
     found = (inlier.sum() >= config.min_cells
              and bool(_allowed(np.array([centre[0]]), np.array([centre[1]]), np.array([radius]),
@@ -243,30 +343,43 @@ def fit_track(cells: np.ndarray, scores: np.ndarray, trigger_counter: int = -1,
     if not found:
         return TrackFit(False, n_cells=int(inlier.sum()), strength=float(w[inlier].sum()))
     return TrackFit(True, (float(centre[0]), float(centre[1])), radius,
-                    float(pt_mev(radius, config.field_t)), int(inlier.sum()),
+                    float(pt_mev(radius, config.field_t) * config.pt_scale), int(inlier.sum()),
                     float(w[inlier].sum()), float(np.sqrt(np.mean(d[inlier] ** 2))),
-                    cells[pick][inlier])
+                    cells[pick][inlier], z0, dz)
 
 
-def features(fit: TrackFit, cells: np.ndarray, scores: np.ndarray,
+def time_offsets(event: Event, cells: np.ndarray, fit: TrackFit) -> np.ndarray:
+    """Smallest |t − t_track| (ns) over the hits of each of ``cells``, t_track the median time
+    of the hits in the track's cells; ``FAR_TIME_NS`` without a track."""
+    if not fit.found or event.n_hits == 0:
+        return np.full(len(cells), FAR_TIME_NS)
+    on_track = np.isin(event.cell, fit.cells)
+    t_track = float(np.median(event.time_ns[on_track])) if on_track.any() else 0.0
+    best = np.full(N_CELLS, FAR_TIME_NS)
+    np.minimum.at(best, event.cell.astype(np.int64),
+                  np.abs(event.time_ns.astype(np.float64) - t_track))
+    return np.minimum(best[cells], FAR_TIME_NS)
+
+
+def features(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
              config: TrackFitConfig) -> np.ndarray:
-    """The re-scoring features of hit cells, (k, 7): U-Net logit with / without a track,
-    closeness to the circle, distance (10 cm units, capped at 3), track strength, track
-    found, constant."""
-    logit = np.log(np.clip(scores, 1e-4, 1 - 1e-4) / (1 - np.clip(scores, 1e-4, 1 - 1e-4)))
+    """The re-scoring features of an event's hit cells, (k, len(FEATURE_NAMES))."""
+    clipped = np.clip(scores, 1e-4, 1 - 1e-4)
+    logit = np.log(clipped / (1 - clipped))
     found = float(fit.found)
-    d = fit.distance(*wire_xy(cells))
+    d = fit.cell_distance(cells) if config.stereo else fit.distance(*wire_xy(cells))
     close = np.exp(-0.5 * (d / config.inlier_cm) ** 2) * found
+    dt = time_offsets(event, cells, fit) / TIME_SCALE_NS * found
+    ones = np.ones(len(cells))
     return np.column_stack([found * logit, (1 - found) * logit, close,
-                            found * np.minimum(d, FAR_CM) / 10.0,
-                            np.full(len(cells), found * np.log1p(fit.strength)),
-                            np.full(len(cells), found), np.ones(len(cells))])
+                            found * np.minimum(d, FAR_CM) / 10.0, close * logit, dt, dt**2,
+                            ones * found * np.log1p(fit.strength), ones * found, ones])
 
 
-def combine(fit: TrackFit, cells: np.ndarray, scores: np.ndarray,
+def combine(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
             config: TrackFitConfig) -> np.ndarray:
-    """Combined (U-Net + fit) scores of hit cells, (k,) float32 in [0, 1]."""
-    z = features(fit, cells, scores, config) @ np.asarray(config.weights)
+    """Combined (U-Net + fit) scores of an event's hit cells, (k,) float32 in [0, 1]."""
+    z = features(fit, event, cells, scores, config) @ np.asarray(config.weights)
     return (1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))).astype(np.float32)
 
 
@@ -288,7 +401,7 @@ def iter_fit_events(events: Sequence[Event], cell_scores: np.ndarray,
         scores = np.asarray(cell_scores[i])[cells]
         fit = fit_track(cells, scores, event.trigger_counter, config)
         fits.append(fit)
-        combined[i, cells] = combine(fit, cells, scores, config)
+        combined[i, cells] = combine(fit, event, cells, scores, config)
         if i % 16 == 15:
             yield Progress((i + 1) / len(events), f"track fit {i + 1}/{len(events)}")
     return EventFits(fits, combined)
@@ -320,7 +433,7 @@ def tune(segmenter, events: Sequence[Event], config: TrackFitConfig | None = Non
         scores = prediction.cell_scores[i, cells]
         fit = fit_track(cells, scores, event.trigger_counter, config)
         fits.append(fit)
-        rows.append(features(fit, cells, scores, config))
+        rows.append(features(fit, event, cells, scores, config))
         labels.append(signal[i, cells])
     yield Progress(0.8, "logistic regression")
     x, y = np.concatenate(rows), np.concatenate(labels)
@@ -331,11 +444,17 @@ def tune(segmenter, events: Sequence[Event], config: TrackFitConfig | None = Non
     combined = np.zeros((len(events), N_CELLS), dtype=np.float32)
     for i, (event, fit) in enumerate(zip(events, fits, strict=True)):
         cells = np.unique(event.cell).astype(np.int64)
-        combined[i, cells] = combine(fit, cells, prediction.cell_scores[i, cells], tuned)
+        combined[i, cells] = combine(fit, event, cells, prediction.cell_scores[i, cells],
+                                     tuned)
     summary = cell_level(events, combined)
     tuned = replace(tuned, threshold=float(np.clip(summary.threshold_at_retention, 0.0, 1.0)))
+    resolution = pt_resolution(events, fits)
+    if resolution.get("fitted", 0) >= 10:
+        tuned = replace(tuned, pt_scale=float(np.clip(
+            config.pt_scale / (1.0 + resolution["bias"]), 0.5, 2.0)))
     figures = summary.figures()
     figures["tracks_found"] = int(sum(f.found for f in fits))
+    figures["pt_resolution"] = resolution
     return TuneResult(tuned, figures)
 
 

@@ -240,7 +240,8 @@ def _fit(train_batches: Callable[[], Iterator[list[Event]]], steps_per_epoch: in
 
     device = pick_device(config.device)
     bf16 = config.cpu_bf16 and device.type == "cpu" and cpu_bf16_supported()
-    options = {"encoder": config.encoder} if config.arch == "unet" else {"width": config.width}
+    options = ({"encoder": config.encoder} if config.arch == "unet" else
+               {"width": config.width, "circular": image_config.format == "polar"})
     net = create_model(config.arch, **options, in_channels=image_config.channels,
                        input_size=image_config.input_size, grid_shape=image_config.grid_shape,
                        cpu_bf16=bf16)

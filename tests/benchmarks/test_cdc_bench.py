@@ -1,9 +1,11 @@
 """CDC benchmarks (``make bench``): they print tables and assert nothing about speed.
 
-Tables: image building (events/s, CPU, numpy), model inference throughput (events/s, batch
-16; image building included, every device: the CPU plus CUDA when available), and
-purity–retention of the bundled demo model vs the GBDT peer on freshly generated events at
-20, 40 and 60 % occupancy (cell level, the paper's definition; hit level alongside).
+Tables: event generation and image building (events/s, CPU, numpy), model inference
+throughput (events/s, batch 16; image building included, every device: the CPU plus CUDA when
+available), the track fit (events/s), and purity–retention of the bundled demo model — the
+U-Net alone and with the track fit — vs the GBDT peer on freshly generated, calibrated events
+at 20, 40 and 60 % occupancy (cell level, the paper's definition; hit level alongside), with
+the fitted p_T resolution and the false cells kept in windows without signal.
 
 Environment variables
 ---------------------
@@ -51,6 +53,14 @@ def events():
     return list(drive(generate_events(64, occupancy=0.4, seed=BENCH_SEED)))
 
 
+def test_generation_rate():
+    start = time.perf_counter()
+    drive(generate_events(60, occupancy=0.4, seed=BENCH_SEED + 2))
+    seconds = time.perf_counter() - start
+    print_table("CDC synthetic events (calibrated background, 40 % occupancy), CPU numpy",
+                ["events", "events/s"], [[60, 60 / seconds]])
+
+
 def test_image_building_rate(events):
     density = SignalDensity.fit(events)
     rows = []
@@ -89,21 +99,46 @@ def test_inference_rate(events, name):
                   len(events) / seconds]])
 
 
+def test_track_fit_rate(events):
+    from engines.cdc.model import CdcSegmenter
+    from engines.cdc.trackfit import iter_fit_events
+
+    segmenter = CdcSegmenter.load(_model_path(), "cpu")
+    scores = drive(segmenter.iter_predict(events)).cell_scores
+    start = time.perf_counter()
+    drive(iter_fit_events(events, scores, segmenter.fit_config()))
+    seconds = time.perf_counter() - start
+    print_table("CDC track fit (RANSAC + stereo helix + re-scoring), CPU numpy",
+                ["events", "events/s"], [[len(events), len(events) / seconds]])
+
+
 def test_model_vs_peer_by_occupancy():
     from engines.cdc.evaluation import iter_evaluate
     from engines.cdc.model import CdcSegmenter
 
     segmenter = CdcSegmenter.load(_model_path(), "cuda" if torch.cuda.is_available() else "cpu")
-    rows = []
+    rows, pt_rows = [], []
     for occupancy in OCCUPANCIES:
-        sample = list(drive(generate_events(EVENTS, occupancy=occupancy, seed=BENCH_SEED + 1)))
+        sample = list(drive(generate_events(EVENTS, occupancy=occupancy, seed=BENCH_SEED + 1,
+                                            signal_fraction=0.9)))
         result = drive(iter_evaluate(segmenter, sample)).to_json()
-        for name, block in (("unet", result), ("gbdt peer", result["peer"])):
+        for name, block in (("U-Net + fit", result["with_fit"]), ("U-Net", result),
+                            ("GBDT peer", result["peer"])):
             rows.append([f"{occupancy:.0%}", name, block["auc"],
                          block["purity_at_retention_0.9"], block["retention_at_purity_0.9"],
                          block["hit_level"]["auc"],
                          block["hit_level"]["purity_at_retention_0.9"]])
+        pt = result["pt_resolution"]
+        empty = result["windows_without_signal"]
+        pt_rows.append([f"{occupancy:.0%}", pt["found_fraction"], 100 * pt.get("sigma", np.nan),
+                        100 * pt.get("bias", np.nan), 100 * pt.get("rms", np.nan),
+                        empty["unet_track_fit"].get("false_cells_mean", np.nan),
+                        empty["unet"].get("false_cells_mean", np.nan)])
         assert np.isfinite(result["auc"])
     print_table(f"CDC purity-retention, {EVENTS} fresh events per occupancy (cell level; hit level "
                 "in the last two columns)",
                 ["occupancy", "method", "AUC", "P@R0.9", "R@P0.9", "hit AUC", "hit P@R0.9"], rows)
+    print_table("CDC track fit: p_T = 0.3·B·R against the truth, and false cells kept per window "
+                "without signal",
+                ["occupancy", "found", "σ(p_T) %", "bias %", "RMS %", "false cells (fit)",
+                 "false cells (U-Net)"], pt_rows)

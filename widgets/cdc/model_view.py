@@ -20,7 +20,8 @@ SCORE_MAP = "plasma"
 EMPTY_RGBA = (225, 225, 225, 255)
 TRUTH_PEN = pg.mkPen(0, 158, 115, width=1.6)
 FORMAT_LABELS = {"reduced": "Reduced 71×71 (cell index order)",
-                 "normal": "Normal 128×128 (x, y)"}
+                 "normal": "Normal 128×128 (x, y)",
+                 "polar": "Polar 20×320 (layer × azimuth)"}
 
 
 def _image_plot(layout: pg.GraphicsLayoutWidget, row: int, title: str) -> pg.PlotItem:
@@ -105,6 +106,9 @@ class ModelView(QWidget):
         self.input_plot.setTitle("Input", size="9pt")
         self.score_plot.setTitle("Prediction and truth" if scored else
                                  "Prediction: none (Analyze)", size="9pt")
+        square = height == width or width < 2 * height
+        for plot in (self.input_plot, self.score_plot):  # a 20×320 strip fills its box
+            plot.setAspectLocked(square)
         self.input_plot.setRange(xRange=(0, width), yRange=(0, height), padding=0.01)
 
     def cell_at(self, column: int, row: int) -> int:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-
-from dataclasses import replace
 
 from engines.cdc.events import Event
 from engines.cdc.features import HitTable, hit_table
@@ -204,3 +204,21 @@ def test_events_without_hits(density):
     assert np.all(batch.images[0][:, batch.valid[0]] == 1.0) and batch.labels.sum() == 0
     scores = pixel_scores_to_hits([empty], np.ones((1, 71, 71)), ImageConfig(), density)
     assert scores[0].shape == (0,)
+
+
+def test_polar_grid_shows_every_cell_and_keeps_neighbours_adjacent(events, density):
+    shown = cell_of_pixel("polar").reshape(20, 320)
+    geometry = get_geometry()
+    assert np.all(shown >= 0) and np.unique(shown).size == N_CELLS
+    assert np.all(geometry.layer_of_cell[shown] == np.arange(20)[:, None])  # a row per layer
+    steps = np.diff(geometry.wire_in_layer[shown], axis=1) % geometry.wires_per_layer[
+        np.arange(20)][:, None]
+    assert set(np.unique(steps)) <= {0, 1}               # along a row: the same or next wire
+    np.testing.assert_array_equal(shown.ravel()[pixel_of_cell("polar")], np.arange(N_CELLS))
+    config = ImageConfig(format="polar")
+    batch = build_images(events[:2], config, density)
+    assert batch.images.shape == (2, 3, 20, 320) and batch.valid.all()
+    cells = cell_scores(batch.labels, config)
+    for i, event in enumerate(events[:2]):
+        np.testing.assert_array_equal(np.flatnonzero(cells[i] > 0.5),
+                                      np.unique(event.cell[event.is_signal]))

@@ -102,7 +102,7 @@ def test_model_menu_load_info_and_save(qtbot, workspace, tiny_model, tmp_path):
     with qtbot.waitSignal(ws.modelChanged, timeout=30000):
         ws.load_model(tiny_model[1])
     assert ws.has_model() and "light U-Net" in ws.model_info()
-    assert "Threshold" in ws.model_info() and "71 px" in ws.model_info()
+    assert "Threshold" in ws.model_info() and "reduced 71×71" in ws.model_info()
     assert "Expects" in ws.model_info()
     assert "Press Analyze" in ws.threshold.detail_label.text()
     ws.save_model(tmp_path / "copy")
