@@ -126,6 +126,7 @@ def test_bundled_demo_model_reaches_its_recorded_figures():
     """Fresh events at 40 % occupancy (a seed the model never saw) against the sidecar's
     validation figures; small sample, so a tolerance."""
     from engines.cdc.metrics import cell_level
+    from engines.cdc.trackfit import iter_fit_events
     from engines.core.model import demo_model_path
 
     path = demo_model_path("cdc")
@@ -134,6 +135,12 @@ def test_bundled_demo_model_reaches_its_recorded_figures():
     segmenter = CdcSegmenter.load(path)
     recorded = segmenter.metrics["val"]
     fresh = list(drive(generate_events(40, occupancy=0.4, seed=424_242)))
-    summary = cell_level(fresh, drive(segmenter.iter_predict(fresh)).cell_scores)
+    scores = drive(segmenter.iter_predict(fresh)).cell_scores
+    summary = cell_level(fresh, scores)
     assert summary.auc >= recorded["auc"] - 0.03
     assert summary.purity_at_retention >= recorded["purity_at_retention_0.9"] - 0.05
+    with_fit = segmenter.metrics["val_with_fit"]          # the U-Net + track fit
+    fitted = cell_level(fresh, drive(iter_fit_events(fresh, scores,
+                                                     segmenter.fit_config())).cell_scores)
+    assert fitted.auc >= with_fit["auc"] - 0.03
+    assert fitted.purity_at_retention >= with_fit["purity_at_retention_0.9"] - 0.05
