@@ -234,6 +234,9 @@ class FileAnalysis:
         All events carry truth: curves and purity/retention are defined.
     peer_curve
         Cell-level curve of the GBDT peer (None when not computed).
+    peer_unavailable
+        Why the peer was asked for but could not be cross-fitted (e.g. a file with one signal
+        window), else None.
     """
 
     unet: ScoreSet
@@ -241,6 +244,7 @@ class FileAnalysis:
     fits: list | None
     has_truth: bool
     peer_curve: CurveSummary | None = None
+    peer_unavailable: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def scores(self, use_fit: bool = True) -> ScoreSet:
@@ -315,12 +319,16 @@ def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
                  combined.summary() if truth else None, f"{name} + track fit"),
         fits, truth)
     if with_peer and truth:
-        peer_scores = yield from forward(iter_cross_fit(all_events, peer_config),
-                                         1.0 - peer_span, peer_span)
         from engines.cdc.metrics import cell_level
 
-        analysis.peer_curve = cell_level(all_events, hit_scores_to_cells(all_events,
-                                                                          peer_scores))
+        try:
+            peer_scores = yield from forward(iter_cross_fit(all_events, peer_config),
+                                             1.0 - peer_span, peer_span)
+        except InputError as exc:  # too few events with signal to cross-fit
+            analysis.peer_unavailable = str(exc)
+        else:
+            analysis.peer_curve = cell_level(all_events, hit_scores_to_cells(all_events,
+                                                                              peer_scores))
     yield Progress(1.0, f"analyzed {n} events")
     return analysis
 

@@ -49,7 +49,9 @@ def iter_evaluate(segmenter: CdcSegmenter, events: Sequence[Event], with_peer: b
         track fit's combined score uses its own tuned threshold). The peer's per-event cut is
         the one that keeps 90 % of the signal cells of these events.
     with_peer
-        Also fit and score the GBDT peer by 2-fold cross-fitting on the same events.
+        Also fit and score the GBDT peer by 2-fold cross-fitting on the same events. Where
+        the events cannot be cross-fitted (fewer than two with signal) the peer is left out
+        and the reason is noted under ``peer_unavailable``.
     prediction, fitted
         The model's scores (and the fits) of these events when already computed (e.g. by
         the GUI's Analyze); they are then not computed again.
@@ -84,12 +86,16 @@ def iter_evaluate(segmenter: CdcSegmenter, events: Sequence[Event], with_peer: b
                                       segmenter.density)
     with_fit = ScorerResult.measure("unet_track_fit", events, fitted.cell_scores, fitted_hits,
                                     fit_config.threshold)
-    peer = None
+    peer, peer_unavailable = None, None
     if with_peer:
-        peer_scores = yield from forward(iter_cross_fit(events, peer_config), model_span + 0.1,
-                                         0.9 - model_span, "")
-        peer = ScorerResult.measure("gbdt_cross_fit", events,
-                                    hit_scores_to_cells(events, peer_scores), peer_scores)
+        try:
+            peer_scores = yield from forward(iter_cross_fit(events, peer_config),
+                                             model_span + 0.1, 0.9 - model_span, "")
+        except InputError as exc:  # too few events with signal to cross-fit
+            peer_unavailable = str(exc)
+        else:
+            peer = ScorerResult.measure("gbdt_cross_fit", events,
+                                        hit_scores_to_cells(events, peer_scores), peer_scores)
     occupancy = float(np.mean([e.occupancy for e in events]))
     notes = {"encoder": segmenter.encoder, "arch": segmenter.arch,
              "image_config": segmenter.image_config.to_json(),
@@ -99,4 +105,6 @@ def iter_evaluate(segmenter: CdcSegmenter, events: Sequence[Event], with_peer: b
                  "unet_track_fit": window_summary(events, fitted.cell_scores,
                                                   fit_config.threshold, fitted.fits)},
              "trigger_time_fraction": float(np.mean([e.trigger_time_known for e in events]))}
+    if peer_unavailable:
+        notes["peer_unavailable"] = peer_unavailable
     return EvaluationResult(model, peer, len(events), occupancy, notes, with_fit)

@@ -13,7 +13,8 @@ charge feature of the time-matched neighbouring hits.
 Evaluation by 2-fold cross-fitting. scikit-learn models cannot be saved without pickle, which
 this project refuses (a model file must never run code), so the peer is not stored with the
 U-Net. Instead it is fitted on the evaluation events themselves: the events are split in two
-halves (seeded), a classifier trained on half A scores half B and one trained on half B scores
+halves (seeded; the events with a signal track and those without are each dealt alternately
+to the halves, so a file with few signal windows has some in both), a classifier trained on half A scores half B and one trained on half B scores
 half A. Every hit is thus scored by a classifier that never saw its event, and the peer sees
 the same occupancy as the events it is scored on (an advantage over a model trained once).
 """
@@ -124,7 +125,8 @@ def iter_cross_fit(events: Sequence[Event], config: PeerConfig | None = None
     Raises
     ------
     InputError
-        Fewer than 4 events, events without truth, or a half without signal or background.
+        Fewer than 4 events, events without truth, or fewer than two events with signal hits
+        (a half without signal).
     """
     config = config or PeerConfig()
     events = list(events)
@@ -137,8 +139,14 @@ def iter_cross_fit(events: Sequence[Event], config: PeerConfig | None = None
     labels = np.concatenate([e.is_signal for e in events])
     bounds = np.cumsum([0] + [e.n_hits for e in events])
     rng = np.random.default_rng(config.seed)
+    with_signal = np.array([e.n_signal_hits > 0 for e in events])
+    if with_signal.sum() < 2:
+        raise InputError(f"the peer needs at least 2 events with signal hits to cross-fit, "
+                         f"got {int(with_signal.sum())}")
+    dealt = np.r_[rng.permutation(np.flatnonzero(with_signal)),
+                  rng.permutation(np.flatnonzero(~with_signal))]
     half = np.zeros(len(events), dtype=bool)
-    half[rng.permutation(len(events))[: len(events) // 2]] = True
+    half[dealt[::2]] = True
     in_half = np.repeat(half, np.diff(bounds))
     scores = np.zeros(len(labels), dtype=np.float32)
     for fold, train_rows in enumerate((in_half, ~in_half)):

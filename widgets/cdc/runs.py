@@ -56,7 +56,9 @@ class RunsMixin:
             if opened is not self.opened or segmenter is not self.model:
                 return  # the file or the model changed while this ran
             self.set_analysis(analysis)
-            self.statusChanged.emit(f"{name}: {len(opened.table):,} events scored")
+            peer = ("" if analysis.peer_unavailable is None else
+                    f"; no GBDT peer: {analysis.peer_unavailable}")
+            self.statusChanged.emit(f"{name}: {len(opened.table):,} events scored{peer}")
 
         self._run_once("analyze", f"Analyze {name}",
                        iter_analyze(segmenter, opened.events, with_peer,

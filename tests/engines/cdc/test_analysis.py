@@ -112,6 +112,10 @@ def test_analyze_scores_every_event_fits_tracks_and_the_peer(events, segmenter):
     assert analysis.peer_curve is not None and analysis.peer_curve.curve
     alone = drive(iter_analyze(segmenter, events[:2]))
     assert alone.peer_curve is None and len(alone.unet.hit_scores) == 2
+    assert alone.peer_unavailable is None and analysis.peer_unavailable is None
+    # too few events to cross-fit the peer: the file is still analysed, and says why
+    few = drive(iter_analyze(segmenter, events[:3], with_peer=True))
+    assert few.peer_curve is None and "at least 4" in few.peer_unavailable
 
 
 def test_analyze_file_reports_every_event(events, segmenter, tmp_path):

@@ -62,3 +62,14 @@ def test_cross_fit_refuses_too_few_events_or_no_truth(events):
         drive(iter_cross_fit(blind))
     with pytest.raises(InputError):
         PeerConfig(max_iter=1)
+
+
+def test_a_file_with_two_signal_windows_cross_fits_and_one_is_refused():
+    """As in the real ICEDUST file: 25 windows, the signal track in two (one per half)."""
+    quiet = list(drive(generate_events(10, occupancy=0.3, seed=22, signal_fraction=0.0)))
+    signal = list(drive(generate_events(2, occupancy=0.3, seed=23, signal_fraction=1.0)))
+    for seed in range(4):  # whatever the seed, each half gets one signal window
+        scores = drive(iter_cross_fit(quiet + signal, PeerConfig(max_iter=20, seed=seed)))
+        assert len(scores) == 12
+    with pytest.raises(InputError, match="at least 2 events with signal"):
+        drive(iter_cross_fit(quiet + signal[:1], PeerConfig(max_iter=20)))
