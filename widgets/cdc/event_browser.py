@@ -26,7 +26,7 @@ COLUMNS = (
            tip="Occupancy: hit read-out cells / 4482"),
     Column("signal", "Signal", lambda v: str(int(v)), tip="Signal hits (truth)", blank="–"),
     Column("purity", "Purity", "{:.3f}", tip="Purity at the threshold (cell level)"),
-    Column("retention", "Retention", "{:.3f}", tip="Retention at the threshold (cell level)"),
+    Column("retention", "Ret.", "{:.3f}", tip="Retention at the threshold (cell level)"),
     Column("pt", "pT", "{:.1f}", tip="Transverse momentum of the fitted track, MeV/c "
            "(p_T = 0.3·B·R; blank: no track found)"),
 )

@@ -48,8 +48,9 @@ def shots(session) -> list[Path]:
     shots = []
     # a short run of the light U-Net on the sample file for the live curves
     ws.train_model()
-    ws.training.set_configs(ImageConfig(), TrainConfig(arch="light_unet", width=8, epochs=4,
-                                                       batch_size=16, pos_weight=3.0))
+    ws.training.set_configs(ImageConfig(input_size=71),
+                            TrainConfig(arch="light_unet", width=8, epochs=12, batch_size=8,
+                                        pos_weight=3.0, ema_decay=0.99, warmup_fraction=0.05))
     trained: list = []
     ws.trainingFinished.connect(trained.append)
     ws.training.train_button.click()
