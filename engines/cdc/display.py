@@ -53,12 +53,18 @@ class HitWindow:
         return all(np.isinf(b) for b in (*self.time_ns, *self.adc))
 
     def describe(self) -> str:
-        """``"time −50…400 ns, charge 1…no limit"`` (open ends read "no limit")."""
-        def side(value: float) -> str:
-            return "no limit" if np.isinf(value) else f"{value:g}"
+        """``"time -50…400 ns, charge ≥ 1"``: an open end is left out, a range open at both
+        ends reads "no limit"."""
+        def span(low: float, high: float, unit: str) -> str:
+            if np.isinf(low) and np.isinf(high):
+                return "no limit"
+            if np.isinf(high):
+                return f"≥ {low:g}{unit}"
+            if np.isinf(low):
+                return f"≤ {high:g}{unit}"
+            return f"{low:g}…{high:g}{unit}"
 
-        return (f"time {side(self.time_ns[0])}…{side(self.time_ns[1])} ns, charge "
-                f"{side(self.adc[0])}…{side(self.adc[1])}")
+        return f"time {span(*self.time_ns, ' ns')}, charge {span(*self.adc, '')}"
 
     def mask(self, event: Event) -> np.ndarray:
         """(n_hits,) bool: True for hits inside the window."""

@@ -33,6 +33,9 @@ def test_hit_window_masks_and_validates():
     window = HitWindow(time_ns=(0.0, 500.0), adc=(100.0, np.inf))
     assert not window.is_open
     np.testing.assert_array_equal(window.mask(event), [True, False, True])
+    assert window.describe() == "time 0…500 ns, charge ≥ 100"
+    assert HitWindow().describe() == "time no limit, charge no limit"
+    assert HitWindow(time_ns=(-np.inf, 400.0)).describe().startswith("time ≤ 400 ns")
     with pytest.raises(InputError, match="low 5 is above high 1"):
         HitWindow(adc=(5.0, 1.0))
 
