@@ -130,19 +130,21 @@ def _file_info(path: Path, model: str) -> dict[str, Any]:
     expectations (its training data)."""
     from engines.cdc.features import feature_summary, range_warnings
     from engines.cdc.io import read_events, summarize
-    from engines.core.model import demo_model_path
+    from engines.cdc.model import CdcSegmenter
+    from engines.core.model import demo_model_path, resolve_model_path
 
     result = summarize(path)
-    segmenter = None
+    config = expects = None
     if model != "none" and (model != "demo" or demo_model_path("cdc") is not None):
-        segmenter = _load_model(model, "cpu")
-    percentile = segmenter.image_config.time_reference_percentile if segmenter else 1.0
+        # the sidecar alone: info stays light (no torch) however large the model
+        config, expects = CdcSegmenter.expectations(resolve_model_path(model, "cdc"))
+    percentile = config.time_reference_percentile if config else 1.0
     result["features"] = feature_summary(read_events(path, lazy=True), percentile)
-    if segmenter is not None:
+    if config is not None:
         result["model"] = model
-        result["model_expects"] = segmenter.expects
-        result["warnings"] = range_warnings(result["features"], segmenter.expects,
-                                            segmenter.image_config.channel_ranges)
+        result["model_expects"] = expects
+        result["warnings"] = range_warnings(result["features"], expects or {},
+                                            config.channel_ranges)
     return result
 
 

@@ -362,16 +362,8 @@ class CdcSegmenter:
 
         tensors, meta = load_checkpoint(path)
         name = Path(path).name
-        if meta.get("kind") != KIND:
-            raise ModelError(f"{name}: not a CDC model (kind {meta.get('kind')!r})")
-        if meta.get("feature_set") != FEATURE_SET:
-            raise ModelError(f"{name}: made for the input features "
-                             f"{meta.get('feature_set', 'of ADC counts and trigger times')!r}, "
-                             f"this version builds {FEATURE_SET!r}; retrain the model")
-        if not isinstance(meta.get("image_config"), dict):
-            raise ModelError(f"{name}: model description lacks the image configuration")
+        config = _image_config(meta, name)
         try:
-            config = ImageConfig.from_json(meta["image_config"])
             density = meta.get("signal_density")
             density = None if density is None else SignalDensity.from_json(density)
         except ModelError as exc:
@@ -399,3 +391,30 @@ class CdcSegmenter:
         segmenter = cls(net, config, density, threshold, meta.get("training"),
                         meta.get("metrics"), meta.get("expects"), meta.get("track_fit"))
         return segmenter.to(device)
+
+    @staticmethod
+    def expectations(path: str | Path) -> tuple[ImageConfig, dict[str, Any] | None]:
+        """The image configuration and the ``expects`` block (the feature ranges of its
+        training data) of a model file, read from its sidecar alone (no torch import)."""
+        from engines.core.checkpoint import load_metadata
+
+        meta = load_metadata(path)
+        config = _image_config(meta, Path(path).name)
+        expects = meta.get("expects")
+        return config, expects if isinstance(expects, dict) else None
+
+
+def _image_config(meta: dict[str, Any], name: str) -> ImageConfig:
+    """The validated image configuration of a CDC model description; ModelError otherwise."""
+    if meta.get("kind") != KIND:
+        raise ModelError(f"{name}: not a CDC model (kind {meta.get('kind')!r})")
+    if meta.get("feature_set") != FEATURE_SET:
+        raise ModelError(f"{name}: made for the input features "
+                         f"{meta.get('feature_set', 'of ADC counts and trigger times')!r}, "
+                         f"this version builds {FEATURE_SET!r}; retrain the model")
+    if not isinstance(meta.get("image_config"), dict):
+        raise ModelError(f"{name}: model description lacks the image configuration")
+    try:
+        return ImageConfig.from_json(meta["image_config"])
+    except ModelError as exc:
+        raise ModelError(f"{name}: {exc}") from None

@@ -134,6 +134,8 @@ def test_bundled_demo_model_reaches_its_recorded_figures():
         pytest.skip("no bundled cdc demo model")
     segmenter = CdcSegmenter.load(path)
     recorded = segmenter.metrics["val"]
+    # what `cdc info` compares a file with, read from the sidecar alone
+    assert CdcSegmenter.expectations(path) == (segmenter.image_config, segmenter.expects)
     fresh = list(drive(generate_events(40, occupancy=0.4, seed=424_242)))
     scores = drive(segmenter.iter_predict(fresh)).cell_scores
     summary = cell_level(fresh, scores)
