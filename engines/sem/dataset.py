@@ -83,6 +83,9 @@ class Dataset:
     classes_inferred: bool = False
 
     def split(self, name: str) -> list[SampleFiles]:
+        """The files of split ``name`` (``"all"``: every image)."""
+        if name == "all":
+            return list(self.samples.values())
         if name not in self.splits:
             raise InputError(f"{self.root.name}: unknown split {name!r}; choose "
                              f"{', '.join(self.splits)}")

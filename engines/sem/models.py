@@ -8,7 +8,7 @@ downloaded; local weights come in through :mod:`engines.sem.weights`.
 
 ``fcn8s-vgg16``
     Long et al.'s FCN-8s as the paper used it (§3.1, §4.2): VGG16's 13 convolutions
-    (torchvision ``vgg16(weights=None).features``), fc6/fc7 as 7 × 7 and 1 × 1 convolutions,
+    (the layers of torchvision's ``vgg16(weights=None).features``), fc6/fc7 as 7 × 7 and 1 × 1 convolutions,
     class scores fused with 1 × 1 scores of pool4 (skip A) and pool3 (skip B), learnable
     up-sampling initialised to bilinear interpolation (the paper's Eq. 6). ``fc_channels``
     (default 4096) makes a lighter variant.
@@ -111,12 +111,18 @@ def _fcn8s_class():
         """FCN-8s on VGG16 (see the module docstring). Stride 32, skips at 16 and 8."""
 
         def __init__(self, n_classes: int, in_channels: int, fc_channels: int = 4096) -> None:
-            from torchvision.models import vgg16
+            from torchvision.models.vgg import cfgs, make_layers
 
             super().__init__()
-            features = vgg16(weights=None).features
+            # torchvision's vgg16(weights=None).features, without building the 120 M
+            # parameters of its classifier only to throw them away
+            features = make_layers(cfgs["D"])
             if in_channels != 3:
                 features[0] = nn.Conv2d(in_channels, 64, 3, padding=1)
+            for layer in features:
+                if isinstance(layer, nn.Conv2d):     # VGG's own initialisation
+                    nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+                    nn.init.zeros_(layer.bias)
             self.features = features          # pool3 = features[16], pool4 = [23], pool5 = [30]
             self.fc6 = nn.Conv2d(512, fc_channels, 7, padding=3)
             self.fc7 = nn.Conv2d(fc_channels, fc_channels, 1)
