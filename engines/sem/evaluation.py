@@ -118,7 +118,8 @@ def iter_evaluate_samples(segmenter, samples: Sequence[Callable[[], LabelledImag
             peer_all.append(peer.classify(sample.image, objects, n_objects)[keep])
         scores = object_scores(truth[keep], result.votes.winner[keep], n)
         images.append({"image": sample.stem, "objects": int(keep.sum()),
-                       "object_accuracy": scores.accuracy, "seconds": round(result.seconds, 2)})
+                       "object_accuracy": scores.accuracy, "seconds": round(result.seconds, 2),
+                       "warnings": list(sample.warnings)})
     truth = np.concatenate(truth_all)
     objects_result = object_scores(truth, np.concatenate(predicted_all), n)
     peer_result = object_scores(truth, np.concatenate(peer_all), n) if peer is not None else None
@@ -143,3 +144,44 @@ def iter_evaluate(segmenter, dataset: Dataset, split: str = "test", crop_bottom:
     result = yield from iter_evaluate_samples(segmenter, readers, window, with_peer)
     result.notes = list(dataset.warnings) + result.notes
     return result
+
+
+def score_analysis(result, sample: LabelledImage, object_classes: np.ndarray | None = None
+                   ) -> EvaluationResult:
+    """Scores of an analysis already run (the GUI's Analyze) against the truth of its image,
+    without running the model again.
+
+    Parameters
+    ----------
+    result
+        An :class:`~engines.sem.analysis.AnalysisResult` of ``sample``'s image.
+    object_classes : (n,) int, optional
+        Classes of the analysis' objects as the reviewer corrected them (default: the
+        max-vote). Used when the analysis objects are the truth objects (same mask).
+
+    Returns
+    -------
+    EvaluationResult for this one image (no peer).
+    """
+    n = len(result.classes)
+    if sample.labels is not None and sample.labels.shape != result.labels.shape:
+        raise InputError(f"{sample.stem}: the truth is {sample.labels.shape[1]} × "
+                         f"{sample.labels.shape[0]} px but the analysis "
+                         f"{result.labels.shape[1]} × {result.labels.shape[0]}")
+    confusion = ConfusionAccumulator(n, ignore_index=IGNORE)
+    if sample.labels is not None:
+        for r0 in range(0, result.labels.shape[0], 512):
+            confusion.update(sample.labels[r0:r0 + 512], result.labels[r0:r0 + 512])
+    objects, n_objects, truth = truth_objects(sample, n)
+    if object_classes is not None and np.array_equal(objects, result.objects):
+        predicted = np.asarray(object_classes, dtype=np.int64)
+    else:
+        from engines.sem.maxvote import max_vote
+
+        predicted = max_vote(objects, result.labels, n_objects, n).winner
+    keep = truth >= 1
+    scores = object_scores(truth[keep], predicted[keep], n)
+    images = [{"image": sample.stem, "objects": int(keep.sum()),
+               "object_accuracy": scores.accuracy, "warnings": list(sample.warnings)}]
+    return EvaluationResult(result.classes, confusion.matrix.copy(), confusion.scores(), scores,
+                            None, images, [])

@@ -70,3 +70,20 @@ def test_no_truth_is_an_error(oracle):
         drive(iter_evaluate_samples(oracle, [lambda: sample]))
     with pytest.raises(InputError, match="no labelled images"):
         drive(iter_evaluate_samples(oracle, []))
+
+
+def test_scores_of_an_analysis_already_run_and_of_corrections(oracle):
+    from engines.sem.analysis import AnalysisJob
+    from engines.sem.evaluation import score_analysis
+
+    labels = _scene(seed=2)
+    sample = _sample(labels)
+    result = drive(AnalysisJob(oracle, sample.micrograph, mask=sample.mask).run())
+    scores = score_analysis(result, sample)
+    assert scores.pixel.mean_iu == pytest.approx(1.0) and scores.objects.accuracy == 1.0
+    corrected = result.votes.winner.copy()
+    corrected[0] = (corrected[0] % 4) + 1
+    worse = score_analysis(result, sample, corrected)
+    assert worse.objects.accuracy == pytest.approx(1 - 1 / len(corrected))
+    unmasked = drive(AnalysisJob(oracle, sample.micrograph).run())
+    assert score_analysis(unmasked, sample).objects.accuracy == 1.0
