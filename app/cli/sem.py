@@ -249,25 +249,3 @@ def _record(model: str, segmenter, out: dict[str, Any], args: argparse.Namespace
         raise InputError(f"{sidecar.name}: cannot record the figures")
     atomic_write_bytes(sidecar, json.dumps(meta, indent=2, sort_keys=True).encode())
     print(f"recorded the figures in {sidecar}")
-
-
-SPEC = ("sem", "Micrographs (SEM)", "widgets.sem.workspace:SemWorkspace", "app.cli.sem",
-        "widgets.sem.screenshots:shots", "engines.sem.batch:JOB")
-
-
-def registered():
-    """The workspace registry with the sem entry (added when it is not there yet)."""
-    from app import workspaces
-
-    if not any(spec.name == "sem" for spec in workspaces.WORKSPACES):
-        workspaces.WORKSPACES = (*workspaces.WORKSPACES, workspaces.WorkspaceSpec(*SPEC))
-    return workspaces.WORKSPACES
-
-
-if __name__ == "__main__":   # python -m app.cli.sem VERB ... (= main.py sem VERB ...)
-    import sys
-
-    from app.cli import main
-
-    registered()
-    sys.exit(main(["sem", *sys.argv[1:]]))

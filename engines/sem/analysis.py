@@ -250,14 +250,13 @@ def find_mask(image_path: Path) -> Path | None:
     return None
 
 
-def iter_analyze_file(segmenter, image_path: str | Path, out_dir: str | Path,
-                      mask_path: str | Path | None = None,
-                      window: SlidingWindowConfig | None = None, crop_bottom: int = 0
-                      ) -> Generator[Progress, None, dict[str, Any]]:
-    """Read, analyze and write the outputs of one micrograph (``sem analyze``, ``sem batch``).
+def read_with_mask(image_path: str | Path, mask_path: str | Path | None = None,
+                   crop_bottom: int = 0) -> tuple[Micrograph, np.ndarray | None, Path | None]:
+    """A micrograph and its object mask, aligned: ``(micrograph, mask or None, mask file)``.
 
-    ``mask_path`` None looks for one by :func:`find_mask`; give ``""`` for none. Returns the
-    summary plus the output paths, the mask used and the image's name.
+    ``mask_path`` None looks for one by :func:`find_mask`; give ``""`` for none. A mask
+    shorter than the image crops the image (a data bar); mask rows below the image that hold
+    no object are dropped.
     """
     from engines.sem.labels import read_mask
     from engines.sem.readers import crop_rows, read_micrograph
@@ -274,6 +273,20 @@ def iter_analyze_file(segmenter, image_path: str | Path, out_dir: str | Path,
             crop_rows(micrograph, mask.shape[0], f"the mask {mask_file.name} is shorter")
         mask = mask[:micrograph.shape[0]] if mask.shape[0] > micrograph.shape[0] and \
             mask[micrograph.shape[0]:].sum() == 0 else mask
+    return micrograph, mask, mask_file
+
+
+def iter_analyze_file(segmenter, image_path: str | Path, out_dir: str | Path,
+                      mask_path: str | Path | None = None,
+                      window: SlidingWindowConfig | None = None, crop_bottom: int = 0
+                      ) -> Generator[Progress, None, dict[str, Any]]:
+    """Read, analyze and write the outputs of one micrograph (``sem analyze``, ``sem batch``).
+
+    ``mask_path``: as :func:`read_with_mask`. Returns the summary plus the output paths, the
+    mask used and the image's name.
+    """
+    image_path = Path(image_path)
+    micrograph, mask, mask_file = read_with_mask(image_path, mask_path, crop_bottom)
     job = AnalysisJob(segmenter, micrograph, mask, window=window)
     result = yield from job.run()
     paths = write_outputs(result, out_dir, image_path.stem)

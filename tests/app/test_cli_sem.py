@@ -1,7 +1,6 @@
 """``main.py sem ...``: sample, info, train, analyze, evaluate, batch, a real-like public set
 (jpg with a data bar, png labels, split lists, no classes.json) fine-tuned with ``--init``, and
-exit 2 with one line on bad input. The sem entry is added to the registry for these tests (the
-lead registers it with the widget)."""
+exit 2 with one line on bad input."""
 
 from __future__ import annotations
 
@@ -12,24 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import workspaces
 from app.cli import main
-from app.cli.sem import SPEC
 
 TINY = ["--scale", "0.5", "--window", "64", "--batch-size", "2", "--validations", "1"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def sem_registered():
-    with pytest.MonkeyPatch.context() as patch:
-        if not any(s.name == "sem" for s in workspaces.WORKSPACES):
-            patch.setattr(workspaces, "WORKSPACES",
-                          (*workspaces.WORKSPACES, workspaces.WorkspaceSpec(*SPEC)))
-        yield
-
-
 @pytest.fixture(scope="module")
-def sample(sem_registered, tmp_path_factory):
+def sample(tmp_path_factory):
     path = tmp_path_factory.mktemp("semcli") / "set"
     assert main(["sem", "sample", "--out", str(path), "--images", "4", "--size", "288x256",
                  "--seed", "3"]) == 0
