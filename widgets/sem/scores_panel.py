@@ -59,8 +59,8 @@ class ScoresPanel(QWidget):
         self.source.setWordWrap(True)
         self.summary = _table(("Score", "Max-vote FCN", "Crop-CNN peer"))
         self.per_class = _table(CLASS_COLUMNS)
-        self.confusion = HeatmapView("Object confusion, max-vote (row = true class)",
-                                     "Predicted class", "True class")
+        self.confusion = HeatmapView("Object confusion, max-vote FCN", "Predicted class",
+                                     "True class")
         self.peer_confusion = HeatmapView("Object confusion, crop-and-classify peer",
                                           "Predicted class", "True class")
         for view in (self.confusion, self.peer_confusion):
@@ -72,16 +72,16 @@ class ScoresPanel(QWidget):
         controls.addWidget(self.split_combo)
         controls.addLayout(self.run_buttons.row())
         controls.addStretch(1)
-        tables = QVBoxLayout()
-        tables.addWidget(self.summary)
-        tables.addWidget(self.per_class, 1)
+        self.summary.setMinimumHeight(245)
+        self.per_class.setMinimumHeight(245)
         grid = QGridLayout()
-        grid.addLayout(tables, 0, 0)
-        grid.addWidget(self.confusion, 0, 1)
-        grid.addWidget(self.peer_confusion, 0, 2)
-        grid.setColumnStretch(0, 5)
-        grid.setColumnStretch(1, 4)
-        grid.setColumnStretch(2, 4)
+        grid.addWidget(self.summary, 0, 0)
+        grid.addWidget(self.per_class, 0, 1)
+        grid.addWidget(self.confusion, 1, 0)
+        grid.addWidget(self.peer_confusion, 1, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.source)
@@ -122,23 +122,28 @@ class ScoresPanel(QWidget):
         self.per_class.setColumnHidden(6, not peer)
         self.per_class.setColumnHidden(7, not peer)
         short = [_short(n) for n in names]
-        self.confusion.set_matrix(_shares(data["object_confusion"]), short, short)
+        # no object's truth is the matrix: its row is left out; its column counts the objects
+        # not segmented
+        self.confusion.set_matrix(_shares(data["object_confusion"]), short[1:], short)
         self.peer_confusion.setVisible(bool(peer))
         if peer:
-            self.peer_confusion.set_matrix(_shares(peer["object_confusion"]), short, short)
+            self.peer_confusion.set_matrix(_shares(peer["object_confusion"]), short[1:], short)
 
 
 def _shares(confusion: list[list[int]]) -> np.ndarray:
-    """Rows as shares of the true class's objects (NaN rows: a class with no objects)."""
-    counts = np.asarray(confusion, dtype=np.float64)
+    """Rows 1… (the second-phase classes) as shares of the true class's objects (NaN: a class
+    without objects)."""
+    counts = np.asarray(confusion, dtype=np.float64)[1:]
     shares = row_normalise(counts)
     shares[counts.sum(axis=1) == 0] = np.nan
     return shares
 
 
 def _short(name: str) -> str:
-    """A tick label: the class name without its parenthesis ("ferrite (matrix)" → ferrite)."""
-    return name.split(" (")[0]
+    """A tick label: no parenthesis, leading words as initials ("ferrite (matrix)" → ferrite,
+    "tempered martensite" → "t. martensite")."""
+    words = name.split(" (")[0].split()
+    return " ".join([f"{w[0]}." for w in words[:-1]] + words[-1:])
 
 
 def _score(value: Any) -> str:

@@ -25,9 +25,8 @@ MODEL_FIELDS = ["arch", "window", "rotate", "jitter"]
 INPUT_FIELDS = ["in_channels", "scale"]
 FIT_FIELDS = ["epochs", "steps", "batch_size", "validations", "lr", "weight_decay",
               "warmup_fraction", "ema_decay", "max_minutes", "seed"]
-#: where the weights start: ("random" | "model" | "demo", text)
-STARTS = (("model", "the loaded model (fine-tune)"), ("demo", "the bundled demo model"),
-          ("random", "random weights"))
+#: where the weights start: ("demo" | "random", text)
+STARTS = (("demo", "the bundled demo model (fine-tune)"), ("random", "random weights"))
 PRESETS: dict[str, tuple[Preprocessing, TrainConfig]] = {
     "CPU (ResNet-18 U-Net lite, half scale, 128 px, 5 min)": (
         Preprocessing(scale=0.5),
@@ -114,7 +113,7 @@ class TrainingPanel(QWidget):
 
     @property
     def start(self) -> str:
-        """``"model"``, ``"demo"`` or ``"random"``."""
+        """``"demo"`` or ``"random"``."""
         return self.start_combo.currentData()
 
     def set_running(self, running: bool) -> None:

@@ -1,8 +1,8 @@
 """The sem workspace: SEM micrographs of steel segmented tile by tile, a max-vote class per
 object, and the metallographer's review of the objects (Azimi et al.).
 
-Layout: a toolbar; the "Micrograph" tab with the review panel (left), the large-image view
-with the overlay, legend and scale bar (centre) and the object table (right); "Scores" and
+Layout: a toolbar; the "Micrograph" tab with the review panel above the object table (left)
+and the large-image view with the overlay, legend and scale bar (right); "Scores" and
 "Training" tabs. Opening, Analyze, scoring, evaluation and training run as engine generators
 through ``host.run_task``; Analyze draws the stitched rows as they finish and then the max-vote
 object map, which every review edit recolours object by object
@@ -16,13 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 
 from engines.sem.segmenter import SemSegmenter
 from engines.sem.viewing import OpenedMicrograph, iter_open_micrograph
 from widgets.common.item_table import LEFT
 from widgets.common.review_panel import ReviewPanel, sem_keymap
-from widgets.common.review_table import ItemField, ReviewTable, extra_field
+from widgets.common.review_table import (
+    CLASS_FIELD,
+    ID_FIELD,
+    NOTE_FIELD,
+    REVIEWED_FIELD,
+    STATE_FIELD,
+    ItemField,
+    ReviewTable,
+    extra_field,
+)
 from widgets.common.workspace import TaskHost, Workspace
 from widgets.imaging.image_view import ImageView
 from widgets.sem.runs import NO_MODEL, RunsMixin
@@ -71,17 +80,20 @@ class SemWorkspace(RunsMixin, Workspace):
         self.view = ImageView()
         self.hover_label = QLabel(HOVER_HINT)
         self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.table = ReviewTable(extra=(
+        self.table = ReviewTable(fields=(
+            ID_FIELD, CLASS_FIELD, STATE_FIELD, REVIEWED_FIELD,
+            ItemField("score", "Vote share", lambda _doc, item: item.score, _share,
+                      tip="Share of the object's pixels that voted for its max-vote class"),
             extra_field("area_px", "Area (px)", "{:,}"),
             extra_field("area_um2", "Area (µm²)", "{:.2f}"),
             ItemField("runner_up", "Runner-up", _runner_up, align=LEFT,
                       tip="The class with the second most votes"),
-            extra_field("runner_up_share", "Runner-up share", _share)))
-        self.table.setMinimumWidth(380)
+            extra_field("runner_up_share", "Runner-up share", _share), NOTE_FIELD))
+        for column, width in enumerate((44, 140, 76, 24, 74, 70, 80, 110, 110)):
+            self.table.setColumnWidth(column, width)
         self.panel_holder = QWidget()
         self.panel_layout = QVBoxLayout(self.panel_holder)
         self.panel_layout.setContentsMargins(0, 0, 0, 0)
-        self.panel_holder.setMaximumWidth(400)
         self.review_panel: ReviewPanel | None = None
         self._set_review_panel(("matrix", "object"))
         self.scores = ScoresPanel()
@@ -92,9 +104,12 @@ class SemWorkspace(RunsMixin, Workspace):
         centre_layout.setContentsMargins(0, 0, 0, 0)
         centre_layout.addWidget(self.view, 1)
         centre_layout.addWidget(self.hover_label)
-        self.micrograph_page = self._lay_out(self.toolbar, "Micrograph",
-                                             [self.panel_holder, centre, self.table],
-                                             [300, 900, 430],
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.addWidget(self.panel_holder)
+        side.addWidget(self.table)
+        side.setSizes([330, 470])
+        self.micrograph_page = self._lay_out(self.toolbar, "Micrograph", [side, centre],
+                                             [490, 800],
                                              [(self.scores, "Scores"),
                                               (self.training, "Training")])
         self.addActions(self.toolbar.shortcut_actions)

@@ -84,9 +84,11 @@ def test_evaluating_a_split_shows_the_four_scores_and_the_object_confusion(qtbot
     assert "test split" in ws.scores.source.text()
     assert ws.scores.confusion.isVisibleTo(ws.scores)
     assert not ws.scores.peer_confusion.isVisibleTo(ws.scores)
-    shown = ws.scores.confusion.matrix
-    truth_rows = np.asarray(data["object_confusion"]).sum(axis=1) > 0
-    np.testing.assert_allclose(np.nansum(shown, axis=1)[truth_rows], 1.0)
+    shown = ws.scores.confusion.matrix  # second-phase true classes (rows) by predicted class
+    counts = np.asarray(data["object_confusion"])[1:]
+    assert shown.shape == (4, 5)
+    np.testing.assert_allclose(shown[counts.sum(axis=1) > 0].sum(axis=1), 1.0)
+    assert np.isnan(shown[counts.sum(axis=1) == 0]).all()
 
 
 def test_exports_write_the_corrected_table_and_object_map(analyzed, tmp_path):
