@@ -72,6 +72,6 @@ clean:
 demo-model-sem: $(STAMP)
 	rm -rf /tmp/lablens_sem_train /tmp/lablens_sem_fresh
 	$(PY) main.py sem sample --out /tmp/lablens_sem_train --images 24 --size 2000x2000 --seed 0
-	OMP_NUM_THREADS=1 nice -n 10 $(PY) main.py sem train --data /tmp/lablens_sem_train --out resources/models/sem_demo --arch unet-resnet18-lite --scale 0.5 --window 128 --batch-size 16 --steps 2400 --minutes 8 --validations 8 --lr 0.002 --ema-decay 0.995 --seed 0 --device cpu --peer --peer-minutes 2 --half
+	OMP_NUM_THREADS=1 nice -n 10 $(PY) main.py sem train --data /tmp/lablens_sem_train --out resources/models/sem_demo --arch unet-resnet18-lite --scale 0.5 --window 128 --batch-size 16 --steps 2400 --minutes 8 --validations 2 --lr 0.002 --ema-decay 0.995 --seed 0 --device cpu --peer --peer-minutes 2 --half
 	$(PY) main.py sem sample --out /tmp/lablens_sem_fresh --images 8 --size 2000x2000 --seed 424242 --no-splits
 	OMP_NUM_THREADS=1 nice -n 10 $(PY) main.py sem evaluate --model resources/models/sem_demo --data /tmp/lablens_sem_fresh --split all --device cpu --record --json /tmp/lablens_sem_demo_evaluation.json
