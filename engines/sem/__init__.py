@@ -18,6 +18,12 @@ Analysis
     ``rows_done``; ``run()`` returns an :class:`analysis.AnalysisResult` (``labels``,
     ``objects``, ``votes`` with winner/share/runner-up, ``geometry``, ``review_items()``,
     ``table()``, ``object_image()``, ``summary()``); :func:`analysis.write_outputs`.
+Viewing and review (the workspace)
+    :func:`viewing.iter_open_micrograph` ``(path, crop_bottom=0) -> OpenedMicrograph`` (image,
+    display pyramid, mask, truth, data set); :func:`viewing.iter_review_analysis` ``(job,
+    opened) -> ReviewedAnalysis`` (the analysis, its autosaved review restored or new, the
+    editable :class:`viewing.ObjectMap`, scores); :func:`viewing.iter_restore_review` (a saved
+    review without running the model).
 Scores
     :func:`evaluation.score_analysis` ``(result, sample[, corrected classes])`` for one image
     already analysed; :func:`evaluation.iter_evaluate` for a data set's split (with the peer).

@@ -7,6 +7,12 @@ beside it (:func:`engines.sem.analysis.find_mask`), and builds the display pyram
 task. :class:`ObjectMap` holds the object ids and the class of every object; changing a class
 rewrites only the object's bounding box and returns the rows to redraw, so a review edit on an
 8000 × 7000 map costs microseconds, not a full-image recolouring.
+
+The review of an image's objects is a :class:`~engines.core.review.ReviewDocument` of kind
+``"sem"`` autosaved beside the image (:func:`engines.core.autosave.open_review`): one item per
+object (``mask_id`` = object id, score = vote share). :func:`iter_review_analysis` runs an
+analysis and restores the saved review when it has exactly the analysis' objects;
+:func:`iter_restore_review` reopens it from the mask's objects without a model.
 """
 
 from __future__ import annotations

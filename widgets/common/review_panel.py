@@ -81,7 +81,7 @@ def sem_keymap(class_names: Sequence[str], advance: bool = False, first: int = 0
     keys += [ReviewKey(("0",), "state", ItemState.UNCERTAIN.value, "Uncertain"),
              ReviewKey(("Return", "Enter"), "state", ItemState.ACCEPTED.value, "Accept"),
              ReviewKey(("R",), "state", ItemState.REJECTED.value, "Reject"),
-             ReviewKey(("N",), "next", None, "Next unreviewed (lowest confidence first)"),
+             ReviewKey(("N",), "next", None, "Next unreviewed"),
              ReviewKey(("P",), "previous", None, "Previous unreviewed")]
     return ReviewKeymap(tuple(keys), advance=advance)
 

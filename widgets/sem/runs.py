@@ -217,6 +217,7 @@ class RunsMixin:
                                           f"{len(data['images'])} images, {data['objects']} "
                                           f"objects.{peer}")
             self.scoresShown.emit(data)
+            self.evaluationFinished.emit(data)
 
         self._run_once("evaluate", f"Evaluating on {dataset.root.name} ({split})",
                        iter_evaluate(segmenter, dataset, split,

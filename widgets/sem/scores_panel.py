@@ -114,11 +114,15 @@ class ScoresPanel(QWidget):
         self.per_class.setRowCount(len(names))
         for row, name in enumerate(names):
             c = data["per_class"][name]
-            peer_cells = ("", "") if not peer else (_score(peer["object_recall"][row]),
-                                                    _score(peer["object_precision"][row]))
+            if row == 0:  # the matrix: no object's class, so no object recall / precision
+                object_cells = ("–", "–", "–", "–")
+            else:
+                object_cells = (_score(c["object_recall"]), _score(c["object_precision"]),
+                                *(("", "") if not peer else (
+                                    _score(peer["object_recall"][row]),
+                                    _score(peer["object_precision"][row]))))
             _fill_row(self.per_class, row, (name, _score(c["iu"]), _score(c["accuracy"]),
-                                            str(c["objects"]), _score(c["object_recall"]),
-                                            _score(c["object_precision"]), *peer_cells))
+                                            str(c["objects"]), *object_cells))
         self.per_class.setColumnHidden(6, not peer)
         self.per_class.setColumnHidden(7, not peer)
         short = [_short(n) for n in names]

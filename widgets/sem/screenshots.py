@@ -42,7 +42,7 @@ def shots(session) -> list[Path]:
     # scores of the data set's test split, with the peer
     ws.tabs.setCurrentWidget(ws.scores)
     scored: list = []
-    ws.scoresShown.connect(scored.append)
+    ws.evaluationFinished.connect(scored.append)
     ws.evaluate("test")
     session.wait(lambda: bool(scored), 1800, "the evaluation")
     shots.append(session.grab("sem_scores"))

@@ -66,6 +66,7 @@ class SemWorkspace(RunsMixin, Workspace):
     analysisFinished = Signal(object)   # ReviewedAnalysis
     reviewOpened = Signal(object)       # RestoreResult
     scoresShown = Signal(object)        # EvaluationResult.to_json() or None
+    evaluationFinished = Signal(object)  # EvaluationResult.to_json() of a data-set split
     trainingFinished = Signal(object)   # SemSegmenter
     exported = Signal(object)           # Path
 
