@@ -165,7 +165,8 @@ class SemWorkspace(RunsMixin, Workspace):
         """Show ``opened`` (a new image: the previous analysis and review are closed)."""
         self._cancel("analyze")
         self.opened = opened
-        self.reviewed = self.object_map = None
+        self.reviewed = self.object_map = self.job = None
+        self.drawn_rows = 0
         self.set_review(None)
         self.view.set_image(opened.micrograph.array, opened.pixel_size_um, opened.pyramid,
                             opened.levels)

@@ -108,3 +108,16 @@ def test_exports_write_the_corrected_table_and_object_map(analyzed, tmp_path):
     assert (written[ws.object_map.objects == item.mask_id] == 4).all()
     view = ws.export_view(tmp_path / "view.png")
     assert Image.open(view).size[0] > 100
+
+
+def test_opening_another_image_while_analyze_runs_drops_that_run(qtbot, workspace, untrained):
+    ws = workspace
+    ws.set_model(untrained)
+    ws.analyze()
+    other = ws.opened.image_paths()[1]
+    with qtbot.waitSignal(ws.micrographOpened, timeout=20000):
+        ws.open_path(other)
+    qtbot.waitUntil(lambda: "analyze" not in ws.tasks, timeout=60000)
+    assert ws.opened.path == other and ws.job is None and ws.reviewed is None
+    assert ws.review_panel.document is None and ws.toolbar.layer == "truth"
+    np.testing.assert_array_equal(ws.view.overlay.classes, ws.opened.truth.labels)
