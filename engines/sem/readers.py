@@ -4,7 +4,7 @@ Formats: TIFF (classic and BigTIFF, 8/16-bit or float, grey or RGB, any compress
 decodes), PNG and JPEG (Pillow). Uncompressed contiguous TIFF is memory-mapped read-only, so an
 8000 × 7000 16-bit image opens at once and is read tile by tile as the tiler asks for crops.
 Compressed data is decoded whole, after its declared size has been checked against what the
-file can hold (:mod:`engines.imaging.guards`), and Pillow's pixel cap
+file can hold (:mod:`engines.core.safe_read`), and Pillow's pixel cap
 (``Image.MAX_IMAGE_PIXELS``) is set to :data:`MAX_PIXELS` before any image is opened.
 
 Every failure is an :class:`~engines.core.errors.InputError` that starts with the file name.
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from engines.core.errors import InputError
-from engines.imaging.guards import check_declared_bytes, reading
+from engines.core.safe_read import MAX_COMPRESSION_RATIO, check_declared, reading
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -127,7 +127,7 @@ def _tiff_pixel_size(tif: Any) -> float | None:
 def _read_tiff(path: Path, warnings: list[str]) -> tuple[np.ndarray, float | None, str]:
     import tifffile
 
-    from engines.imaging.tiff_stack import _check_strips, _open_tiff, _tiff_errors
+    from engines.imaging.tiff_stack import _check_strips, _open_tiff
 
     with _open_tiff(path) as tif:
         if not tif.series:
@@ -144,8 +144,8 @@ def _read_tiff(path: Path, warnings: list[str]) -> tuple[np.ndarray, float | Non
         compressed = int(page.compression) != 1
         contiguous = not compressed and page.is_contiguous and len(series.pages) == 1
         if contiguous:
-            check_declared_bytes(path, declared, path.stat().st_size - page.dataoffsets[0],
-                                 what="the image")
+            check_declared(declared, 1, path, available=path.stat().st_size -
+                           page.dataoffsets[0], what="the image")
         else:
             _check_strips(path, [page], declared, compressed)
         pixel_size = _tiff_pixel_size(tif)
@@ -154,7 +154,7 @@ def _read_tiff(path: Path, warnings: list[str]) -> tuple[np.ndarray, float | Non
             reader += ", BigTIFF"
         array = None if contiguous else page.asarray()
     if array is None:
-        with reading(path, also=_tiff_errors()):
+        with reading(path, "TIFF micrograph"):
             array = tifffile.memmap(path, mode="r", series=0)
     return array, pixel_size, reader
 
@@ -164,14 +164,14 @@ def _pillow_image(path: Path):
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    with reading(path, also=(Image.DecompressionBombError,)):
+    with reading(path, "image"):
         image = Image.open(path)
         width, height = image.size
     _check_pixels(path, height, width)
     bands = len(image.getbands())
     depth = 2 if image.mode.startswith("I;16") else 4 if image.mode in ("I", "F") else 1
-    check_declared_bytes(path, height * width * bands * depth, path.stat().st_size,
-                         compressed=True, what="the image")
+    check_declared(height * width * bands * depth, 1, path, available=path.stat().st_size,
+                   ratio=MAX_COMPRESSION_RATIO, what="the image")
     return image
 
 
@@ -185,10 +185,9 @@ def _pillow_pixel_size(image) -> float | None:
 
 
 def _read_pillow(path: Path, palette_indices: bool) -> tuple[np.ndarray, float | None]:
-    from PIL import Image
 
     image = _pillow_image(path)
-    with reading(path, also=(Image.DecompressionBombError,)), image:
+    with reading(path, "image"), image:
         image.load()
         pixel_size = _pillow_pixel_size(image)
         mode = image.mode
