@@ -108,7 +108,8 @@ class SemWorkspace(RunsMixin, Workspace):
         side = QSplitter(Qt.Orientation.Vertical)
         side.addWidget(self.panel_holder)
         side.addWidget(self.table)
-        side.setSizes([330, 470])
+        side.setSizes([430, 370])
+        self.panel_holder.setMinimumHeight(330)
         self.micrograph_page = self._lay_out(self.toolbar, "Micrograph", [side, centre],
                                              [490, 800],
                                              [(self.scores, "Scores"),
