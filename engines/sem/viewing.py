@@ -189,6 +189,24 @@ def open_object_review(source: Path, class_names: Sequence[str], items: list[Rev
                        accept=lambda document: fits_objects(document, n_objects))
 
 
+def refresh_proposals(document: ReviewDocument, items: Iterable[ReviewItem]) -> int:
+    """Give the items nobody has touched (proposed, not reviewed, no note) of a restored review
+    the class, score and extras of a new analysis, so only the reviewer's decisions persist;
+    autosaves when something changed and returns how many items did."""
+    changes = {}
+    for fresh in items:
+        old = document.get(fresh.id)
+        untouched = old is not None and not old.reviewed and old.state is ItemState.PROPOSED \
+            and not old.note
+        if untouched and old.mask_id == fresh.mask_id and old != fresh:
+            changes[fresh.id] = fresh
+    if changes:
+        document.replace_items(changes)
+        if document.autosave is not None:
+            document.autosave.save(document)
+    return len(changes)
+
+
 @dataclass
 class ReviewedAnalysis:
     """An analysis with its review (restored or new), the object map it edits and, when the
@@ -219,8 +237,9 @@ def iter_review_analysis(job: AnalysisJob, opened: OpenedMicrograph
     names = result.classes.names
     meta = {"objects": result.n_objects, "object_source": result.object_source,
             "model": job.segmenter.arch}
-    review = open_object_review(opened.path, names, result.review_items(), result.n_objects,
-                                meta)
+    items = result.review_items()
+    review = open_object_review(opened.path, names, items, result.n_objects, meta)
+    refresh_proposals(review.document, items)
     object_map = ObjectMap(result.objects, result.geometry.boxes,
                            review_classes(review.document, result.n_objects))
     yield Progress(0.97, "scoring against the truth" if opened.has_truth else "review ready")

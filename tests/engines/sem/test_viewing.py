@@ -19,6 +19,7 @@ from engines.sem.viewing import (
     iter_open_micrograph,
     iter_restore_review,
     open_object_review,
+    refresh_proposals,
     review_classes,
 )
 
@@ -90,3 +91,21 @@ def test_a_saved_review_is_restored_only_when_it_has_the_same_objects(tiny_datas
     other = open_object_review(opened.path, names, items[:-1], n - 1)
     assert other.status is RestoreStatus.OTHER_SOURCE and other.kept_as.is_file()
     assert len(other.document) == n - 1 and not sidecar_path(opened.path).exists()
+
+
+def test_a_new_analysis_refreshes_only_the_untouched_proposals(tiny_dataset, tmp_path):
+    folder = shutil.copytree(tiny_dataset, tmp_path / "set")
+    opened = drive(iter_open_micrograph(folder))
+    _, n = label_objects(opened.mask)
+    names = opened.classes.names
+    old = [ReviewItem(i, 1, score=0.5, mask_id=i) for i in range(1, n + 1)]
+    review = open_object_review(opened.path, names, old, n)
+    review.document.execute(decide([1], label=3, state=ItemState.ACCEPTED))
+    restored = open_object_review(opened.path, names, [], n).document
+    new = [ReviewItem(i, 4, score=0.9, mask_id=i) for i in range(1, n + 1)]
+    assert refresh_proposals(restored, new) == n - 1
+    assert restored.get(1).label == 3 and restored.get(1).reviewed  # the decision stays
+    assert all(restored.get(i).label == 4 and restored.get(i).score == 0.9
+               for i in range(2, n + 1))
+    again = open_object_review(opened.path, names, [], n).document  # and it was saved
+    assert again.get(2).label == 4 and again.get(1).label == 3
