@@ -26,6 +26,7 @@ def shots(session) -> list[Path]:
     done: list = []
     ws.analysisFinished.connect(done.append)
     ws.analyze()
+    ws.view.fit()  # the whole image (a restored review may have zoomed in on an object)
     session.wait(lambda: ws.drawn_rows >= height // 2 or done, 900, "half of the rows")
     shots.append(session.grab("sem_analyze_streaming"))
     session.wait(lambda: bool(done), 1800, "Analyze")
