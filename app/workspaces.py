@@ -58,6 +58,8 @@ WORKSPACES: tuple[WorkspaceSpec, ...] = (
                   "engines.spectrum.batch:JOB"),
     WorkspaceSpec("cdc", "CDC events (COMET)", "widgets.cdc.workspace:CdcWorkspace",
                   "app.cli.cdc", "widgets.cdc.screenshots:shots", "engines.cdc.batch:JOB"),
+    WorkspaceSpec("sem", "Micrographs (SEM)", "widgets.sem.workspace:SemWorkspace",
+                  "app.cli.sem", "widgets.sem.screenshots:shots", "engines.sem.batch:JOB"),
 )
 
 

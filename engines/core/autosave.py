@@ -21,7 +21,7 @@ import glob
 import json
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -292,7 +292,8 @@ def _remove_stale_temporaries(path: Path) -> None:
 def open_review(source: str | Path, class_names: Sequence[str],
                 fresh_items: Iterable[ReviewItem], *, kind: str = "",
                 meta: Mapping[str, Any] | None = None,
-                sidecar: str | Path | None = None) -> RestoreResult:
+                sidecar: str | Path | None = None,
+                accept: Callable[[ReviewDocument], bool] | None = None) -> RestoreResult:
     """Restore the review of ``source`` from its sidecar, or start one from ``fresh_items``.
 
     Parameters
@@ -304,6 +305,9 @@ def open_review(source: str | Path, class_names: Sequence[str],
         restored document keeps the class names, items and meta it was saved with.
     sidecar
         Sidecar path (default :func:`sidecar_path` of ``source``).
+    accept
+        ``accept(restored document)``: whether a saved review fits the fresh items (e.g. the
+        same objects); one it refuses is set aside like one of other data.
 
     Raises
     ------
@@ -328,7 +332,8 @@ def open_review(source: str | Path, class_names: Sequence[str],
     except SidecarError as exc:
         problem, tag, status = f"was unreadable ({exc})", "corrupt", RestoreStatus.CORRUPT
     else:
-        if loaded.source.matches(identity) and loaded.document.kind == kind:
+        fits = accept is None or accept(loaded.document)
+        if loaded.source.matches(identity) and loaded.document.kind == kind and fits:
             document = loaded.document
             document.autosave = autosave
             counts = document.counts()
@@ -338,7 +343,8 @@ def open_review(source: str | Path, class_names: Sequence[str],
                 message += f"; it keeps its classes {', '.join(document.class_names)}"
             return RestoreResult(document, RestoreStatus.RESTORED, message)
         what = (f"another {loaded.source.kind} ({loaded.source.name}, {loaded.source.size} bytes)"
-                if not loaded.source.matches(identity) else f"the {loaded.document.kind!r} workspace")
+                if not loaded.source.matches(identity) else f"the {loaded.document.kind!r} workspace"
+                if loaded.document.kind != kind else "other items (another analysis)")
         problem, tag, status = f"belongs to {what}", "other", RestoreStatus.OTHER_SOURCE
     try:
         kept = _set_aside(path, tag)

@@ -71,15 +71,17 @@ class ReviewKeymap:
     advance: bool = False
 
 
-def sem_keymap(class_names: Sequence[str], advance: bool = False) -> ReviewKeymap:
+def sem_keymap(class_names: Sequence[str], advance: bool = False, first: int = 0
+               ) -> ReviewKeymap:
     """1–9 set the class (and accept), 0 = uncertain, Enter = accept, R = reject, N / P =
-    next / previous unreviewed, lowest confidence first."""
-    keys = [ReviewKey((str(i + 1),), "class", i, f"Class: {name}")
-            for i, name in enumerate(class_names[:9])]
+    next / previous unreviewed, lowest confidence first. Key 1 sets class index ``first``
+    (1 where class 0 is a background that objects are not given, e.g. a matrix)."""
+    keys = [ReviewKey((str(n + 1),), "class", i, f"Class: {class_names[i]}")
+            for n, i in enumerate(range(first, min(len(class_names), first + 9)))]
     keys += [ReviewKey(("0",), "state", ItemState.UNCERTAIN.value, "Uncertain"),
              ReviewKey(("Return", "Enter"), "state", ItemState.ACCEPTED.value, "Accept"),
              ReviewKey(("R",), "state", ItemState.REJECTED.value, "Reject"),
-             ReviewKey(("N",), "next", None, "Next unreviewed (lowest confidence first)"),
+             ReviewKey(("N",), "next", None, "Next unreviewed"),
              ReviewKey(("P",), "previous", None, "Previous unreviewed")]
     return ReviewKeymap(tuple(keys), advance=advance)
 

@@ -1,0 +1,137 @@
+"""Micrograph readers: TIFF (8/16-bit, BigTIFF, RGB, planar, compressed, memory-mapped), PNG,
+JPEG, pixel sizes, grey conversion, and hostile files that must give an InputError naming the
+file without allocating what a header claims."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from engines.core.errors import InputError
+from engines.sem.readers import MAX_PIXELS, channels_equal, read_micrograph, to_grey
+from engines.sem.writers import write_micrograph
+
+RNG = np.random.default_rng(0)
+GREY8 = RNG.integers(0, 256, (40, 56), dtype=np.uint8)
+GREY16 = RNG.integers(0, 65536, (40, 56), dtype=np.uint16)
+RGB = RNG.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("array", [GREY8, GREY16, RGB], ids=["8-bit", "16-bit", "rgb"])
+def test_uncompressed_tiff_is_memory_mapped_and_exact(tmp_path, array):
+    path = write_micrograph(tmp_path / "m.tif", array, pixel_size_um=0.03)
+    image = read_micrograph(path)
+    assert isinstance(image.array, np.memmap) and "memory-mapped" in image.reader
+    np.testing.assert_array_equal(image.array, array)
+    assert image.pixel_size_um == pytest.approx(0.03)
+    assert image.shape == (40, 56) and image.channels == (3 if array.ndim == 3 else 1)
+
+
+def test_bigtiff_compressed_and_planar_tiffs(tmp_path):
+    tifffile.imwrite(tmp_path / "big.tif", GREY16, bigtiff=True)
+    image = read_micrograph(tmp_path / "big.tif")
+    assert "BigTIFF" in image.reader
+    np.testing.assert_array_equal(image.array, GREY16)
+    tifffile.imwrite(tmp_path / "z.tif", GREY8, compression="zlib")
+    assert "memory" not in read_micrograph(tmp_path / "z.tif").reader
+    np.testing.assert_array_equal(read_micrograph(tmp_path / "z.tif").array, GREY8)
+    tifffile.imwrite(tmp_path / "p.tif", np.moveaxis(RGB, 2, 0).copy(), planarconfig="separate",
+                     photometric="rgb")
+    np.testing.assert_array_equal(read_micrograph(tmp_path / "p.tif").array, RGB)
+
+
+def test_fei_pixel_size_and_placeholder_dpi(tmp_path):
+    tifffile.imwrite(tmp_path / "dpi.tif", GREY8, resolution=(72, 72), resolutionunit="INCH")
+    assert read_micrograph(tmp_path / "dpi.tif").pixel_size_um is None
+    write_micrograph(tmp_path / "p.png", GREY8, pixel_size_um=0.05)
+    assert read_micrograph(tmp_path / "p.png").pixel_size_um == pytest.approx(0.05, rel=1e-3)
+
+
+def test_png_jpeg_palette_rgba_and_16_bit(tmp_path):
+    Image.fromarray(GREY16).save(tmp_path / "g16.png")
+    np.testing.assert_array_equal(read_micrograph(tmp_path / "g16.png").array, GREY16)
+    Image.fromarray(np.dstack([RGB, np.full((40, 56), 255, np.uint8)])).save(tmp_path / "a.png")
+    rgba = read_micrograph(tmp_path / "a.png")
+    assert rgba.array.shape == (40, 56, 3) and any("alpha" in w for w in rgba.warnings)
+    Image.fromarray(GREY8).quantize(16).save(tmp_path / "pal.png")
+    assert read_micrograph(tmp_path / "pal.png").array.shape == (40, 56, 3)
+    Image.fromarray(GREY8).save(tmp_path / "g.jpg", quality=95)
+    jpeg = read_micrograph(tmp_path / "g.jpg")
+    assert jpeg.array.dtype == np.uint8 and np.abs(jpeg.array.astype(int) - GREY8).mean() < 12
+
+
+def test_data_bar_setting_crops_rows(tmp_path):
+    path = write_micrograph(tmp_path / "m.tif", GREY8)
+    image = read_micrograph(path, crop_bottom=10)
+    assert image.shape == (30, 56) and "10 rows cropped" in image.warnings[0]
+    with pytest.raises(InputError, match="m.tif: cropping 40 rows"):
+        read_micrograph(path, crop_bottom=40)
+
+
+def test_grey_conversion():
+    same = np.repeat(GREY8[:, :, None], 3, axis=2)
+    assert channels_equal(same) and to_grey(same).base is not None      # a view
+    np.testing.assert_array_equal(to_grey(same), GREY8)
+    grey = to_grey(RGB, rows_per_block=7)
+    expected = np.round(RGB.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32))
+    np.testing.assert_array_equal(grey, expected.astype(np.uint8))
+    assert to_grey(GREY16) is GREY16
+
+
+def _png_with_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) +
+            chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"not a tiff at all" * 10), "not a readable TIFF"),
+    (lambda p: p.write_bytes(tifffile_bytes()[:300]), "truncated|past the end|but the file stores only"),
+], ids=["garbage", "truncated"])
+def test_broken_tiffs(tmp_path, make, message):
+    path = tmp_path / "bad.tif"
+    make(path)
+    with pytest.raises(InputError, match=f"^bad.tif: .*({message})"):
+        read_micrograph(path)
+
+
+def tifffile_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, RNG.integers(0, 256, (64, 64), dtype=np.uint8))
+    return buffer.getvalue()
+
+
+def test_hostile_png_headers_are_refused_before_decoding(tmp_path):
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(_png_with_header(100_000, 100_000))
+    with pytest.raises(InputError, match="huge.png: .*(more than|exceeds limit)"):
+        read_micrograph(huge)
+    side = int(np.sqrt(MAX_PIXELS)) - 10
+    lying = tmp_path / "lying.png"
+    lying.write_bytes(_png_with_header(side, side))
+    with pytest.raises(InputError, match="lying.png: .*even at the best compression ratio"):
+        read_micrograph(lying)
+
+
+def test_truncated_jpeg_missing_file_and_wrong_type(tmp_path):
+    Image.fromarray(RGB).save(tmp_path / "t.jpg")
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "t.jpg").write_bytes(data[:len(data) // 2])
+    with pytest.raises(InputError, match="^t.jpg: not a readable image"):
+        read_micrograph(tmp_path / "t.jpg")
+    with pytest.raises(InputError, match="^none.tif: file not found"):
+        read_micrograph(tmp_path / "none.tif")
+    (tmp_path / "x.bmp").write_bytes(b"BM")
+    with pytest.raises(InputError, match="^x.bmp: unsupported image type"):
+        read_micrograph(tmp_path / "x.bmp")

@@ -1,0 +1,1 @@
+"""The sem workspace: SEM micrograph segmentation, max-vote objects and their review."""
