@@ -14,9 +14,11 @@ import numpy as np
 
 SPECTRUM_FORMATS = ("csv", "spe", "cnf", "n42")
 EVENT_FORMATS = ("hdf5", "root")
-FORMATS = SPECTRUM_FORMATS + EVENT_FORMATS
+IMAGING_FORMATS = ("dicom", "nifti", "metaimage", "tiff")  # see tests.fuzz.imaging
+FORMATS = SPECTRUM_FORMATS + EVENT_FORMATS + IMAGING_FORMATS
 SUFFIX = {"csv": ".csv", "spe": ".spe", "cnf": ".cnf", "n42": ".n42", "hdf5": ".h5",
-          "root": ".root"}
+          "root": ".root", "dicom": ".dcm", "nifti": ".nii", "metaimage": ".mha",
+          "tiff": ".tif"}
 
 N42_2006 = """<?xml version="1.0" encoding="UTF-8"?>
 <N42InstrumentData xmlns="http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242">
@@ -106,6 +108,10 @@ def seeds(fmt: str) -> tuple[tuple[str, bytes], ...]:
         events = _seed_events()
         return ((".root", _written(write_root, ".root", events)),
                 (".root", _written(write_root, ".root", events, per_event=True)))
+    if fmt in IMAGING_FORMATS:
+        from tests.fuzz.imaging import imaging_seeds
+
+        return imaging_seeds(fmt)
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
 
 

@@ -11,7 +11,7 @@ Outcomes
     ``crash``        the worker died of a signal (segfault, abort)
     ``garbage``      the reader accepted the file but the result fails a validity check
 
-"Garbage accepted" checks, spectra: 2 to 2^20 channels; counts finite, non-negative, finite as
+"Garbage accepted" checks of the imaging formats: :mod:`tests.fuzz.imaging`. Spectra: 2 to 2^20 channels; counts finite, non-negative, finite as
 float32 (what the models take) and with a finite total; channel edges finite and strictly
 increasing; live/real times absent or in [0, 1e10] s; every number of the ``spectrum info``
 summary finite; and the spectrum rebins onto the paper's grid (a calibrated spectrum that only
@@ -25,12 +25,13 @@ claims more hits than its bytes can hold (15 bytes a hit at the best DEFLATE rat
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from engines.core.errors import InputError
-from tests.fuzz.seeds import SPECTRUM_FORMATS
+from tests.fuzz.seeds import IMAGING_FORMATS, SPECTRUM_FORMATS
 
 OUTCOMES = ("input_error", "valid", "unnamed", "other", "hang", "memory", "crash", "garbage")
 FAILURES = frozenset(OUTCOMES[2:])
@@ -42,11 +43,26 @@ CHECKED_EVENTS = 2000
 
 def run_target(fmt: str, path: Path) -> tuple[str, str]:
     """Read ``path`` as ``fmt`` the way the CLI's ``info`` verb does; (outcome, detail)."""
+    if fmt in IMAGING_FORMATS:  # the case's files go into a folder of their own
+        from tests.fuzz.imaging import unpack, volume_problems
+
+        read_path, names = unpack(fmt, path)
+        try:
+            return _classified(lambda: volume_problems(fmt, read_path), names)
+        finally:
+            shutil.rmtree(read_path if read_path.is_dir() else read_path.parent,
+                          ignore_errors=True)
+    return _classified(lambda: (spectrum_problems if fmt in SPECTRUM_FORMATS
+                                else event_problems)(path), {path.name})
+
+
+def _classified(check, names: set[str]) -> tuple[str, str]:
+    """Run ``check`` (a list of problems); an InputError must start with one of ``names``."""
     try:
-        problems = (spectrum_problems if fmt in SPECTRUM_FORMATS else event_problems)(path)
+        problems = check()
     except InputError as exc:
         message = str(exc)
-        if not message.startswith(f"{path.name}: ") or "\n" in message:
+        if not any(message.startswith(f"{name}: ") for name in names) or "\n" in message:
             return "unnamed", message[:300]
         return "input_error", message[:300]
     except MemoryError:
