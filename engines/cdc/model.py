@@ -223,7 +223,7 @@ class CdcSegmenter:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> CdcSegmenter:
         """Load a model file; ModelError when it is missing, malformed or not a CDC model."""
-        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict
+        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict, metadata_object
 
         tensors, meta = load_checkpoint(path)
         name = Path(path).name
@@ -245,6 +245,6 @@ class CdcSegmenter:
             threshold = float(meta.get("threshold", 0.5))
         except (TypeError, ValueError):
             raise ModelError(f"{name}: threshold is not a number") from None
-        segmenter = cls(net, config, density, threshold, meta.get("training"),
-                        meta.get("metrics"))
+        segmenter = cls(net, config, density, threshold, metadata_object(meta, "training", name),
+                        metadata_object(meta, "metrics", name))
         return segmenter.to(device)

@@ -255,7 +255,12 @@ class SpectrumClassifier:
         ModelError
             Missing/malformed files, or a sidecar that does not describe the weights.
         """
-        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict, model_paths
+        from engines.core.checkpoint import (
+            load_checkpoint,
+            load_state_dict_strict,
+            metadata_object,
+            model_paths,
+        )
         from engines.spectrum.models import create_model
 
         tensors, meta = load_checkpoint(path)
@@ -264,8 +269,11 @@ class SpectrumClassifier:
             raise ModelError(f"{source}: not a spectrum classifier (kind={meta.get('kind')!r})")
         try:
             classes = meta["classes"]
-            if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            if not isinstance(classes, list) or not all(isinstance(c, str) and c.strip()
+                                                        for c in classes):
                 raise ModelError(f"{source}: 'classes' must be a list of names")
+            if len(set(classes)) != len(classes):
+                raise ModelError(f"{source}: 'classes' names a class twice")
             if meta["n_classes"] != len(classes):
                 raise ModelError(f"{source}: n_classes={meta['n_classes']} but "
                                  f"{len(classes)} class names")
@@ -276,7 +284,7 @@ class SpectrumClassifier:
             temperature = CountTemperature.from_json(meta.get("confidence"))
         except KeyError as exc:
             raise ModelError(f"{source}: missing entry {exc.args[0]!r}") from None
-        except (LabLensError, TypeError, ValueError, AttributeError) as exc:
+        except (LabLensError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             if isinstance(exc, ModelError):
                 raise
             raise ModelError(f"{source}: invalid model description ({exc})") from None
@@ -289,9 +297,13 @@ class SpectrumClassifier:
         load_state_dict_strict(model, weights, source)
         if templates is not None:
             templates = templates.double().numpy()
-        return cls(model.to(device), classes, grid, preprocess, templates,
-                   training=meta.get("training"), metrics=meta.get("metrics"),
-                   temperature=temperature)
+        try:
+            return cls(model.to(device), classes, grid, preprocess, templates,
+                       training=metadata_object(meta, "training", source),
+                       metrics=metadata_object(meta, "metrics", source),
+                       temperature=temperature)
+        except LabLensError as exc:  # the description does not fit the weights or the grid
+            raise ModelError(f"{source}: {exc}") from None
 
     def describe(self) -> str:
         """Human-readable summary: architecture, size, classes, grid, preprocessing, metrics."""

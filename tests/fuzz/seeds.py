@@ -15,10 +15,11 @@ import numpy as np
 SPECTRUM_FORMATS = ("csv", "spe", "cnf", "n42")
 EVENT_FORMATS = ("hdf5", "root")
 IMAGING_FORMATS = ("dicom", "nifti", "metaimage", "tiff")  # see tests.fuzz.imaging
-FORMATS = SPECTRUM_FORMATS + EVENT_FORMATS + IMAGING_FORMATS
+SIDECAR_FORMATS = ("review", "model")  # see tests.fuzz.sidecars
+FORMATS = SPECTRUM_FORMATS + EVENT_FORMATS + IMAGING_FORMATS + SIDECAR_FORMATS
 SUFFIX = {"csv": ".csv", "spe": ".spe", "cnf": ".cnf", "n42": ".n42", "hdf5": ".h5",
           "root": ".root", "dicom": ".dcm", "nifti": ".nii", "metaimage": ".mha",
-          "tiff": ".tif"}
+          "tiff": ".tif", "review": ".review.json", "model": ".json"}
 
 N42_2006 = """<?xml version="1.0" encoding="UTF-8"?>
 <N42InstrumentData xmlns="http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242">
@@ -112,6 +113,10 @@ def seeds(fmt: str) -> tuple[tuple[str, bytes], ...]:
         from tests.fuzz.imaging import imaging_seeds
 
         return imaging_seeds(fmt)
+    if fmt in SIDECAR_FORMATS:
+        from tests.fuzz.sidecars import sidecar_seeds
+
+        return sidecar_seeds(fmt)
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
 
 
