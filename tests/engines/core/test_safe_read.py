@@ -101,6 +101,21 @@ def test_reading_maps_file_faults_and_lets_bugs_through(h5_file):
         raise KeyboardInterrupt
 
 
+def test_a_rust_decoder_panic_is_the_files_fault(tmp_path):
+    panic = type("PanicException", (BaseException,), {"__module__": "pyo3_runtime"})
+    with pytest.raises(InputError, match="f.dcm: not a readable DICOM file .PanicException: "
+                                         "index out of bounds"), reading(tmp_path / "f.dcm",
+                                                                         "DICOM file"):
+        raise panic("index out of bounds: the len is 2304 but the index is 2304")
+    other = type("PanicException", (BaseException,), {"__module__": "somewhere"})
+    with pytest.raises(other), reading(tmp_path / "f.dcm", "DICOM file"):
+        raise other("not a pyo3 panic")
+
+
+def test_tifffile_asserting_on_a_page_is_the_files_fault():
+    assert is_file_fault(_raise_inside("tifffile.tifffile", AssertionError()))
+
+
 def test_reading_names_recursion_and_memory_plainly(tmp_path):
     with pytest.raises(InputError, match="f.json: not a readable thing .structure nested too "
                                          "deeply"), reading(tmp_path / "f.json", "thing"):
