@@ -200,7 +200,7 @@ def _decode(header: SliceHeader, plugin: str) -> np.ndarray:
             ds.file_meta = meta = FileMetaDataset()
         if "TransferSyntaxUID" not in meta:  # decode it as its header was read
             meta.TransferSyntaxUID = header.transfer_syntax
-        if "PixelData" not in ds and "FloatPixelData" not in ds:
+        if ds.get("PixelData") is None and ds.get("FloatPixelData") is None:
             raise InputError.for_file(header.path, "no pixel data (a truncated file?)")
         stored = pixel_array(ds, decoding_plugin=plugin)
     if stored.shape != (header.rows, header.columns):

@@ -101,8 +101,14 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
             shape = tuple(int(n) for n in image.header.get_data_shape())
             itemsize = image.header.get_data_dtype().itemsize
             offset = int(image.header.get_data_offset())
+            geometry = np.concatenate([np.ravel(image.header.get_sform()),
+                                       np.ravel(image.header.get_qform()),
+                                       np.ravel(image.header["pixdim"])])
     finally:
         log.setLevel(level)
+    if not np.all(np.isfinite(geometry)):  # ITK's SVD of a NaN matrix prints pages of it
+        raise InputError.for_file(path, "NaN or infinite voxel size or orientation in the "
+                                        "header (pixdim, qform or sform)")
     if len(shape) > 3 and math.prod(shape[3:]) > 1:
         raise InputError.for_file(path, f"a {len(shape)}-D image of shape {shape}; only 3-D "
                                         "volumes are read")

@@ -120,6 +120,15 @@ def _stack_shape(path: Path, shape: tuple[int, ...], samples: int) -> tuple[int,
     return squeezed
 
 
+def _shaped(path: Path, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``data`` decoded from the pages in ``shape``; InputError when it holds another number
+    of values (tifffile gives back what it could decode from damaged pages)."""
+    if data.size != math.prod(shape):
+        raise InputError.for_file(path, f"the pages decode to {data.size} values, the header "
+                                        f"declares {math.prod(shape)} (damaged pixel data)")
+    return data.reshape(shape)
+
+
 def _check_strips(path: Path, pages, declared: int, compressed: bool) -> None:
     """Every strip or tile lies inside the file and, uncompressed, holds the declared bytes."""
     size = path.stat().st_size
@@ -172,7 +181,7 @@ def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
         else:
             _check_strips(path, stack.pages, declared, compressed)
         spacing, notes, source = resolve_spacing(file_spacing(tif), spacing_xyz, path.name)
-        array = None if contiguous else compact_values(stack.asarray().reshape(shape))
+        array = None if contiguous else compact_values(_shaped(path, stack.asarray(), shape))
         big = tif.is_bigtiff
     if array is None:
         with reading(path, "TIFF file"):
@@ -227,7 +236,7 @@ def read_tiff_folder(folder: str | Path, *, spacing_xyz=None) -> TaskGenerator[V
     array = np.empty((len(files), *expected[0]), expected[1])
     for k, path in enumerate(files):
         with reading(path, "TIFF file"):
-            array[k] = tifffile.imread(path).reshape(expected[0])
+            array[k] = _shaped(path, tifffile.imread(path), expected[0])
         if k % 16 == 15:
             yield Progress(0.05 + 0.95 * (k + 1) / len(files), f"slice {k + 1}/{len(files)}")
     spacing, warnings, source = resolve_spacing(spacing_found, spacing_xyz, folder.name)
