@@ -155,6 +155,23 @@ def test_check_declared_against_storage_and_limit(tmp_path):
         check_declared(2**40, 8, path, available=2**50, limit_bytes=2**30)
 
 
+def test_check_declared_messages_and_zero(tmp_path):
+    path = tmp_path / "d.bin"
+    path.write_bytes(b"x" * 100)
+    assert check_declared(0, 8, path) == 0  # an empty array is a size, not an error
+    with pytest.raises(InputError, match=r"^d\.bin: pixels declares a negative size \(-1\)$"):
+        check_declared(-1, 1, path, what="pixels")
+    with pytest.raises(InputError, match=r"^d\.bin: pixels declares 200 values \(1.56 KiB\) "
+                                         r"but the file stores only 100 bytes for them \(damaged "
+                                         r"or hostile header\)$"):
+        check_declared(200, 8, path, what="pixels")
+    with pytest.raises(InputError, match=r"^d\.bin: data declares 2,000 bytes but the file "
+                                         r"stores only 1 bytes for them even at the best "
+                                         r"compression ratio \(damaged or hostile header\)$"):
+        check_declared(2000, 1, path, available=1, ratio=1032)
+    assert check_declared(1032, 1, path, available=1, ratio=1032) == 1032
+
+
 def test_read_bytes_limited(tmp_path):
     path = tmp_path / "f.bin"
     path.write_bytes(b"x" * 100)
