@@ -141,6 +141,15 @@ def _number(ds: Any, keyword: str, count: int) -> tuple[float, ...] | None:
         raise InputError.for_file(ds.filename, f"{keyword} is not numeric ({value})") from error
 
 
+def _whole(ds: Any, keyword: str) -> int:
+    """A one-valued whole-number attribute (Rows, Columns...); InputError otherwise."""
+    value = _number(ds, keyword, 1)
+    if value is None or not math.isfinite(value[0]) or not value[0].is_integer():
+        raise InputError.for_file(ds.filename, f"{keyword} is not a whole number "
+                                               f"({ds.get(keyword)})")
+    return int(value[0])
+
+
 def _int_or_none(value: Any) -> int | None:
     try:
         return None if value in (None, "") else int(value)
@@ -182,8 +191,7 @@ def _parse_header(path: Path) -> SliceHeader | str:
     missing = [k for k in IMAGE_PIXEL_KEYWORDS if k not in ds]
     if missing:
         raise InputError.for_file(path, f"an image without {', '.join(missing)} (damaged header)")
-    rows, columns = int(ds.Rows), int(ds.Columns)
-    bits = int(ds.BitsAllocated)
+    rows, columns, bits = (_whole(ds, k) for k in ("Rows", "Columns", "BitsAllocated"))
     syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or
                  "1.2.840.10008.1.2.1")
     declared = rows * columns * max(bits, 1) // 8
