@@ -86,6 +86,8 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
     from tests.fuzz.mutators import make_case
 
     warnings.simplefilter("ignore")  # the table is the output; CLI tests check stderr
+    if "torch" in sys.modules:  # forked from a process whose torch may have started its thread
+        sys.modules["torch"].set_num_threads(1)  # pool: one thread, as DataLoader workers do
     # the budget comes on top of what the fork already maps (a test process may hold torch)
     limit = _mapped_bytes() + memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

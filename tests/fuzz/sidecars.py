@@ -151,14 +151,19 @@ def unpack(fmt: str, path: Path) -> tuple[Path, set[str]]:
     target = folder / path.name
     target.write_bytes(path.read_bytes())
     if fmt == "review":
-        (folder / "case").write_bytes(SOURCE_BYTES)
+        _source(target).write_bytes(SOURCE_BYTES)
     else:
         from engines.core.checkpoint import model_paths
         from engines.core.model import demo_model_path
 
         weights = model_paths(demo_model_path("spectrum"))[0].resolve()
-        (folder / "case.safetensors").symlink_to(weights)
+        model_paths(target)[0].symlink_to(weights)
     return target, {target.name}
+
+
+def _source(sidecar: Path) -> Path:
+    """The data file a review sidecar belongs to (``case`` for ``case.review.json``)."""
+    return sidecar.with_name(sidecar.name.removesuffix(".review.json"))
 
 
 def _finite(values) -> bool:
@@ -171,7 +176,7 @@ def review_problems(path: Path) -> list[str]:
     from engines.core.errors import InputError
     from engines.core.review_export import export_review_json
 
-    result = open_review(path.with_name("case"), CLASS_NAMES, [], kind=REVIEW_KIND)
+    result = open_review(_source(path), CLASS_NAMES, [], kind=REVIEW_KIND)
     if result.status in (RestoreStatus.CORRUPT, RestoreStatus.OTHER_SOURCE):
         if not result.message.startswith(path.name) or "\n" in result.message:
             return [f"refused without naming the sidecar in one line: {result.message[:200]}"]
