@@ -182,6 +182,10 @@ def _parse_header(path: Path) -> SliceHeader | str:
     if "Rows" not in ds or "Columns" not in ds or "BitsAllocated" not in ds:
         kind = str(ds.get("Modality", "")) or "no modality"
         return f"DICOM without an image: {kind}"
+    for keyword in ("BitsStored", "PixelRepresentation", "SamplesPerPixel", "HighBit",
+                    "NumberOfFrames"):  # pydicom's decoder compares these with numbers
+        if keyword in ds and ds.get(keyword) not in (None, ""):
+            _whole(ds, keyword)
     frames = _int_or_none(ds.get("NumberOfFrames")) or 1
     if frames > 1:
         return "multi-frame (enhanced) DICOM, not read as a slice series"

@@ -394,7 +394,7 @@ class SpectrumClassifier:
         except KeyError as exc:
             raise ModelError(f"{source}: missing entry {exc.args[0]!r}") from None
         except (LabLensError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            if isinstance(exc, ModelError):
+            if isinstance(exc, ModelError) and str(exc).startswith(f"{source}: "):
                 raise
             raise ModelError(f"{source}: invalid model description ({exc})") from None
         templates = tensors.pop("templates", None)
