@@ -126,3 +126,13 @@ def test_per_event_purity_and_retention_are_not_swapped():
     purity, retention = per_event(labels, scores, threshold=0.5)
     np.testing.assert_allclose(purity, [0.5, np.nan, 0.0])
     np.testing.assert_allclose(retention, [1 / 3, 0.0, np.nan])
+
+
+def test_event_statistics_ignore_nan_and_name_their_figures():
+    from engines.cdc.metrics import _stats
+
+    stats = _stats(np.array([0.5, np.nan, 1.0, 0.0, np.inf]))
+    assert stats == pytest.approx({"mean": 0.5, "median": 0.5, "p10": 0.1})
+    assert _stats(np.array([0.25])) == {"mean": 0.25, "median": 0.25, "p10": 0.25}
+    empty = _stats(np.array([np.nan]))
+    assert set(empty) == {"mean", "median", "p10"} and all(np.isnan(v) for v in empty.values())
