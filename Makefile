@@ -28,7 +28,7 @@ lint: $(STAMP)
 # a table per format, every distinct failure minimised into tests/fuzz/cases/ as a regression
 # test. `make test` runs a short smoke version. FORMATS=csv,hdf5 picks formats.
 N ?= 2000
-FORMATS ?= csv,spe,cnf,n42,hdf5,root
+FORMATS ?= csv,spe,cnf,n42,hdf5,root,specutils,dicom,nifti,metaimage,tiff,review,model
 fuzz: $(STAMP)
 	$(PY) -m tests.fuzz.runner --n $(N) --formats $(FORMATS) --minimise
 

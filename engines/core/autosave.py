@@ -28,12 +28,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from engines.core.errors import InputError
 from engines.core.files import Fingerprint, atomic_write_bytes, fingerprint
 from engines.core.review import ItemState, ReviewDocument, ReviewItem
+from engines.core.safe_read import read_bytes_limited
+from engines.core.safe_text import parse_json_safely
 
 FORMAT = "lablens-review"
 SCHEMA_VERSION = 1
 SIDECAR_SUFFIX = ".review.json"
+#: Largest sidecar read (about a million items).
+MAX_SIDECAR_BYTES = 512 << 20
 
 
 def sidecar_path(source: str | Path) -> Path:
@@ -80,7 +85,7 @@ _STATES = frozenset(s.value for s in ItemState)
 _CHECKS = {
     "id": lambda v: type(v) is int,
     "label": lambda v: type(v) is int and v >= 0,
-    "state": lambda v: v in _STATES,
+    "state": lambda v: type(v) is str and v in _STATES,
     "reviewed": lambda v: type(v) is bool,
     "score": _is_number,
     "mask_id": lambda v: type(v) is int,
@@ -189,12 +194,12 @@ class Sidecar:
     document: ReviewDocument
 
 
-def parse_sidecar(data: bytes) -> Sidecar:
+def parse_sidecar(data: bytes, name: str = "sidecar") -> Sidecar:
     """Parse and validate sidecar bytes; :class:`SidecarError` says what is wrong."""
     try:
-        head = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SidecarError(f"not valid JSON ({exc})") from None
+        head = parse_json_safely(data, name)
+    except InputError as exc:
+        raise SidecarError(str(exc).removeprefix(f"{name}: ")) from None
     if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise SidecarError(f"not a {FORMAT} file")
     version = head.get("schema_version")
@@ -221,10 +226,10 @@ def read_sidecar(path: str | Path) -> Sidecar:
     """Read a sidecar file (e.g. to export a review without its data)."""
     path = Path(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SidecarError(f"cannot be read ({exc.strerror or exc})") from None
-    return parse_sidecar(data)
+        data = read_bytes_limited(path, MAX_SIDECAR_BYTES)
+    except InputError as exc:
+        raise SidecarError(str(exc).removeprefix(f"{path.name}: ")) from None
+    return parse_sidecar(data, path.name)
 
 
 # -- opening ------------------------------------------------------------------------------------

@@ -120,6 +120,17 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return tensors, metadata
 
 
+def metadata_object(metadata: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    """``metadata[key]`` as a dict ({} when absent or null); ModelError when it is not an object
+    (a model description's ``training`` or ``metrics``)."""
+    value = metadata.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ModelError(f"{source}: {key!r} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
 def load_state_dict_strict(module: torch.nn.Module, tensors: dict[str, Any], source: str) -> None:
     """Load weights into ``module``; shape/name mismatches become a :class:`ModelError`."""
     try:

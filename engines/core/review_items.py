@@ -55,6 +55,13 @@ def _box(value: Any, item_id: int) -> tuple[float, ...]:
     return box
 
 
+def _size(value: Any, item_id: int) -> tuple[float, ...]:
+    size = _numbers("size_mm", 3)(value, item_id)
+    if min(size) < 0:
+        raise ValueError(f"item {item_id}: size_mm must not be negative, got {size}")
+    return size
+
+
 def _label(value: Any, item_id: int) -> int:
     label = int(value)
     if label < 0:
@@ -96,7 +103,7 @@ _NORMALISE = {
     "mask_id": _optional(lambda value, _: int(value)),
     "box": _optional(_box),
     "world_xyz": _optional(_numbers("world_xyz", 3)),
-    "size_mm": _optional(_numbers("size_mm", 3)),
+    "size_mm": _optional(_size),
     "extras": _extras,
     "note": _note,
 }

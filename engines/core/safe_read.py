@@ -68,11 +68,13 @@ Inside :func:`reading` an exception becomes an :class:`InputError` naming the fi
   our own code. h5py, for one, reports a damaged B-tree as KeyError, RuntimeError, OSError
   or ValueError from its Cython layer;
 * it was raised inside a deserialiser written in Python (:data:`PYTHON_DESERIALISERS`:
-  uproot, awkward), whatever its type except a broken installation (ImportError,
+  uproot, awkward, tifffile), whatever its type except a broken installation (ImportError,
   SyntaxError): uproot meets a damaged streamer with an AssertionError, an AttributeError on
-  None or an UnboundLocalError. The price is that a wrong call of ours into uproot reads as a
+  None or an UnboundLocalError; tifffile asserts on a page without a known sample type. The price is that a wrong call of ours into uproot reads as a
   bad file; but such a call fails on every file, valid ones included, and the reader tests
   catch it;
+* it is a panic of a decoder written in Rust (pyo3's ``PanicException``, a BaseException:
+  pylibjpeg-rle panics on an out-of-bounds run);
 * it is an OSError (the system or a library could not read the bytes) or a MemoryError (the
   file needs more memory than there is; the size checks above should have refused it first).
 
@@ -100,7 +102,8 @@ FILE_LIBRARIES = frozenset({
     "h5py", "uproot", "awkward", "tifffile", "imagecodecs", "pydicom", "pylibjpeg", "openjpeg",
     "libjpeg", "rle", "SimpleITK", "nibabel", "PIL", "lxml", "defusedxml", "xml", "pyexpat",
     "csv", "_csv", "json", "zlib", "gzip", "bz2", "_bz2", "lzma", "_lzma", "zipfile", "tarfile",
-    "struct", "_struct", "safetensors", "cramjam", "lz4", "zstandard", "xxhash"})
+    "struct", "_struct", "safetensors", "cramjam", "lz4", "zstandard", "xxhash",
+    "pyo3_runtime"})
 #: Builtin exception types that count when a file library raised them.
 DATA_ERRORS = (ValueError, LookupError, RuntimeError, EOFError, ArithmeticError)
 #: Never the file's fault, whoever raised them.
@@ -109,7 +112,7 @@ PROGRAMMING_ERRORS = (TypeError, AttributeError, NameError, AssertionError, Impo
 _LIBRARY_BUGS = (TypeError, AttributeError, NameError)
 #: Deserialisers written in Python: they report some damaged files with AssertionError,
 #: AttributeError, TypeError... from deep inside their parsing code.
-PYTHON_DESERIALISERS = frozenset({"uproot", "awkward"})
+PYTHON_DESERIALISERS = frozenset({"uproot", "awkward", "tifffile"})
 #: Never the file's fault, even inside a Python deserialiser (a broken installation).
 BROKEN_INSTALL = (ImportError, SyntaxError)
 #: Packages of our own code (frames of these are "ours" when reading a traceback).
@@ -135,6 +138,12 @@ def is_file_fault(exc: BaseException) -> bool:
     if isinstance(exc, PROGRAMMING_ERRORS):
         return False
     return isinstance(exc, DATA_ERRORS) and bool(inside & FILE_LIBRARIES)
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """A panic of a decoder written in Rust (pyo3's PanicException is a BaseException)."""
+    return type(exc).__name__ == "PanicException" and \
+        type(exc).__module__.split(".")[0] == "pyo3_runtime"
 
 
 def libraries_below_our_code(exc: BaseException) -> set[str]:
@@ -175,7 +184,7 @@ def reading(path: str | Path, kind: str) -> Iterator[Path]:
     except LabLensError:
         raise
     except BaseException as exc:
-        if not isinstance(exc, Exception) or not is_file_fault(exc):
+        if not (isinstance(exc, Exception) or _is_rust_panic(exc)) or not is_file_fault(exc):
             raise
         raise InputError.for_file(path, f"not a readable {kind} ({describe(exc)})") from exc
 

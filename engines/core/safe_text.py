@@ -275,6 +275,8 @@ def parse_json_safely(text: str | bytes, path: str | Path, *,
                                         f"column {exc.colno})") from None
     except UnicodeDecodeError:
         raise InputError.for_file(path, "JSON that is not UTF-8 text") from None
+    except ValueError as exc:  # an integer past Python's 4300-digit conversion limit
+        raise InputError.for_file(path, f"not valid JSON ({str(exc).split(':')[0]})") from None
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()

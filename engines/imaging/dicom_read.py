@@ -20,9 +20,13 @@ from engines.core.safe_read import reading
 from engines.imaging.dicom_series import SliceHeader, choose_series, group_series, scan_folder
 from engines.imaging.volume import Volume
 
-#: Decoders to prefer where installed, being several times faster than pydicom's first choice
-#: (pyjpegls: CharLS, about 4× pylibjpeg-libjpeg on JPEG-LS).
-PREFERRED_PLUGINS = {"1.2.840.10008.1.2.4.80": "pyjpegls", "1.2.840.10008.1.2.4.81": "pyjpegls"}
+#: Decoders to prefer over pydicom's first choice. JPEG-LS: pylibjpeg-libjpeg, not pyjpegls
+#: (CharLS): CharLS is about 4× faster on valid data but spent 11 s in C code, where no alarm
+#: reaches it, on a damaged 130-byte stream the fuzzer made (tests/fuzz/cases/dicom).
+#: RLE: pydicom's own decoder only, without its fallback to pylibjpeg-rle, which panics (in
+#: Rust, printing a backtrace) on a run that overflows the frame.
+PREFERRED_PLUGINS = {"1.2.840.10008.1.2.4.80": "pylibjpeg", "1.2.840.10008.1.2.4.81": "pylibjpeg",
+                     "1.2.840.10008.1.2.5": "pydicom"}
 
 #: Slice spacing that varies by less than this (relative) passes silently ...
 SPACING_SILENT = 1e-3
@@ -186,11 +190,17 @@ def _choose_decoders(folder: Path, headers: list[SliceHeader]) -> dict[str, str]
 def _decode(header: SliceHeader, plugin: str) -> np.ndarray:
     """Stored values of one slice, ``(rows, columns)``."""
     import pydicom
+    from pydicom.dataset import FileMetaDataset
     from pydicom.pixels import pixel_array
 
     with reading(header.path, "DICOM file"):
         ds = pydicom.dcmread(header.path, force=True)
-        if "PixelData" not in ds and "FloatPixelData" not in ds:
+        meta = getattr(ds, "file_meta", None)
+        if meta is None:
+            ds.file_meta = meta = FileMetaDataset()
+        if "TransferSyntaxUID" not in meta:  # decode it as its header was read
+            meta.TransferSyntaxUID = header.transfer_syntax
+        if ds.get("PixelData") is None and ds.get("FloatPixelData") is None:
             raise InputError.for_file(header.path, "no pixel data (a truncated file?)")
         stored = pixel_array(ds, decoding_plugin=plugin)
     if stored.shape != (header.rows, header.columns):
@@ -200,8 +210,9 @@ def _decode(header: SliceHeader, plugin: str) -> np.ndarray:
 
 
 def _integer_rescale(headers: list[SliceHeader]) -> bool:
-    return all(float(s).is_integer() and float(i).is_integer() for s, i in
-               (h.rescale for h in headers))
+    """Whether every slice's rescale is whole numbers small enough for int64 arithmetic."""
+    return all(float(s).is_integer() and float(i).is_integer() and abs(s) <= 2**16
+               and abs(i) <= 2**31 for s, i in (h.rescale for h in headers))
 
 
 def read_dicom_series(folder: str | Path, *, series_uid: str | None = None

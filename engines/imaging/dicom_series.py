@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from engines.core.errors import InputError
-from engines.core.safe_read import check_declared, reading
+from engines.core.safe_read import check_declared, finite_after_cast, reading
 
 #: Transfer syntaxes whose pixel data is stored as is (the file size bounds it).
 NATIVE_SYNTAXES = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"})
+
+#: Image Pixel module attributes (type 1) that decoding needs besides Rows, Columns and
+#: BitsAllocated (whose absence means "no image").
+IMAGE_PIXEL_KEYWORDS = ("BitsStored", "PhotometricInterpretation", "PixelRepresentation",
+                        "SamplesPerPixel")
 
 _HIDDEN = (".", "~")
 
@@ -119,10 +126,12 @@ def _looks_like_dicom(path: Path) -> tuple[bool, bool]:
 
 
 def _number(ds: Any, keyword: str, count: int) -> tuple[float, ...] | None:
+    from pydicom.multival import MultiValue
+
     value = ds.get(keyword)
     if value is None or value == "":
         return None
-    values = list(value) if count > 1 else [value]
+    values = list(value) if isinstance(value, MultiValue | list | tuple) else [value]
     if len(values) != count:
         raise InputError.for_file(ds.filename, f"{keyword} has {len(values)} values, "
                                                f"expected {count}")
@@ -130,6 +139,15 @@ def _number(ds: Any, keyword: str, count: int) -> tuple[float, ...] | None:
         return tuple(float(v) for v in values)
     except (TypeError, ValueError) as error:
         raise InputError.for_file(ds.filename, f"{keyword} is not numeric ({value})") from error
+
+
+def _whole(ds: Any, keyword: str) -> int:
+    """A one-valued whole-number attribute (Rows, Columns...); InputError otherwise."""
+    value = _number(ds, keyword, 1)
+    if value is None or not math.isfinite(value[0]) or not value[0].is_integer():
+        raise InputError.for_file(ds.filename, f"{keyword} is not a whole number "
+                                               f"({ds.get(keyword)})")
+    return int(value[0])
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -164,14 +182,20 @@ def _parse_header(path: Path) -> SliceHeader | str:
     if "Rows" not in ds or "Columns" not in ds or "BitsAllocated" not in ds:
         kind = str(ds.get("Modality", "")) or "no modality"
         return f"DICOM without an image: {kind}"
+    for keyword in ("BitsStored", "PixelRepresentation", "SamplesPerPixel", "HighBit",
+                    "NumberOfFrames"):  # pydicom's decoder compares these with numbers
+        if keyword in ds and ds.get(keyword) not in (None, ""):
+            _whole(ds, keyword)
     frames = _int_or_none(ds.get("NumberOfFrames")) or 1
     if frames > 1:
         return "multi-frame (enhanced) DICOM, not read as a slice series"
     samples = _int_or_none(ds.get("SamplesPerPixel")) or 1
     if samples != 1:
         return "colour DICOM image, not a greyscale slice"
-    rows, columns = int(ds.Rows), int(ds.Columns)
-    bits = int(ds.BitsAllocated)
+    missing = [k for k in IMAGE_PIXEL_KEYWORDS if k not in ds]
+    if missing:
+        raise InputError.for_file(path, f"an image without {', '.join(missing)} (damaged header)")
+    rows, columns, bits = (_whole(ds, k) for k in ("Rows", "Columns", "BitsAllocated"))
     syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or
                  "1.2.840.10008.1.2.1")
     declared = rows * columns * max(bits, 1) // 8
@@ -180,6 +204,9 @@ def _parse_header(path: Path) -> SliceHeader | str:
                    what="the header of the pixel data")
     slope = _number(ds, "RescaleSlope", 1)
     intercept = _number(ds, "RescaleIntercept", 1)
+    for name, value in (("RescaleSlope", slope), ("RescaleIntercept", intercept)):
+        if value is not None:
+            finite_after_cast(value, np.float32, name, path)
     spacing = _number(ds, "PixelSpacing", 2)
     thickness = _number(ds, "SliceThickness", 1)
     return SliceHeader(

@@ -10,6 +10,7 @@ and :data:`~engines.core.safe_read.MAX_ALLOCATION_BYTES`).
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import os
 import shutil
@@ -89,13 +90,25 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
     import nibabel
 
     path = Path(path)
-    with reading(path, "NIfTI file"):
-        image = nibabel.load(path)          # the header only; data stay on disk
-        if not isinstance(image, nibabel.Nifti1Image | nibabel.Nifti2Image):
-            raise InputError.for_file(path, f"a {type(image).__name__}, not NIfTI")
-        shape = tuple(int(n) for n in image.header.get_data_shape())
-        itemsize = image.header.get_data_dtype().itemsize
-        offset = int(image.header.get_data_offset())
+    log = logging.getLogger("nibabel.global")  # it prints each header field it "fixes"
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with reading(path, "NIfTI file"):
+            image = nibabel.load(path)          # the header only; data stay on disk
+            if not isinstance(image, nibabel.Nifti1Image | nibabel.Nifti2Image):
+                raise InputError.for_file(path, f"a {type(image).__name__}, not NIfTI")
+            shape = tuple(int(n) for n in image.header.get_data_shape())
+            itemsize = image.header.get_data_dtype().itemsize
+            offset = int(image.header.get_data_offset())
+            geometry = np.concatenate([np.ravel(image.header.get_sform()),
+                                       np.ravel(image.header.get_qform()),
+                                       np.ravel(image.header["pixdim"])])
+    finally:
+        log.setLevel(level)
+    if not np.all(np.isfinite(geometry)):  # ITK's SVD of a NaN matrix prints pages of it
+        raise InputError.for_file(path, "NaN or infinite voxel size or orientation in the "
+                                        "header (pixdim, qform or sform)")
     if len(shape) > 3 and math.prod(shape[3:]) > 1:
         raise InputError.for_file(path, f"a {len(shape)}-D image of shape {shape}; only 3-D "
                                         "volumes are read")
@@ -164,6 +177,7 @@ def read_itk(path: str | Path) -> Volume:
         modality = "" if modality == "UNKNOWN" else modality
     else:
         check_nifti(path)
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)  # no ITK warnings on stderr (the CLI)
     with reading(path, "image file"):
         image = sitk.ReadImage(str(path), imageIO=IMAGE_IO[kind])
     volume = from_sitk(image, source=path, metadata=metadata)

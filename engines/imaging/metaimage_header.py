@@ -13,8 +13,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from engines.core.errors import InputError
 from engines.core.safe_read import MAX_COMPRESSION_RATIO, check_declared, reading
+from engines.imaging.volume import MAX_ORIGIN_MM, SPACING_RANGE_MM
 
 #: Bytes of an element of each MetaImage ``ElementType``.
 ELEMENT_BYTES = {
@@ -60,6 +63,42 @@ def _integers(path: Path, fields: dict[str, str], key: str) -> tuple[int, ...]:
     except ValueError:
         raise InputError.for_file(path, f"{key} is not a list of integers: "
                                         f"{fields[key]!r}") from None
+
+
+#: Geometry keys (and their synonyms) and how many numbers each holds for ``n`` dimensions.
+_GEOMETRY = {("ElementSpacing", "ElementSize"): lambda n: n,
+             ("Offset", "Position", "Origin", "CenterOfRotation"): lambda n: n,
+             ("TransformMatrix", "Rotation", "Orientation"): lambda n: n * n}
+
+
+def _check_geometry(path: Path, fields: dict[str, str], ndims: int) -> None:
+    """Refuse geometry SimpleITK would choke on: wrong counts, non-finite or impossible
+    sizes, a direction matrix that is not orthonormal (ITK spent minutes in C code on a
+    1.8e308 entry)."""
+    low, high = SPACING_RANGE_MM
+    for keys, count in _GEOMETRY.items():
+        for key in keys:
+            if key not in fields:
+                continue
+            try:
+                values = np.array([float(v) for v in fields[key].split()])
+            except ValueError:
+                raise InputError.for_file(path, f"{key} is not a list of numbers: "
+                                                f"{fields[key][:80]!r}") from None
+            if values.size != count(ndims) or not np.all(np.isfinite(values)):
+                raise InputError.for_file(path, f"{key} must be {count(ndims)} finite numbers, "
+                                                f"not {fields[key][:80]!r}")
+            if keys[0] == "ElementSpacing" and not np.all((values >= low) & (values <= high)):
+                raise InputError.for_file(path, f"{key} {fields[key]!r}: voxel sizes must lie "
+                                                f"from {low:g} to {high:g} mm")
+            if keys[0] == "Offset" and np.any(np.abs(values) > MAX_ORIGIN_MM):
+                raise InputError.for_file(path, f"{key} {fields[key]!r} is beyond "
+                                                f"{MAX_ORIGIN_MM:g} mm")
+            if keys[0] == "TransformMatrix":
+                matrix = values.reshape(ndims, ndims)
+                if not np.allclose(matrix.T @ matrix, np.eye(ndims), atol=1e-3):
+                    raise InputError.for_file(path, f"{key} {fields[key][:80]!r} is not a "
+                                                    "rotation (orthonormal direction cosines)")
 
 
 def parse_metaimage_header(path: str | Path) -> MetaHeader:
@@ -116,6 +155,7 @@ def parse_metaimage_header(path: str | Path) -> MetaHeader:
         data_offset: int | None = offset + max(header_size, 0)
     else:
         data_offset = None if header_size == -1 else max(header_size, 0)
+    _check_geometry(path, fields, len(dims))
     compressed = fields.get("CompressedData", "False").strip().lower() == "true"
     compressed_size = _integers(path, fields, "CompressedDataSize")[0] \
         if "CompressedDataSize" in fields else None

@@ -84,6 +84,28 @@ def resolve_spacing(found: FileSpacing, fallback: tuple[float, float, float] | N
     return (x, y, z), warnings, source
 
 
+#: TIFF compressions tifffile decodes without imagecodecs: none, LZW, deflate (Adobe and
+#: old), PackBits, LZMA. Others (JPEG, zstd, ...) would need codecs that are not installed.
+DECODABLE_COMPRESSIONS = frozenset({1, 5, 8, 32946, 32773, 34925})
+
+
+def _tag_number(path: Path, value, name: str) -> int:
+    """A one-number TIFF tag's value; tifffile gives a tuple when the tag holds several."""
+    if isinstance(value, tuple):
+        raise InputError.for_file(path, f"the {name} tag holds {len(value)} values, not one "
+                                        "(damaged IFD)")
+    return int(value)
+
+
+def _check_compression(path: Path, page) -> bool:
+    """Whether ``page`` is compressed; InputError when its compression cannot be decoded."""
+    code = _tag_number(path, page.compression, "Compression")
+    if code not in DECODABLE_COMPRESSIONS:
+        raise InputError.for_file(path, f"TIFF compression {code} cannot be decoded here "
+                                        "(supported: none, LZW, deflate, PackBits, LZMA)")
+    return code != 1
+
+
 def _stack_shape(path: Path, shape: tuple[int, ...], samples: int) -> tuple[int, int, int]:
     """The ``(z, y, x)`` shape of a series of ``shape``; InputError unless greyscale 2-/3-D."""
     if samples != 1:
@@ -98,6 +120,15 @@ def _stack_shape(path: Path, shape: tuple[int, ...], samples: int) -> tuple[int,
     return squeezed
 
 
+def _shaped(path: Path, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``data`` decoded from the pages in ``shape``; InputError when it holds another number
+    of values (tifffile gives back what it could decode from damaged pages)."""
+    if data.size != math.prod(shape):
+        raise InputError.for_file(path, f"the pages decode to {data.size} values, the header "
+                                        f"declares {math.prod(shape)} (damaged pixel data)")
+    return data.reshape(shape)
+
+
 def _check_strips(path: Path, pages, declared: int, compressed: bool) -> None:
     """Every strip or tile lies inside the file and, uncompressed, holds the declared bytes."""
     size = path.stat().st_size
@@ -105,6 +136,7 @@ def _check_strips(path: Path, pages, declared: int, compressed: bool) -> None:
     for page in pages:
         if page is None:
             continue
+        _check_compression(path, page)
         for offset, count in zip(page.dataoffsets, page.databytecounts, strict=False):
             if offset + count > size:
                 raise InputError.for_file(path, "pixel data runs past the end of the file "
@@ -138,9 +170,10 @@ def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
             warnings.append(f"{path.name}: {len(series)} images in the OME file; read the first")
         stack = series[0]
         key = stack.keyframe
-        shape = _stack_shape(path, tuple(stack.shape), int(key.samplesperpixel))
+        samples = _tag_number(path, key.samplesperpixel, "SamplesPerPixel")
+        shape = _stack_shape(path, tuple(stack.shape), samples)
         declared = math.prod(shape) * stack.dtype.itemsize
-        compressed = int(key.compression) != 1
+        compressed = _check_compression(path, key)
         contiguous = stack.dataoffset is not None and not compressed
         if contiguous:
             check_declared(declared, 1, path, available=path.stat().st_size - stack.dataoffset,
@@ -148,7 +181,7 @@ def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
         else:
             _check_strips(path, stack.pages, declared, compressed)
         spacing, notes, source = resolve_spacing(file_spacing(tif), spacing_xyz, path.name)
-        array = None if contiguous else compact_values(stack.asarray().reshape(shape))
+        array = None if contiguous else compact_values(_shaped(path, stack.asarray(), shape))
         big = tif.is_bigtiff
     if array is None:
         with reading(path, "TIFF file"):
@@ -186,12 +219,13 @@ def read_tiff_folder(folder: str | Path, *, spacing_xyz=None) -> TaskGenerator[V
     for path in files:
         with _open_tiff(path) as tif:
             page = tif.pages.first
-            shape = _stack_shape(path, tuple(tif.series[0].shape), int(page.samplesperpixel))
+            samples = _tag_number(path, page.samplesperpixel, "SamplesPerPixel")
+            shape = _stack_shape(path, tuple(tif.series[0].shape), samples)
             if shape[0] != 1 or len(tif.pages) != 1:
                 raise InputError.for_file(path, f"{len(tif.pages)} pages; a folder stack needs "
                                                 "one 2-D slice per file")
             described = (shape[1:], page.dtype)
-            compressed = int(page.compression) != 1
+            compressed = _check_compression(path, page)
             _check_strips(path, [page], math.prod(shape) * page.dtype.itemsize, compressed)
             if expected is None:
                 expected, spacing_found = described, file_spacing(tif)
@@ -202,7 +236,7 @@ def read_tiff_folder(folder: str | Path, *, spacing_xyz=None) -> TaskGenerator[V
     array = np.empty((len(files), *expected[0]), expected[1])
     for k, path in enumerate(files):
         with reading(path, "TIFF file"):
-            array[k] = tifffile.imread(path).reshape(expected[0])
+            array[k] = _shaped(path, tifffile.imread(path), expected[0])
         if k % 16 == 15:
             yield Progress(0.05 + 0.95 * (k + 1) / len(files), f"slice {k + 1}/{len(files)}")
     spacing, warnings, source = resolve_spacing(spacing_found, spacing_xyz, folder.name)

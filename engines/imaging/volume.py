@@ -18,6 +18,11 @@ import numpy as np
 
 from engines.core.errors import InputError
 
+#: Voxel sizes outside this range (mm) are not a real image's: a damaged or hostile header.
+SPACING_RANGE_MM = (1e-6, 1e6)
+#: Largest distance of the origin from the world origin, mm (1000 km).
+MAX_ORIGIN_MM = 1e9
+
 
 def compact_values(array: np.ndarray) -> np.ndarray:
     """Voxel values in the types volumes use: bool, 8/16-bit integers and float32 stay as they
@@ -69,20 +74,46 @@ class Volume:
     def __post_init__(self) -> None:
         array = np.asarray(self.array)
         if array.ndim != 3 or min(array.shape) < 1:
-            raise InputError(f"a volume needs a non-empty 3-D array, got shape {array.shape}")
+            self._refuse(f"a volume needs a non-empty 3-D array, got shape {array.shape}")
         spacing = tuple(float(s) for s in self.spacing_xyz)
-        if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
-            raise InputError(f"voxel spacing must be three positive numbers, got {spacing}")
+        low, high = SPACING_RANGE_MM
+        if len(spacing) != 3 or not all(low <= s <= high for s in spacing):
+            self._refuse(f"voxel spacing must be three sizes from {low:g} to {high:g} mm, got "
+                         f"{spacing}")
         origin = tuple(float(o) for o in self.origin_xyz)
-        if len(origin) != 3 or not all(np.isfinite(origin)):
-            raise InputError(f"origin must be three finite numbers, got {origin}")
-        direction = np.asarray(self.direction, dtype=np.float64).reshape(3, 3)
+        if len(origin) != 3 or not all(abs(o) <= MAX_ORIGIN_MM for o in origin):
+            self._refuse(f"origin must be three finite numbers within {MAX_ORIGIN_MM:g} mm, got "
+                         f"{origin}")
+        direction = np.asarray(self.direction, dtype=np.float64)
+        if direction.size != 9:
+            self._refuse(f"direction must be a 3×3 matrix, got {direction.size} values")
+        direction = direction.reshape(3, 3)
         if not np.allclose(direction.T @ direction, np.eye(3), atol=1e-3):
-            raise InputError("direction cosines are not orthonormal")
+            self._refuse("direction cosines are not orthonormal")
         object.__setattr__(self, "array", array)
         object.__setattr__(self, "spacing_xyz", spacing)
         object.__setattr__(self, "origin_xyz", origin)
         object.__setattr__(self, "direction", direction)
+
+    def _refuse(self, problem: str) -> None:
+        """InputError naming the source file (when there is one)."""
+        if self.source is not None:
+            raise InputError.for_file(self.source, problem)
+        raise InputError(problem)
+
+    def check_values(self) -> None:
+        """Refuse NaN or infinite voxel values (checked slice by slice: no full-size copy).
+
+        Raises
+        ------
+        InputError
+            Naming the source and the first slice that holds such a value.
+        """
+        if self.array.dtype.kind not in "fc":
+            return
+        for k in range(self.array.shape[0]):
+            if not np.isfinite(self.array[k]).all():
+                self._refuse(f"slice {k} holds NaN or infinite voxel values")
 
     # -- shape and geometry ------------------------------------------------------------------
     @property

@@ -96,11 +96,16 @@ def read_volume_task(path: str | Path, *, series_uid: str | None = None,
     elif kind == "dicom":
         volume = yield from read_dicom_series(path, series_uid=series_uid)
     elif kind == "tiff_folder":
-        return (yield from read_tiff_folder(path, spacing_xyz=spacing_xyz))
+        volume = yield from read_tiff_folder(path, spacing_xyz=spacing_xyz)
+        volume.check_values()
+        return volume
     elif kind == "tiff":
-        return (yield from _single(read_tiff_file(path, spacing_xyz=spacing_xyz)))
+        volume = yield from _single(read_tiff_file(path, spacing_xyz=spacing_xyz))
+        volume.check_values()
+        return volume
     else:
         volume = yield from _single(read_itk(path))
+    volume.check_values()
     if spacing_xyz is not None and not np.allclose(spacing_xyz, volume.spacing_xyz, rtol=1e-3):
         volume.metadata.setdefault("warnings", []).append(
             f"{path.name}: the file's voxel size {volume.spacing_xyz} is used; the spacing_xyz "
@@ -125,7 +130,8 @@ def read_volume(path: str | Path, *, series_uid: str | None = None,
     Returns
     -------
     Volume
-        ``(nz, ny, nx)`` values (HU for CT: int16 when exact, else float32) with ITK geometry;
+        ``(nz, ny, nx)`` finite values (HU for CT: int16 when exact, else float32) with ITK
+        geometry (voxel sizes within ``volume.SPACING_RANGE_MM``);
         ``metadata["reader"]`` and ``metadata["warnings"]`` say how it was read.
 
     Raises

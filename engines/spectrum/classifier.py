@@ -357,7 +357,12 @@ class SpectrumClassifier:
         ModelError
             Missing/malformed files, or a sidecar that does not describe the weights.
         """
-        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict, model_paths
+        from engines.core.checkpoint import (
+            load_checkpoint,
+            load_state_dict_strict,
+            metadata_object,
+            model_paths,
+        )
         from engines.spectrum.models import create_model
 
         tensors, meta = load_checkpoint(path)
@@ -366,8 +371,11 @@ class SpectrumClassifier:
             raise ModelError(f"{source}: not a spectrum classifier (kind={meta.get('kind')!r})")
         try:
             classes = meta["classes"]
-            if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            if not isinstance(classes, list) or not all(isinstance(c, str) and c.strip()
+                                                        for c in classes):
                 raise ModelError(f"{source}: 'classes' must be a list of names")
+            if len(set(classes)) != len(classes):
+                raise ModelError(f"{source}: 'classes' names a class twice")
             if meta["n_classes"] != len(classes):
                 raise ModelError(f"{source}: n_classes={meta['n_classes']} but "
                                  f"{len(classes)} class names")
@@ -385,8 +393,8 @@ class SpectrumClassifier:
                 raise ModelError(f"{source}: fallback_counts must be a positive integer")
         except KeyError as exc:
             raise ModelError(f"{source}: missing entry {exc.args[0]!r}") from None
-        except (LabLensError, TypeError, ValueError, AttributeError) as exc:
-            if isinstance(exc, ModelError):
+        except (LabLensError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            if isinstance(exc, ModelError) and str(exc).startswith(f"{source}: "):
                 raise
             raise ModelError(f"{source}: invalid model description ({exc})") from None
         templates = tensors.pop("templates", None)
@@ -400,9 +408,10 @@ class SpectrumClassifier:
             templates = templates.double().numpy()
         try:
             return cls(model.to(device), classes, grid, preprocess, templates,
-                       training=meta.get("training"), metrics=meta.get("metrics"),
+                       training=metadata_object(meta, "training", source),
+                       metrics=metadata_object(meta, "metrics", source),
                        temperature=temperature, open_set=open_set, fallback_counts=fallback)
-        except ModelError as exc:
+        except LabLensError as exc:  # the description does not fit the weights or the grid
             raise ModelError(f"{source}: {exc}") from None
 
     def describe(self) -> str:

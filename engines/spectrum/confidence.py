@@ -14,6 +14,7 @@ probabilities do, which is what a confidence threshold (live time-to-decision) r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +47,14 @@ class CountTemperature:
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> CountTemperature:
+        """Parse :meth:`to_json` output; ValueError unless a and b are finite and k_ref > 0."""
         if not data:
             return cls()
-        return cls(float(data["a"]), float(data["b"]), float(data["k_ref"]))
+        a, b, k_ref = float(data["a"]), float(data["b"]), float(data["k_ref"])
+        if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(k_ref) and k_ref > 0):
+            raise ValueError(f"confidence a={a}, b={b}, k_ref={k_ref}: a and b must be finite "
+                             "and k_ref a positive count")
+        return cls(a, b, k_ref)
 
 
 def fit_count_temperature(logits: np.ndarray, labels: np.ndarray, kept_counts: np.ndarray,

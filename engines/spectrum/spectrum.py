@@ -55,6 +55,8 @@ class Calibration:
 
 PAPER_CALIBRATION = Calibration((2.0727, 0.704981))
 PAPER_CHANNELS = 16384
+#: Most channels a spectrum (file or model grid) may have.
+MAX_CHANNELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,11 @@ class EnergyGrid:
 
     @classmethod
     def from_json(cls, data: dict) -> EnergyGrid:
-        return cls(Calibration(tuple(data["calibration"])), int(data["n_channels"]))
+        """Parse :meth:`to_json` output; ValueError for a channel count outside 2…2²⁰."""
+        n_channels = int(data["n_channels"])
+        if not 2 <= n_channels <= MAX_CHANNELS:
+            raise ValueError(f"n_channels {n_channels} outside 2…{MAX_CHANNELS}")
+        return cls(Calibration(tuple(data["calibration"])), n_channels)
 
 
 PAPER_GRID = EnergyGrid()

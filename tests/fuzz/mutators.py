@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tests.fuzz.seeds import FORMATS, SUFFIX, seeds
+from tests.fuzz.seeds import FORMATS, IMAGING_FORMATS, SIDECAR_FORMATS, SUFFIX, seeds
 
 Mutator = Callable[[bytes, np.random.Generator], bytes]
 
@@ -249,6 +249,8 @@ FORMAT_MUTATORS: dict[str, dict[str, Mutator]] = {
 #: Relative weight of the rarely useful, slow mutators.
 SLOW = {"repeat_rows": 0.15, "pathological_line": 0.3, "long_field": 0.5,
         "h5_many_events": 0.5, "root_many_hits": 0.5}
+#: Prefixes of the format-aware mutators (drawn twice as often as a byte-level one).
+STRUCTURED = ("h5_", "root_", "dicom_", "nifti_", "metaimage_", "tiff_", "json_")
 #: Mutators whose cases are megabytes: left out of the smoke run.
 LARGE = frozenset({"repeat_rows", "h5_many_events", "root_many_hits"})
 
@@ -278,6 +280,14 @@ def mutators_for(fmt: str) -> dict[str, Mutator]:
         from tests.fuzz.structured import structured_mutators
 
         table.update(structured_mutators(fmt))
+    elif fmt in IMAGING_FORMATS:
+        from tests.fuzz.imaging import imaging_mutators
+
+        table.update(imaging_mutators(fmt))
+    elif fmt in SIDECAR_FORMATS:
+        from tests.fuzz.sidecars import sidecar_mutators
+
+        table.update(sidecar_mutators(fmt))
     return table
 
 
@@ -290,7 +300,7 @@ def make_case(fmt: str, seed: int, index: int, quick: bool = False) -> Case:
     rng = np.random.default_rng([seed, FORMATS.index(fmt), index])
     table = mutators_for(fmt)
     names = sorted(n for n in table if not (quick and n in LARGE))
-    weights = np.array([SLOW.get(n, 2.0 if n.startswith(("h5_", "root_")) else 1.0)
+    weights = np.array([SLOW.get(n, 2.0 if n.startswith(STRUCTURED) else 1.0)
                         for n in names])
     suffix, data = seeds(fmt)[int(rng.integers(len(seeds(fmt))))]
     chosen = [str(rng.choice(names, p=weights / weights.sum()))]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import json
 import multiprocessing
 import os
@@ -40,6 +41,9 @@ ALARM_S = 10.0
 GRACE_S = 5.0
 MEMORY_BYTES = 2 << 30
 MAX_CASE_BYTES = 256 << 10  # minimised cases larger than this are reported, not stored
+#: Modules a format's reader needs that map more address space than a worker may take (torch
+#: maps about 2 GiB of libraries): imported in the parent, shared by the forked workers.
+PRELOAD = {"model": ("torch", "engines.spectrum.classifier")}
 
 
 class _Alarm(BaseException):
@@ -82,6 +86,8 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
     from tests.fuzz.mutators import make_case
 
     warnings.simplefilter("ignore")  # the table is the output; CLI tests check stderr
+    if "torch" in sys.modules:  # forked from a process whose torch may have started its thread
+        sys.modules["torch"].set_num_threads(1)  # pool: one thread, as DataLoader workers do
     # the budget comes on top of what the fork already maps (a test process may hold torch)
     limit = _mapped_bytes() + memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -128,9 +134,13 @@ class Pool:
     seed: int = 0
     memory_bytes: int = MEMORY_BYTES
     quick: bool = False
+    formats: tuple[str, ...] = FORMATS
     _procs: list = field(default_factory=list)
 
     def __enter__(self) -> Pool:
+        for fmt in self.formats:  # imported before the fork, so outside the workers' budget
+            for module in PRELOAD.get(fmt, ()):
+                importlib.import_module(module)
         self._context = multiprocessing.get_context("fork")
         self._folder = Path(tempfile.mkdtemp(prefix="lablens-fuzz-"))  # cases; removed at exit
         self._spawned = 0
@@ -304,7 +314,7 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
     jobs = [Job(fmt, i) for i in range(max(per_format.values())) for fmt in formats
             if i < per_format[fmt]]
     step = max(500, len(jobs) // 10)
-    with Pool(workers, seed, memory_bytes, quick) as pool:
+    with Pool(workers, seed, memory_bytes, quick, tuple(formats)) as pool:
         for done, result in enumerate(pool.run(jobs), start=1):
             if progress and done % step == 0:
                 failed = sum(c[o] for c in counts.values() for o in FAILURES)

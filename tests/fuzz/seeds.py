@@ -14,10 +14,14 @@ import numpy as np
 
 SPECTRUM_FORMATS = ("csv", "spe", "cnf", "n42", "specutils")
 EVENT_FORMATS = ("hdf5", "root")
-#: specutils last, so the cases of the formats before it stay those of earlier runs
-FORMATS = SPECTRUM_FORMATS[:4] + EVENT_FORMATS + ("specutils",)
+IMAGING_FORMATS = ("dicom", "nifti", "metaimage", "tiff")  # see tests.fuzz.imaging
+SIDECAR_FORMATS = ("review", "model")  # see tests.fuzz.sidecars
+#: specutils after root, so the cases of the formats before it stay those of earlier runs
+FORMATS = SPECTRUM_FORMATS[:4] + EVENT_FORMATS + ("specutils",) + IMAGING_FORMATS + \
+    SIDECAR_FORMATS
 SUFFIX = {"csv": ".csv", "spe": ".spe", "cnf": ".cnf", "n42": ".n42", "hdf5": ".h5",
-          "root": ".root", "specutils": ".chn"}
+          "root": ".root", "specutils": ".chn", "dicom": ".dcm", "nifti": ".nii",
+          "metaimage": ".mha", "tiff": ".tif", "review": ".review.json", "model": ".json"}
 
 N42_2006 = """<?xml version="1.0" encoding="UTF-8"?>
 <N42InstrumentData xmlns="http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242">
@@ -112,6 +116,14 @@ def seeds(fmt: str) -> tuple[tuple[str, bytes], ...]:
         events = _seed_events()
         return ((".root", _written(write_root, ".root", events)),
                 (".root", _written(write_root, ".root", events, per_event=True)))
+    if fmt in IMAGING_FORMATS:
+        from tests.fuzz.imaging import imaging_seeds
+
+        return imaging_seeds(fmt)
+    if fmt in SIDECAR_FORMATS:
+        from tests.fuzz.sidecars import sidecar_seeds
+
+        return sidecar_seeds(fmt)
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
 
 

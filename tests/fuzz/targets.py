@@ -1,7 +1,8 @@
 """What the fuzzer runs on a case, and how it classifies the outcome.
 
 Outcomes
-    ``input_error``  a clean, one-line ``InputError`` that starts with the file name
+    ``input_error``  a clean, one-line ``InputError`` (``ModelError`` for model files) that
+                     starts with the file name
     ``valid``        a parse that passes every validity check below
     ``unnamed``      an InputError whose message does not start with the file name (or spans
                      several lines)
@@ -11,7 +12,8 @@ Outcomes
     ``crash``        the worker died of a signal (segfault, abort)
     ``garbage``      the reader accepted the file but the result fails a validity check
 
-"Garbage accepted" checks, spectra: 2 to 2^20 channels; counts finite, non-negative, finite as
+"Garbage accepted" checks of the imaging formats: :mod:`tests.fuzz.imaging`; of review and
+model sidecars: :mod:`tests.fuzz.sidecars`. Spectra: 2 to 2^20 channels; counts finite, non-negative, finite as
 float32 (what the models take) and with a finite total; channel edges finite and strictly
 increasing; live/real times absent or in [0, 1e10] s; every number of the ``spectrum info``
 summary finite; and the spectrum rebins onto the paper's grid (a calibrated spectrum that only
@@ -25,12 +27,13 @@ claims more hits than its bytes can hold (15 bytes a hit at the best DEFLATE rat
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from engines.core.errors import InputError
-from tests.fuzz.seeds import SPECTRUM_FORMATS
+from engines.core.errors import InputError, ModelError
+from tests.fuzz.seeds import IMAGING_FORMATS, SIDECAR_FORMATS, SPECTRUM_FORMATS
 
 OUTCOMES = ("input_error", "valid", "unnamed", "other", "hang", "memory", "crash", "garbage")
 FAILURES = frozenset(OUTCOMES[2:])
@@ -42,11 +45,30 @@ CHECKED_EVENTS = 2000
 
 def run_target(fmt: str, path: Path) -> tuple[str, str]:
     """Read ``path`` as ``fmt`` the way the CLI's ``info`` verb does; (outcome, detail)."""
+    if fmt in IMAGING_FORMATS + SIDECAR_FORMATS:  # the case's files in a folder of their own
+        from tests.fuzz import imaging, sidecars
+
+        module = imaging if fmt in IMAGING_FORMATS else sidecars
+        read_path, names = module.unpack(fmt, path)
+        check = (lambda: imaging.volume_problems(fmt, read_path)) if module is imaging else \
+            (lambda: (sidecars.review_problems if fmt == "review" else
+                      sidecars.model_problems)(read_path))
+        try:
+            return _classified(check, names)
+        finally:
+            shutil.rmtree(read_path if read_path.is_dir() else read_path.parent,
+                          ignore_errors=True)
+    return _classified(lambda: (spectrum_problems if fmt in SPECTRUM_FORMATS
+                                else event_problems)(path), {path.name})
+
+
+def _classified(check, names: set[str]) -> tuple[str, str]:
+    """Run ``check`` (a list of problems); an InputError must start with one of ``names``."""
     try:
-        problems = (spectrum_problems if fmt in SPECTRUM_FORMATS else event_problems)(path)
-    except InputError as exc:
+        problems = check()
+    except (InputError, ModelError) as exc:
         message = str(exc)
-        if not message.startswith(f"{path.name}: ") or "\n" in message:
+        if not any(message.startswith(f"{name}: ") for name in names) or "\n" in message:
             return "unnamed", message[:300]
         return "input_error", message[:300]
     except MemoryError:

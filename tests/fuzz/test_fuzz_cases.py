@@ -31,7 +31,8 @@ def test_every_case_is_indexed():
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{p.parent.name}/{p.name}" for p in CASES])
 def test_case_is_refused_cleanly_or_read_validly(pool, case):
-    job = Job(case.parent.name, suffix=case.suffix, data=case.read_bytes())
+    suffix = "".join(case.suffixes)  # .nii.gz, .review.json
+    job = Job(case.parent.name, suffix=suffix, data=case.read_bytes())
     result = next(pool.run([job]))
     before = INDEX[f"{case.parent.name}/{case.name}"]
     assert result.outcome in ("input_error", "valid"), (

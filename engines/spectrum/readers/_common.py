@@ -12,14 +12,16 @@ import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.safe_read import finite_after_cast
-from engines.spectrum.spectrum import Calibration, Spectrum
+from engines.spectrum.spectrum import (  # MAX_CHANNELS: from any size field or data block
+    MAX_CHANNELS,
+    Calibration,
+    Spectrum,
+)
 
 #: Largest file any reader opens (a 64k-channel N42 with many spectra is a few MB).
 MAX_FILE_BYTES = 256 * 1024 * 1024
 #: Largest text spectrum (CSV, .Spe): 2^20 channels of ~25 characters a row, with room to spare.
 MAX_TEXT_BYTES = 64 * 1024 * 1024
-#: Largest channel count accepted from any size field or data block.
-MAX_CHANNELS = 1 << 20
 #: Longest live or real time accepted, s (about 300 years; the CNF reader's plausibility bound).
 MAX_TIME_S = 1e10
 #: Largest energy a calibration may be fitted to, keV (far above any gamma line).

@@ -42,6 +42,16 @@ def test_cell_truth_and_max_pooling(two_events):
     cells = hit_scores_to_cells(two_events, [np.array([0.9, 0.2, 0.1, 0.7]),
                                              np.array([0.3, 0.4])])
     assert cells[0, 3] == pytest.approx(0.7) and cells[1, 6] == pytest.approx(0.4)
+    assert cells.dtype == np.float32
+
+
+def test_hit_scores_to_cells_keeps_the_highest_score_and_needs_one_array_per_event(two_events):
+    event = _event([4, 4, 9], [True, False, False])
+    cells = hit_scores_to_cells([event], [np.array([0.2, 0.8, 0.5], np.float64)])
+    assert cells.dtype == np.float32 and cells[0, 4] == pytest.approx(0.8)
+    assert cells[0].sum() == pytest.approx(1.3)
+    with pytest.raises(ValueError):  # scores for fewer events than given: a caller's bug
+        hit_scores_to_cells(two_events, [np.array([0.9, 0.2, 0.1, 0.7])])
 
 
 def test_cell_level_counts_hit_cells_only(two_events):
@@ -116,3 +126,13 @@ def test_per_event_purity_and_retention_are_not_swapped():
     purity, retention = per_event(labels, scores, threshold=0.5)
     np.testing.assert_allclose(purity, [0.5, np.nan, 0.0])
     np.testing.assert_allclose(retention, [1 / 3, 0.0, np.nan])
+
+
+def test_event_statistics_ignore_nan_and_name_their_figures():
+    from engines.cdc.metrics import _stats
+
+    stats = _stats(np.array([0.5, np.nan, 1.0, 0.0, np.inf]))
+    assert stats == pytest.approx({"mean": 0.5, "median": 0.5, "p10": 0.1})
+    assert _stats(np.array([0.25])) == {"mean": 0.25, "median": 0.25, "p10": 0.25}
+    empty = _stats(np.array([np.nan]))
+    assert set(empty) == {"mean", "median", "p10"} and all(np.isnan(v) for v in empty.values())

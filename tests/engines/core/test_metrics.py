@@ -83,3 +83,46 @@ def test_binary_counts():
     assert binary_counts(labels, predicted) == {"tp": 3, "fp": 2, "fn": 1, "tn": 4}
     # any non-zero label or decision counts as True (class ids, not only 0/1)
     assert binary_counts([3, 0, 5, 2], [1, 1, 0, 2]) == {"tp": 2, "fp": 1, "fn": 1, "tn": 0}
+
+
+# --- edge cases that surviving mutants showed untested (mutmut on engines/core/metrics.py)
+
+def test_confusion_matrix_takes_float_labels_and_checks_lengths():
+    cm = confusion_matrix(np.array([0.0, 1.0, 1.0]), np.array([1.0, 1.0, 0.0]), 2)
+    assert cm.dtype == np.int64 and cm.tolist() == [[0, 1], [1, 1]]
+    with pytest.raises(ValueError, match="differ in length"):
+        confusion_matrix([0, 1], [0], 2)
+
+
+def test_pr_curve_edge_cases():
+    one = pr_curve([1], [0.3])  # a single positive sample is a curve of one point
+    assert one.precision.tolist() == [1.0] and one.recall.tolist() == [1.0]
+    assert one.thresholds.tolist() == [0.3]
+    for empty in (pr_curve([], []), pr_curve([0, 0], [0.1, 0.9])):
+        assert empty.precision.size == empty.recall.size == empty.thresholds.size == 0
+    counts = pr_curve([2, 0, 1], [0.9, 0.5, 0.1])  # any non-zero label is a positive
+    assert counts.recall.tolist() == [0.5, 0.5, 1.0]
+    assert counts.precision.tolist() == pytest.approx([1.0, 0.5, 2 / 3])
+    with pytest.raises(ValueError, match="^labels and scores differ in length$"):
+        pr_curve([1, 0], [0.5])
+
+
+def test_segmentation_scores_edge_cases():
+    import warnings
+
+    from engines.core.metrics import segmentation_scores
+
+    with pytest.raises(ValueError, match="expected a square confusion matrix, got shape"):
+        segmentation_scores(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="expected a square"):
+        segmentation_scores(np.zeros(4))
+    single = segmentation_scores(np.array([[1, 0], [0, 0]]))  # one pixel, class 1 absent
+    assert single.pixel_accuracy == 1.0 and single.class_accuracy[0] == 1.0
+    assert single.class_iu[0] == 1.0 and np.isnan(single.class_iu[1])
+    assert np.isnan(single.class_accuracy[1]) and single.mean_iu == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # absent classes give NaN terms without a warning
+        empty = segmentation_scores(np.zeros((3, 3), np.int64))
+    assert all(np.isnan(v) for v in (empty.pixel_accuracy, empty.mean_accuracy,
+                                     empty.mean_iu, empty.frequency_weighted_iu))
+    assert np.isnan(empty.class_accuracy).all() and np.isnan(empty.class_iu).all()

@@ -76,6 +76,9 @@ def test_undo_and_redo_autosave(image):
     (b'{"format": "lablens-review", "schema_version": 1, "items": [', "not valid JSON"),
     (b"\xff\xfe garbage", "not valid JSON"),
     (b"[1, 2, 3]", "not a lablens-review file"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested deeper"),  # a RecursionError escaped before
+    (b'{"format": ' + b"9" * 5000 + b"}", "not valid JSON"),  # past the int digit limit
+    (None, "state has the wrong type"),  # an unhashable state raised TypeError
     (None, "schema version 99"),
     (None, "label has the wrong type"),
     (None, "appears twice"),
@@ -91,6 +94,8 @@ def test_a_corrupt_sidecar_is_set_aside_and_reported(image, content, reason):
             data["schema_version"] = 99
         elif "label" in reason:
             data["items"][2]["label"] = "2"
+        elif "state" in reason:
+            data["items"][0]["state"] = {"proposed": 1}
         elif "twice" in reason:
             data["items"][1]["id"] = 0
         else:

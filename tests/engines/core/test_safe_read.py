@@ -101,6 +101,21 @@ def test_reading_maps_file_faults_and_lets_bugs_through(h5_file):
         raise KeyboardInterrupt
 
 
+def test_a_rust_decoder_panic_is_the_files_fault(tmp_path):
+    panic = type("PanicException", (BaseException,), {"__module__": "pyo3_runtime"})
+    with pytest.raises(InputError, match="f.dcm: not a readable DICOM file .PanicException: "
+                                         "index out of bounds"), reading(tmp_path / "f.dcm",
+                                                                         "DICOM file"):
+        raise panic("index out of bounds: the len is 2304 but the index is 2304")
+    other = type("PanicException", (BaseException,), {"__module__": "somewhere"})
+    with pytest.raises(other), reading(tmp_path / "f.dcm", "DICOM file"):
+        raise other("not a pyo3 panic")
+
+
+def test_tifffile_asserting_on_a_page_is_the_files_fault():
+    assert is_file_fault(_raise_inside("tifffile.tifffile", AssertionError()))
+
+
 def test_reading_names_recursion_and_memory_plainly(tmp_path):
     with pytest.raises(InputError, match="f.json: not a readable thing .structure nested too "
                                          "deeply"), reading(tmp_path / "f.json", "thing"):
@@ -138,6 +153,23 @@ def test_check_declared_against_storage_and_limit(tmp_path):
         check_declared(-1, 4, path)
     with pytest.raises(InputError, match="a reader may allocate"):
         check_declared(2**40, 8, path, available=2**50, limit_bytes=2**30)
+
+
+def test_check_declared_messages_and_zero(tmp_path):
+    path = tmp_path / "d.bin"
+    path.write_bytes(b"x" * 100)
+    assert check_declared(0, 8, path) == 0  # an empty array is a size, not an error
+    with pytest.raises(InputError, match=r"^d\.bin: pixels declares a negative size \(-1\)$"):
+        check_declared(-1, 1, path, what="pixels")
+    with pytest.raises(InputError, match=r"^d\.bin: pixels declares 200 values \(1.56 KiB\) "
+                                         r"but the file stores only 100 bytes for them \(damaged "
+                                         r"or hostile header\)$"):
+        check_declared(200, 8, path, what="pixels")
+    with pytest.raises(InputError, match=r"^d\.bin: data declares 2,000 bytes but the file "
+                                         r"stores only 1 bytes for them even at the best "
+                                         r"compression ratio \(damaged or hostile header\)$"):
+        check_declared(2000, 1, path, available=1, ratio=1032)
+    assert check_declared(1032, 1, path, available=1, ratio=1032) == 1032
 
 
 def test_read_bytes_limited(tmp_path):

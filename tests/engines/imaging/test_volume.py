@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from engines.core.errors import InputError
-from engines.imaging.volume import Volume
+from engines.imaging.volume import MAX_ORIGIN_MM, SPACING_RANGE_MM, Volume
 
 
 def _oblique() -> Volume:
@@ -54,10 +56,32 @@ def test_centred_crop_is_shifted_inside_and_clipped():
     {"array": np.zeros((2, 2, 2)), "spacing_xyz": (1.0, 0.0, 1.0)},
     {"array": np.zeros((2, 2, 2)), "spacing_xyz": (1.0, float("nan"), 1.0)},
     {"array": np.zeros((2, 2, 2)), "direction": np.ones((3, 3))},
+    {"array": np.zeros((2, 2, 2)), "direction": np.eye(2)},
+    # impossible voxel sizes and origins the fuzzer got accepted from NIfTI headers
+    {"array": np.zeros((2, 2, 2)), "spacing_xyz": (1.0, 7.3e-41, 1.0)},
+    {"array": np.zeros((2, 2, 2)), "spacing_xyz": (3e38, 3e38, 3e38)},
+    {"array": np.zeros((2, 2, 2)), "origin_xyz": (0.0, 1e300, 0.0)},
 ])
 def test_bad_geometry_is_an_input_error(kwargs):
     with pytest.raises(InputError):
         Volume(**kwargs)
+    with pytest.raises(InputError, match=r"^scan\.nii: "):  # naming the file it came from
+        Volume(**kwargs, source=Path("scan.nii"))
+
+
+def test_the_limits_themselves_are_accepted():
+    low, high = SPACING_RANGE_MM
+    Volume(np.zeros((1, 1, 1)), spacing_xyz=(low, high, 1.0), origin_xyz=(MAX_ORIGIN_MM, 0, 0))
+
+
+def test_check_values_refuses_nan_and_infinity_slice_by_slice():
+    array = np.zeros((3, 2, 2), np.float32)
+    Volume(array, source=Path("v.mha")).check_values()
+    Volume(np.full((3, 2, 2), 7, np.int16)).check_values()
+    for bad in (np.nan, np.inf, -np.inf):
+        array[2, 1, 0] = bad
+        with pytest.raises(InputError, match=r"^v\.mha: slice 2 holds NaN or infinite"):
+            Volume(array, source=Path("v.mha")).check_values()
 
 
 def test_crop_outside_is_an_input_error():

@@ -97,6 +97,24 @@ def test_check_counts_messages():
         check_counts(-np.ones((2, 8)), 8)
 
 
+def test_check_counts_keeps_empty_channels_and_gives_float32():
+    counts = np.array([0, 3, 0, 0, 7, 0, 1, 0], dtype=np.int64)  # zeros are ordinary counts
+    checked = check_counts(counts, 8)
+    assert checked.dtype == np.float32 and checked.tolist() == [counts.tolist()]
+    assert check_counts(np.zeros((3, 8)), 8).shape == (3, 8)
+    with pytest.raises(InputError, match=r"^spectrum: has 0 channels but the model expects 8; "
+                                         r"rebin it to the model's energy grid first$"):
+        check_counts(np.float64(5.0), 8)
+    with pytest.raises(InputError, match=r"^spectrum: counts must be >= 0$"):
+        check_counts(np.array([0, 0, 0, 0, 0, 0, 0, -1e-3]), 8)
+
+
+def test_preprocess_settings_must_be_an_object():
+    with pytest.raises(InputError, match=r"^preprocessing settings must be a JSON object, got "
+                                         r"list$"):
+        PreprocessConfig.from_json([1, 2])
+
+
 def test_the_count_level_channel_tells_the_network_the_counts():
     import torch
 

@@ -68,6 +68,11 @@ def test_counts_outside_the_grid_are_dropped_and_uncovered_channels_are_zero():
     assert overlap_fraction(spectrum, grid) == pytest.approx(50.5 / 100)
 
 
+def test_overlap_fraction_of_an_empty_spectrum_is_zero():
+    empty = Spectrum(np.zeros(100), Calibration((0.0, 1.0)))
+    assert overlap_fraction(empty, EnergyGrid(Calibration((0.0, 1.0)), 100)) == 0.0
+
+
 def test_batched_matches_single():
     rng = np.random.default_rng(3)
     counts = rng.poisson(8, (5, 3, 120)).astype(float)
