@@ -63,6 +63,8 @@ def register(parser: argparse.ArgumentParser):
                    help="model path (MODEL.safetensors + .json); a folder with --per-core")
     p.add_argument("--per-core", action="store_true",
                    help="one model per core (named after it), as the paper's matrix needs")
+    p.add_argument("--test-data", type=Path, metavar="DIR",
+                   help="cores never trained on: their RMSE is recorded in the model")
     add_config_args(p, TrainConfig)
     add_config_args(p, PreprocessConfig)
     _model_file_options(p)
@@ -201,12 +203,19 @@ def _train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args, TrainConfig, device=args.device)
     cores = _cores(args.data, config_from_args(args, PreprocessConfig))
+    tests = [] if args.test_data is None else _cores(args.test_data, cores[0].preprocess)
     groups = [[c] for c in cores] if args.per_core else [cores]
     out: dict[str, Any] = {"models": []}
     for group in groups:
         path = args.out / group[0].name if args.per_core else args.out
         result = run_with_bar(echo_validations(iter_train(group, config)), "training")
         result.model.training["name"] = path.name
+        if tests:
+            from engines.soil.matrix import evaluate_cores
+
+            result.model.metrics["test"] = evaluate_cores(result.model, tests)
+            print(f"RMSE on {len(tests)} unseen cores: "
+                  f"{result.model.metrics['test']['rmse']:.4f}")
         saved = result.model.save(path, half=args.half)
         _report(f"{config.arch} on {result.model.target_name} of "
                 f"{', '.join(c.name for c in group)}", result, saved)

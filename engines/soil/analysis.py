@@ -149,7 +149,8 @@ class Analysis:
 
 
 def _segmented_note(volume: Volume, box: CropBox) -> list[str]:
-    sample = np.asarray(volume.array[box.slices][::7, ::7, ::7]).ravel()[:200_000]
+    step = max(1, int(np.ceil((box.n_voxels / 200_000) ** (1 / 3))))
+    sample = np.asarray(volume.array[box.slices][::step, ::step, ::step])
     distinct = np.unique(sample)
     if distinct.size > 2:
         return [f"the volume holds more than two values ({distinct.size} in a sample); "

@@ -117,6 +117,21 @@ def core_rmse(model: SoilSurrogate, core: CoreSlices, channels: np.ndarray | Non
     return float(np.sqrt(np.mean((predicted - core.target(model.target)) ** 2)))
 
 
+def evaluate_cores(model: SoilSurrogate, cores: Sequence[CoreSlices], batch_size: int = 32
+                   ) -> dict:
+    """RMSE of ``model`` on whole cores it never saw: ``{"rmse": pooled over every slice,
+    "cores": {name: RMSE}, "slices": n}``."""
+    errors, per_core = [], {}
+    for core in cores:
+        predicted = model.predict_channels(core.channels(), batch_size)
+        error = predicted - core.target(model.target)
+        per_core[core.name] = float(np.sqrt(np.mean(error ** 2)))
+        errors.append(error)
+    pooled = np.concatenate(errors) if errors else np.zeros(0)
+    return {"rmse": float(np.sqrt(np.mean(pooled ** 2))) if pooled.size else float("nan"),
+            "cores": per_core, "slices": int(pooled.size)}
+
+
 def iter_matrix(models: Sequence[tuple[str, SoilSurrogate]], cores: Sequence[CoreSlices],
                 threshold: float = THRESHOLD, batch_size: int = 32
                 ) -> TaskGenerator[TransferMatrix]:

@@ -89,9 +89,6 @@ class PreprocessConfig:
 
     def __post_init__(self) -> None:
         validate(self)
-        if self.clip_high <= self.clip_low:
-            raise InputError(f"Clip high ({self.clip_high:g} HU) must exceed clip low "
-                             f"({self.clip_low:g} HU)")
         if self.n_objects > 64:
             raise InputError(f"{self.n_objects} object bands; widen the band width "
                              "(at most 64 bands)")

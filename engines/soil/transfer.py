@@ -161,9 +161,10 @@ def iter_compare(model: SoilSurrogate, cores: Sequence[CoreSlices],
                  config: TransferConfig | None = None, full: TrainConfig | None = None
                  ) -> TaskGenerator[Comparison]:
     """Transfer ``model`` to ``config.target`` and, for comparison, train a network of the same
-    architecture from scratch on the same target and split; returns both results."""
+    architecture from scratch on the same target and split (``full``: its settings, by default
+    as many epochs as the transfer); returns both results."""
     config = config or TransferConfig()
-    full = replace(full or TrainConfig(), arch=model.arch, target=config.target,
+    full = replace(full or TrainConfig(epochs=config.epochs), arch=model.arch, target=config.target,
                    input_size=model.input_size, seed=config.seed,
                    val_fraction=config.val_fraction, device=config.device,
                    max_minutes=full.max_minutes if full else config.max_minutes)
