@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engines.core.progress import Progress, TaskGenerator
+from engines.core.progress import Progress, TaskGenerator, drive
 from engines.soil.dataset import CoreSlices
 from engines.soil.models import SoilSurrogate
 
@@ -117,16 +117,54 @@ def core_rmse(model: SoilSurrogate, core: CoreSlices, channels: np.ndarray | Non
     return float(np.sqrt(np.mean((predicted - core.target(model.target)) ** 2)))
 
 
+@dataclass
+class CorePrediction:
+    """A model's porosity along a core's depth beside the computed one.
+
+    Attributes
+    ----------
+    slice_index, depth_mm : (n,)
+        As in the core's profile.
+    predicted, computed : (n,) float
+        The network's and the analysis' porosity of the model's object per slice.
+    rmse
+    """
+
+    core: str
+    target: int
+    slice_index: np.ndarray
+    depth_mm: np.ndarray
+    predicted: np.ndarray
+    computed: np.ndarray
+    rmse: float
+
+
+def iter_predict_core(model: SoilSurrogate, core: CoreSlices, batch_size: int = 32
+                      ) -> TaskGenerator[CorePrediction]:
+    """Predict every slice of ``core`` in batches (yields Progress); returns the prediction
+    beside the computed porosity."""
+    parts = []
+    for n0 in range(0, len(core), batch_size):
+        rows = np.arange(n0, min(len(core), n0 + batch_size))
+        parts.append(model.predict_channels(core.channels(rows), batch_size))
+        yield Progress(rows[-1] / max(1, len(core) - 1), f"{core.name}: slice {rows[-1] + 1}"
+                                                         f"/{len(core)}")
+    predicted = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    computed = core.target(model.target)
+    rmse = float(np.sqrt(np.mean((predicted - computed) ** 2))) if len(core) else float("nan")
+    return CorePrediction(core.name, model.target, core.slice_index, core.depth_mm, predicted,
+                          computed, rmse)
+
+
 def evaluate_cores(model: SoilSurrogate, cores: Sequence[CoreSlices], batch_size: int = 32
                    ) -> dict:
     """RMSE of ``model`` on whole cores it never saw: ``{"rmse": pooled over every slice,
     "cores": {name: RMSE}, "slices": n}``."""
     errors, per_core = [], {}
     for core in cores:
-        predicted = model.predict_channels(core.channels(), batch_size)
-        error = predicted - core.target(model.target)
-        per_core[core.name] = float(np.sqrt(np.mean(error ** 2)))
-        errors.append(error)
+        prediction = drive(iter_predict_core(model, core, batch_size))
+        per_core[core.name] = prediction.rmse
+        errors.append(prediction.predicted - prediction.computed)
     pooled = np.concatenate(errors) if errors else np.zeros(0)
     return {"rmse": float(np.sqrt(np.mean(pooled ** 2))) if pooled.size else float("nan"),
             "cores": per_core, "slices": int(pooled.size)}

@@ -8,7 +8,12 @@ import pytest
 from engines.core.errors import InputError
 from engines.core.progress import drive
 from engines.soil.gradcam import grad_cam, iter_heat_volume, layer_names, upsample_cam
-from engines.soil.matrix import evaluate_cores, greedy_selection, iter_matrix
+from engines.soil.matrix import (
+    evaluate_cores,
+    greedy_selection,
+    iter_matrix,
+    iter_predict_core,
+)
 from engines.soil.models import SoilSurrogate, create_model
 
 
@@ -55,6 +60,11 @@ def test_matrix_of_every_model_on_every_core(models, tiny_slices):
     assert matrix.table()[0][1] >= 2 or len(matrix.table()) == 2
     evaluated = evaluate_cores(models[0][1], tiny_slices)
     assert evaluated["slices"] == 144 and set(evaluated["cores"]) == set(out["cores"])
+    reports = []
+    along = drive(iter_predict_core(models[1][1], tiny_slices[2], batch_size=20), reports.append)
+    assert len(reports) == 3 and along.predicted.shape == along.depth_mm.shape == (48,)
+    assert along.rmse == pytest.approx(matrix.rmse[1, 2], rel=1e-5)
+    np.testing.assert_array_equal(along.computed, tiny_slices[2].target(4))
 
 
 def test_upsampling_puts_each_cell_on_its_pixels():
