@@ -15,6 +15,18 @@ from app.cli.soil import register
 TINY = ["--shape", "48,64,64", "--diameter-mm", "18", "--wall-mm", "1", "--offset-mm", "1"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run these tests' small networks on one thread: on a busy 2-core machine two threads
+    spin against each other (a 6-epoch test training took 110 s on 2 threads, 18 s on 1)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="soil")
     register(parser)

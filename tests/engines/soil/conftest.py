@@ -13,6 +13,18 @@ TINY = SyntheticConfig(shape=(48, 64, 64), diameter_mm=18.0, wall_mm=1.0, offset
 SMALL = SyntheticConfig(shape=(80, 112, 112), diameter_mm=32.0, wall_mm=1.5, offset_mm=2.0)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run these tests' small networks on one thread: on a busy 2-core machine two threads
+    spin against each other (a 6-epoch test training took 110 s on 2 threads, 18 s on 1)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_cores():
     """One tiny core of each site type (forest, grassland, arable)."""
