@@ -58,6 +58,8 @@ WORKSPACES: tuple[WorkspaceSpec, ...] = (
                   "engines.spectrum.batch:JOB"),
     WorkspaceSpec("cdc", "CDC events (COMET)", "widgets.cdc.workspace:CdcWorkspace",
                   "app.cli.cdc", "widgets.cdc.screenshots:shots", "engines.cdc.batch:JOB"),
+    WorkspaceSpec("soil", "Soil cores (CT)", "widgets.soil.workspace:SoilWorkspace",
+                  "app.cli.soil", "widgets.soil.screenshots:shots", "engines.soil.batch:JOB"),
 )
 
 

@@ -102,10 +102,11 @@ def is_complete(folder: Path) -> bool:
 
 
 SAMPLE_CORES, SAMPLE_SEED = 6, 7
+SAMPLE_CONFIG: SyntheticConfig | None = None  # the default synthetic core (tests make it tiny)
 
 
 def _write_default(path: Path) -> TaskGenerator[Path]:
-    return (yield from iter_write_core_set(path, SAMPLE_CORES, SAMPLE_SEED))
+    return (yield from iter_write_core_set(path, SAMPLE_CORES, SAMPLE_SEED, SAMPLE_CONFIG))
 
 
 SAMPLES = (

@@ -1,0 +1,66 @@
+"""Screenshots of the soil workspace for the docs (run by ``python -m app.screenshots``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def shots(session) -> list[Path]:
+    """The sample core set with the demo model: Analyze two cores (pore metrics, prediction,
+    grad-CAM), the band overlay with the 3-D view, the grad-CAM overlay, Compare cores, and a
+    short training run for the curves."""
+    from engines.soil.training import TrainConfig
+
+    window = session.window
+    ws = window.switch_workspace("soil")
+    session.wait(lambda: ws.volume is not None, 900, "the soil sample cores")
+    if "soil" in session.models:
+        ws.load_model(session.models["soil"])
+    session.wait_for_model(ws)
+    analyzed: list = []
+    ws.analysisFinished.connect(analyzed.append)
+    shots = []
+
+    def analyze(count: int) -> None:
+        session.wait(lambda: "analyze" not in ws.tasks, 600, "the running Analyze")
+        if len(analyzed) < count:
+            ws.analyze()
+        session.wait(lambda: len(analyzed) >= count and "analyze" not in ws.tasks, 900,
+                     "Analyze")
+
+    analyze(1)
+    if ws.three_d.enabled:
+        session.wait(lambda: ws.three_d.view.render_volume is not None, 300, "the 3-D volume")
+        session.settle(3.0)  # the surfaces task
+    view = ws.views[ws.current]
+    crop = view.analysis.crop
+    # a slice through a stone-rich depth: the crosshair at the crop's centre
+    ws.slice_views.set_position(tuple(a + n // 2 for a, n in zip(crop.start_zyx, crop.size_zyx,
+                                                                 strict=True)))
+    ws.go_to_slice(int(view.analysis.profile.slice_index[len(view.analysis.profile) // 3]))
+    shots.append(session.grab("soil_cores"))
+
+    ws.toolbar.overlay_actions["gradcam"].trigger()
+    shots.append(session.grab("soil_gradcam"))
+    ws.toolbar.overlay_actions["bands"].trigger()
+
+    second = list(ws.paths)[1]
+    ws.show_core(second)
+    session.wait(lambda: ws.current == second, 300, f"core {second}")
+    analyze(2)
+    ws.tabs.setCurrentWidget(ws.compare)
+    shots.append(session.grab("soil_compare"))
+
+    previous = ws.model
+    ws.train_model()
+    ws.training.set_config(TrainConfig(arch="vgg_light", input_size=48, epochs=3,
+                                       batch_size=16, max_minutes=3.0))
+    trained: list = []
+    ws.trainingFinished.connect(trained.append)
+    ws.training.train_button.click()
+    session.wait(lambda: bool(trained), 900, "training")
+    shots.append(session.grab("soil_training"))
+    if previous is not None:
+        ws.set_model(previous)
+    ws.tabs.setCurrentWidget(ws.cores_page)
+    return shots

@@ -1,0 +1,91 @@
+"""The soil workspace's 3-D cell: a :class:`widgets.imaging.volume_view.VolumeView` made only when
+the 3-D view is switched on, so that without a display (tests, headless runs) no OpenGL context
+is ever asked for and the rest of the workspace works as usual.
+
+With an analysis it shows the core's volume rendering with the ``soil_bands`` transfer function,
+the surfaces of the pores and stones (object bands, coloured as in the slice overlay, each
+togglable) and the crop box.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from engines.imaging.volume import Volume
+from engines.soil.core_view import CoreView, only_objects
+from widgets.soil.palette import SURFACE_OBJECTS, label_colours
+
+OFF_TEXT = ("3-D view off (toolbar ▸ 3-D view, Ctrl+3). It renders with OpenGL: on a desktop "
+            "in the window, elsewhere offscreen (EGL / OSMesa).")
+
+
+class ThreeDPane(QWidget):
+    """Holds the 3-D view, or a line saying why there is none."""
+
+    surfacesShown = Signal()
+
+    def __init__(self, host, enabled: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.view = None  # VolumeView once switched on
+        self.volume: Volume | None = None
+        self.message = QLabel(OFF_TEXT)
+        self.message.setWordWrap(True)
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addWidget(self.message)
+        self.enabled = False
+        if enabled:
+            self.set_enabled(True, None)
+
+    @staticmethod
+    def display_available() -> bool:
+        """Whether Qt draws into native windows (then VTK embeds; the 3-D view starts on)."""
+        from widgets.imaging.vtk_render_area import can_embed
+
+        return can_embed()
+
+    def set_enabled(self, on: bool, volume: Volume | None) -> None:
+        """Switch the 3-D view on (making it the first time) or off."""
+        self.enabled = bool(on)
+        if on and self.view is None:
+            from widgets.imaging.volume_view import VolumeView
+
+            self.view = VolumeView(self.host)
+            self.view.surfacesShown.connect(self.surfacesShown)
+            self._layout.addWidget(self.view, 1)
+        if self.view is not None:
+            self.view.setVisible(self.enabled)
+        self.message.setVisible(not self.enabled)
+        if on and volume is not None and volume is not self.volume:
+            self.set_volume(volume)
+
+    def set_volume(self, volume: Volume) -> None:
+        self.volume = volume
+        if self.enabled and self.view is not None:
+            self.view.set_volume(volume, preset="soil_bands")
+
+    def show_analysis(self, view: CoreView) -> None:
+        """The crop box and the surfaces of the pores and stones of ``view``."""
+        if not self.enabled or self.view is None or view.labels is None:
+            return
+        if self.volume is not view.volume:
+            self.set_volume(view.volume)
+        crop = view.analysis.crop
+        self.view.set_box_outline(crop.start_zyx, crop.size_zyx, name="crop")
+        n = view.analysis.config.n_objects
+        keep = [k for k in SURFACE_OBJECTS if k <= n]
+        colours = label_colours(view.label_names, n)
+        self.view.compute_label_surfaces(only_objects(view.labels, keep),
+                                         {k: view.label_names[k] for k in keep},
+                                         {k: colours[k] for k in keep})
+
+    def set_position(self, zyx) -> None:
+        if self.enabled and self.view is not None:
+            self.view.set_position(zyx)
+
+    def shutdown(self) -> None:
+        if self.view is not None:
+            self.view.shutdown()
