@@ -22,6 +22,8 @@ from engines.soil.gradcam import HeatVolume
 from engines.soil.matrix import CorePrediction
 from engines.soil.preprocess import CropBox
 
+HEAT_PERCENTILE = 99.5
+
 
 def embed(array: np.ndarray, crop: CropBox, shape_zyx, fill=0) -> np.ndarray:
     """``array`` (the crop's shape) placed at ``crop`` in a new array of ``shape_zyx``."""
@@ -80,6 +82,9 @@ class CoreView:
         Grad-CAM over the crop (None without a model or when not asked).
     heat_volume : (z, y, x) float32 in [0, 1] or None
         ``heat`` on the volume's grid.
+    heat_levels
+        Display range of the heat: 0 to its 99.5th percentile over the crop (grad-CAM is
+        sparse: scaled to its single maximum, most slices would look empty).
     """
 
     name: str
@@ -89,6 +94,7 @@ class CoreView:
     prediction: CorePrediction | None = None
     heat: HeatVolume | None = None
     heat_volume: np.ndarray | None = None
+    heat_levels: tuple[float, float] = (0.0, 1.0)
 
     @property
     def volume(self) -> Volume:
@@ -152,6 +158,9 @@ def iter_inspect_core(volume: Volume, name: str, config: AnalysisConfig | None =
     if gradcam:
         view.heat = yield from forward(iter_heat_volume(model, slices, layer), 0.8, 0.2, "")
         view.heat_volume = embed(view.heat.heat, analysis.crop, analysis.shape_zyx, 0.0)
+        heat = view.heat.heat
+        top = float(np.percentile(heat, HEAT_PERCENTILE)) if heat.size else 0.0
+        view.heat_levels = (0.0, top if top > 0 else 1.0)
     yield Progress(1.0, f"{name}: RMSE of the surrogate {view.prediction.rmse:.4f}")
     return view
 

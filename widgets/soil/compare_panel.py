@@ -46,7 +46,7 @@ class ComparePanel(QWidget):
         split = QSplitter()
         split.addWidget(plot_side)
         split.addWidget(self.table)
-        split.setSizes([900, 500])
+        split.setSizes([820, 580])
         QVBoxLayout(self).addWidget(split)
 
     def set_views(self, views: Mapping[str, CoreView]) -> None:

@@ -9,7 +9,7 @@ from engines.imaging.views import VIEWS
 from engines.soil.preprocess import CropBox
 from widgets.imaging.slice_view import SliceViews
 
-CROP_PEN = (255, 255, 0)
+CROP_PEN = (255, 255, 255)
 
 
 class CropOutline:
@@ -19,7 +19,7 @@ class CropOutline:
         self.views = views
         self.items: dict[str, pg.PlotCurveItem] = {}
         for view in VIEWS:
-            item = pg.PlotCurveItem(pen=pg.mkPen(CROP_PEN, width=1.5,
+            item = pg.PlotCurveItem(pen=pg.mkPen(CROP_PEN, width=2,
                                                  style=pg.QtCore.Qt.PenStyle.DashLine))
             item.setZValue(30)
             views.view_box(view).addItem(item, ignoreBounds=True)

@@ -31,7 +31,7 @@ class ProfilePlot(QWidget):
         self.plot = self.widget.getPlotItem()
         self.plot.setTitle(title)
         self.plot.setLabel("bottom", "Depth along the core axis", units="mm")
-        self.plot.setLabel("left", "Porosity per slice (void / (void + solid))")
+        self.plot.setLabel("left", "Porosity per slice")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.2)

@@ -93,6 +93,7 @@ class RunsMixin:
 
     def _clear_results(self, message: str) -> None:
         self.results.clear(message)
+        self.legend.set_legend([])
         self.profile.clear("Analyze (Ctrl+Enter) draws the porosity along the core here.")
         self.crop_outline.set_box(None)
 
@@ -103,12 +104,12 @@ class RunsMixin:
         self.slice_views.clear_labels()
         self.slice_views.clear_heatmap()
         if view is None or view.labels is None:
-            self.results.set_legend([])
+            self.legend.set_legend([])
             return
         n = view.analysis.config.n_objects
         colours = label_colours(view.label_names, n)
         shown = self._shown_labels(view)
-        self.results.set_legend([(k, name, colours[k], k in shown)
+        self.legend.set_legend([(k, name, colours[k], k in shown)
                                  for k, name in view.label_names.items()])
         mode = self.toolbar.overlay()
         if mode == "bands":
@@ -120,7 +121,8 @@ class RunsMixin:
                                         "“Surrogate grad-CAM” ticked")
                 return
             self.slice_views.set_heatmap(
-                view.heat_volume, title=f"grad-CAM {view.heat.layer} (÷ max)", opacity=0.65)
+                view.heat_volume, title=f"grad-CAM {view.heat.layer} (÷ core max)",
+                opacity=0.7, levels=view.heat_levels)
 
     def _shown_labels(self, view) -> set[int]:
         """The labels the overlay draws: the user's choice, else pores, water and organic

@@ -36,7 +36,7 @@ from widgets.imaging.slice_view import SliceViews
 from widgets.soil.compare_panel import ComparePanel
 from widgets.soil.crop_outline import CropOutline
 from widgets.soil.profile_plot import ProfilePlot
-from widgets.soil.results_panel import ResultsPanel
+from widgets.soil.results_panel import OverlayLegend, ResultsPanel
 from widgets.soil.runs import RunsMixin
 from widgets.soil.three_d import ThreeDPane
 from widgets.soil.toolbar import SoilToolbar
@@ -85,6 +85,7 @@ class SoilWorkspace(RunsMixin, Workspace):
         self.slice_views.set_extra_widget(self.three_d)
         self.profile = ProfilePlot()
         self.results = ResultsPanel()
+        self.legend = OverlayLegend()
         self.compare = ComparePanel()
         self.training = TrainingPanel()
         self._build_layout()
@@ -98,6 +99,8 @@ class SoilWorkspace(RunsMixin, Workspace):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(QLabel("<b>Cores</b>"))
         column.addWidget(self.core_list, 1)
+        column.addWidget(QLabel("<b>Overlay legend</b> (solid of each object band)"))
+        column.addWidget(self.legend, 1)
         box = QGroupBox("Analysis (the paper's preprocessing)")
         inner = QVBoxLayout(box)
         inner.addWidget(self.settings)
@@ -108,8 +111,10 @@ class SoilWorkspace(RunsMixin, Workspace):
         centre.addWidget(self.profile)
         centre.setStretchFactor(0, 3)
         centre.setStretchFactor(1, 2)
+        centre.setSizes([560, 300])
+        self.profile.setMinimumHeight(200)
         self.cores_page = self._lay_out(
-            self.toolbar, "Cores", (left, centre, self.results), (270, 900, 330),
+            self.toolbar, "Cores", (left, centre, self.results), (260, 960, 300),
             [(self.compare, "Compare cores"), (self.training, "Training")])
         self.training_page = self.training
 
@@ -123,7 +128,7 @@ class SoilWorkspace(RunsMixin, Workspace):
                 lambda: self.show_core(item.data(Qt.ItemDataRole.UserRole)), "Show core"))
         self.slice_views.positionChanged.connect(self._position_changed)
         self.profile.depthClicked.connect(self.go_to_slice)
-        self.results.labelToggled.connect(self._label_toggled)
+        self.legend.labelToggled.connect(self._label_toggled)
         self._connect_runs()
 
     # -- files -----------------------------------------------------------------------------------
