@@ -251,13 +251,10 @@ def _transfer(args: argparse.Namespace) -> int:
 
 
 def _matrix(args: argparse.Namespace) -> int:
+    from engines.soil.core_view import model_files
     from engines.soil.matrix import iter_matrix
 
-    if not args.models.is_dir():
-        raise InputError.for_file(args.models, "is not a folder of models")
-    files = sorted(args.models.glob("*.safetensors"))
-    if not files:
-        raise InputError.for_file(args.models, "holds no model (*.safetensors + .json)")
+    files = model_files(args.models)
     models = [(f.with_suffix("").name, _load_model(str(f), args.device)) for f in files]
     cores = _cores(args.data, models[0][1].preprocess)
     matrix = run_with_bar(iter_matrix(models, cores, args.threshold), "matrix")

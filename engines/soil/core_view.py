@@ -165,17 +165,15 @@ def iter_inspect_core(volume: Volume, name: str, config: AnalysisConfig | None =
     return view
 
 
-def iter_train_on_cores(cores, config=None, preprocess=None):
-    """Train a surrogate on cores of the workspace's list; yields Progress (the training's
-    curves metrics kept), returns a :class:`~engines.soil.training.TrainResult`.
+def iter_core_slices(cores, preprocess=None, span: float = 1.0):
+    """:class:`~engines.soil.dataset.CoreSlices` of cores of the workspace's list; yields
+    Progress over ``[0, span]``.
 
     Parameters
     ----------
     cores
         ``(name, path, analysis or None)`` per core: an HU analysis made with ``preprocess``
         is used as it is, any other core is read and analysed first.
-    config
-        :class:`~engines.soil.training.TrainConfig`.
     preprocess
         :class:`~engines.soil.preprocess.PreprocessConfig` of the inputs and targets (default:
         the paper's).
@@ -183,7 +181,6 @@ def iter_train_on_cores(cores, config=None, preprocess=None):
     from engines.soil.analysis import iter_analyze_path
     from engines.soil.dataset import core_slices
     from engines.soil.preprocess import PreprocessConfig, preprocessing_of
-    from engines.soil.training import iter_train
 
     preprocess = preprocessing_of(preprocess or PreprocessConfig())
     cores = list(cores)
@@ -194,9 +191,67 @@ def iter_train_on_cores(cores, config=None, preprocess=None):
         if not usable:
             analysis = yield from forward(
                 iter_analyze_path(path, AnalysisConfig.of(preprocess)),
-                0.3 * i / len(cores), 0.3 / len(cores), f"{name}: ")
+                span * i / len(cores), span / len(cores), f"{name}: ")
         slices.append(core_slices(analysis, name))
+    return slices
+
+
+def iter_train_on_cores(cores, config=None, preprocess=None):
+    """Train a surrogate on ``cores`` (as :func:`iter_core_slices` takes them); yields Progress
+    (the training's curve metrics kept), returns a
+    :class:`~engines.soil.training.TrainResult`."""
+    from engines.soil.training import iter_train
+
+    slices = yield from iter_core_slices(cores, preprocess, 0.3)
     return (yield from forward(iter_train(slices, config), 0.3, 0.7))
+
+
+def iter_matrix_on_cores(models, cores, threshold: float | None = None):
+    """The paper's model-transfer matrix: every model of ``models`` (``(name, SoilSurrogate)``;
+    they share the first one's preprocessing) on every core of ``cores`` (as
+    :func:`iter_core_slices` takes them), with the greedy selection; yields Progress, returns a
+    :class:`~engines.soil.matrix.TransferMatrix`."""
+    from engines.core.errors import InputError
+    from engines.soil.matrix import THRESHOLD, iter_matrix
+
+    models = list(models)
+    if not models:
+        raise InputError("the matrix needs at least one model")
+    slices = yield from iter_core_slices(cores, models[0][1].preprocess, 0.4)
+    return (yield from forward(iter_matrix(models, slices, THRESHOLD if threshold is None
+                                           else threshold), 0.4, 0.6))
+
+
+def iter_load_models(paths, device: str = "auto"):
+    """Load surrogate model files; yields Progress, returns ``[(name, SoilSurrogate)]`` named
+    after the files."""
+    from pathlib import Path
+
+    from engines.core.model import load_model
+    from engines.soil.models import SoilSurrogate
+
+    models = []
+    paths = [Path(p) for p in paths]
+    for i, path in enumerate(paths):
+        yield Progress(i / max(1, len(paths)), f"loading {path.name}")
+        models.append((path.with_suffix("").name, load_model(SoilSurrogate, path, "soil",
+                                                              device)))
+    return models
+
+
+def model_files(folder) -> list:
+    """The model files (``*.safetensors`` with their JSON) in ``folder``, sorted."""
+    from pathlib import Path
+
+    from engines.core.errors import InputError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError.for_file(folder, "is not a folder of models")
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise InputError.for_file(folder, "holds no model (*.safetensors + .json)")
+    return files
 
 
 def iter_open_cores(path) -> TaskGenerator[tuple[list, Volume]]:

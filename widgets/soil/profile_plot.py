@@ -27,16 +27,17 @@ class ProfilePlot(QWidget):
     def __init__(self, parent: QWidget | None = None, title: str = "Porosity along the core"
                  ) -> None:
         super().__init__(parent)
-        self.widget = pg.PlotWidget()
-        self.plot = self.widget.getPlotItem()
-        self.plot.setTitle(title)
+        self.widget = pg.GraphicsLayoutWidget()
+        self.plot = self.widget.addPlot(row=0, col=0, title=title)
         self.plot.setLabel("bottom", "Depth along the core axis", units="mm")
         self.plot.setLabel("left", "Porosity per slice")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setYRange(0.0, 1.0, padding=0.02)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        # the legend beside the plot, not over the curves (they span the whole depth)
+        self.legend = pg.LegendItem(labelTextSize="8pt", verSpacing=-4)
+        self.widget.addItem(self.legend, row=0, col=1)
         self.marker = pg.InfiniteLine(angle=90, movable=False,
                                       pen=pg.mkPen((200, 30, 30), width=1.5))
         self.marker.setZValue(50)
@@ -82,13 +83,13 @@ class ProfilePlot(QWidget):
                 continue
             pen = pg.mkPen(object_colour(name), width=2 if predicted and
                            predicted[0] == name else 1.5)
-            self.curves[name] = self.plot.plot(depth, values, pen=pen,
-                                               name=f"{name} (computed)")
+            self.curves[name] = self.plot.plot(depth, values, pen=pen)
+            self.legend.addItem(self.curves[name], f"{name} computed")
         if predicted is not None:
             name, values = predicted
             pen = pg.mkPen((20, 20, 20), width=2, style=PREDICTED_STYLE)
-            self.curves["predicted"] = self.plot.plot(depth, values, pen=pen,
-                                                      name=f"{name} (surrogate)")
+            self.curves["predicted"] = self.plot.plot(depth, values, pen=pen)
+            self.legend.addItem(self.curves["predicted"], f"{name} surrogate")
         self.plot.setXRange(float(depth[0]), float(depth[-1]), padding=0.01)
         self.plot.setYRange(0.0, 1.0, padding=0.02)
         self.readout.setText(label or "Click the plot to move the slice views to a depth; "

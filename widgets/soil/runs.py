@@ -36,6 +36,10 @@ class RunsMixin:
                                         self.export_plot))
         self.training.trainRequested.connect(lambda: self._guard(self.start_training, "Train"))
         self.training.stopRequested.connect(lambda: self._cancel("train"))
+        panel = self.matrix_panel
+        panel.folderRequested.connect(lambda: self._guard(self._choose_models, "Models folder"))
+        panel.computeRequested.connect(lambda: self._guard(self.start_matrix, "Model matrix"))
+        panel.stopRequested.connect(lambda: self._cancel("matrix"))
         self.three_d.surfacesShown.connect(lambda: self.host.log("3-D view: surfaces shown"))
 
     # -- analyze ---------------------------------------------------------------------------------
@@ -190,6 +194,52 @@ class RunsMixin:
                        busy="a training is already running; stop it first")
         self.training.set_running(True)
 
+    # -- the model-transfer matrix --------------------------------------------------------------
+    def _choose_models(self) -> None:
+        from widgets.common.dialogs import open_folder
+
+        folder = open_folder(self, "Folder of soil models", kind="soil_models")
+        if folder:
+            self.set_models_folder(folder)
+
+    def set_models_folder(self, folder: Path) -> None:
+        """Use the models in ``folder`` for the matrix (InputError when it holds none)."""
+        from engines.soil.core_view import model_files
+
+        self.matrix_panel.set_folder(folder, len(model_files(folder)))
+
+    def start_matrix(self) -> None:
+        """Every model (the folder's, and the current one when ticked) on every ticked core."""
+        from engines.core.progress import forward
+        from engines.soil.core_view import iter_load_models, iter_matrix_on_cores, model_files
+
+        panel = self.matrix_panel
+        files = model_files(panel.folder) if panel.folder is not None else []
+        current = [("current", self.model)] if (panel.with_current.isChecked()
+                                                and self.model is not None) else []
+        if not files and not current:
+            raise InputError("the matrix needs models: choose a models folder or load a model")
+        names = self.checked_cores()
+        if not names:
+            raise InputError("the matrix needs cores: tick cores in the core list")
+        cores = [(n, self.paths[n], self.views[n].analysis if n in self.views else None)
+                 for n in names]
+        threshold, device = panel.threshold.value(), self.host.device_preference()
+
+        def task():
+            loaded = yield from forward(iter_load_models(files, device), 0.0, 0.1, "models: ")
+            return (yield from forward(iter_matrix_on_cores(current + loaded, cores, threshold),
+                                       0.1, 0.9))
+
+        def computed(matrix) -> None:
+            panel.set_matrix(matrix)
+            self.matrixFinished.emit(matrix)
+
+        self._run_once("matrix", f"Model matrix on {len(names)} cores", task(),
+                       on_result=computed, on_finished=lambda _s: panel.set_running(False),
+                       busy="the matrix is already being computed")
+        panel.set_running(True)
+
     # -- exports ---------------------------------------------------------------------------------
     def _view(self):
         view = self.views.get(self.current) if self.current else None
@@ -212,10 +262,13 @@ class RunsMixin:
         return export_csv(path, header, rows)
 
     def export_tables(self, path: Path) -> Path:
-        """The porosity table and the pore metrics of the current core, or with the Compare
-        tab shown, the whole-crop porosity of every analysed core."""
+        """The porosity table and the pore metrics of the current core; with the Compare tab
+        shown, the whole-crop porosity of every analysed core; with the Model matrix tab, the
+        RMSE matrix."""
         if self.tabs.currentWidget() is self.compare:
             return export_csv(path, self.compare.header, self.compare.rows)
+        if self.tabs.currentWidget() is self.matrix_panel and self.matrix_panel.matrix:
+            return export_csv(path, *self.matrix_panel.table())
         view = self._view()
         rows = [["porosity", name, f"{p:.6f}", "", hu, "" if r is None else f"{r:.6f}"]
                 for name, hu, p, r in view.porosity_rows()]
@@ -230,7 +283,9 @@ class RunsMixin:
             return self.compare.plot
         if page is self.training:
             return self.training.curves.ci
-        return self.profile.plot
+        if page is self.matrix_panel:
+            return self.matrix_panel.heatmap.ci
+        return self.profile.widget.ci  # the plot with its legend
 
     def export_plot(self, path: Path) -> Path:
         return export_plot(self.current_plot(), path)

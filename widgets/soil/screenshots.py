@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 
 def shots(session) -> list[Path]:
     """The sample core set with the demo model: Analyze two cores (pore metrics, prediction,
-    grad-CAM), the band overlay with the 3-D view, the grad-CAM overlay, Compare cores, and a
-    short training run for the curves."""
+    grad-CAM), the band overlay with the 3-D view, the grad-CAM overlay, Compare cores, a short
+    training run for the curves, and the model matrix of the trained and the demo model."""
     from engines.soil.training import TrainConfig
 
     window = session.window
@@ -60,6 +61,22 @@ def shots(session) -> list[Path]:
     ws.training.train_button.click()
     session.wait(lambda: bool(trained), 900, "training")
     shots.append(session.grab("soil_training"))
+
+    # the matrix of the trained and the demo model on the six cores (the paper trains one
+    # model per core; two are enough to show the view)
+    with tempfile.TemporaryDirectory() as folder:
+        ws.model.save(Path(folder) / "short_run")
+        if previous is not None:
+            previous.save(Path(folder) / "demo")
+        ws.set_models_folder(Path(folder))
+        ws.matrix_panel.with_current.setChecked(False)
+        session.wait(lambda: "analyze" not in ws.tasks, 600, "the re-analysis")
+        ws.tabs.setCurrentWidget(ws.matrix_panel)
+        matrices: list = []
+        ws.matrixFinished.connect(matrices.append)
+        ws.matrix_panel.run_buttons.start.click()
+        session.wait(lambda: bool(matrices), 900, "the model matrix")
+        shots.append(session.grab("soil_matrix"))
     if previous is not None:
         ws.set_model(previous)
     ws.tabs.setCurrentWidget(ws.cores_page)

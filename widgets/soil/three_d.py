@@ -10,7 +10,7 @@ togglable) and the crop box.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
 from engines.imaging.volume import Volume
 from engines.soil.core_view import CoreView, only_objects
@@ -33,10 +33,19 @@ class ThreeDPane(QWidget):
         self.message = QLabel(OFF_TEXT)
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # the grid cell is small: the rendering, clipping and surface controls open on demand
+        self.controls_button = QToolButton()
+        self.controls_button.setText("3-D controls ▸")
+        self.controls_button.setCheckable(True)
+        self.controls_button.setToolTip("Transfer function, surfaces on/off, clip box, camera")
+        self.controls_button.toggled.connect(self._show_controls)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setSpacing(1)
+        self._layout.addWidget(self.controls_button, 0, Qt.AlignmentFlag.AlignRight)
         self._layout.addWidget(self.message)
         self.enabled = False
+        self.controls_button.setVisible(False)
         if enabled:
             self.set_enabled(True, None)
 
@@ -55,12 +64,19 @@ class ThreeDPane(QWidget):
 
             self.view = VolumeView(self.host)
             self.view.surfacesShown.connect(self.surfacesShown)
+            self.view.controls.setVisible(self.controls_button.isChecked())
             self._layout.addWidget(self.view, 1)
         if self.view is not None:
             self.view.setVisible(self.enabled)
+        self.controls_button.setVisible(self.enabled)
         self.message.setVisible(not self.enabled)
         if on and volume is not None and volume is not self.volume:
             self.set_volume(volume)
+
+    def _show_controls(self, on: bool) -> None:
+        self.controls_button.setText("3-D controls ◂" if on else "3-D controls ▸")
+        if self.view is not None:
+            self.view.controls.setVisible(on)
 
     def set_volume(self, volume: Volume) -> None:
         self.volume = volume

@@ -35,6 +35,7 @@ from widgets.common.workspace import TaskHost, Workspace
 from widgets.imaging.slice_view import SliceViews
 from widgets.soil.compare_panel import ComparePanel
 from widgets.soil.crop_outline import CropOutline
+from widgets.soil.matrix_panel import MatrixPanel
 from widgets.soil.profile_plot import ProfilePlot
 from widgets.soil.results_panel import OverlayLegend, ResultsPanel
 from widgets.soil.runs import RunsMixin
@@ -63,6 +64,7 @@ class SoilWorkspace(RunsMixin, Workspace):
     coreShown = Signal(str)  # the core's volume is in the views
     analysisFinished = Signal(object)  # CoreView
     trainingFinished = Signal(object)  # SoilSurrogate
+    matrixFinished = Signal(object)  # TransferMatrix
 
     def __init__(self, host: TaskHost, parent: QWidget | None = None) -> None:
         super().__init__(host, parent)
@@ -88,6 +90,7 @@ class SoilWorkspace(RunsMixin, Workspace):
         self.legend = OverlayLegend()
         self.compare = ComparePanel()
         self.training = TrainingPanel()
+        self.matrix_panel = MatrixPanel()
         self._build_layout()
         self._connect()
         self.results.clear("No core open.")
@@ -112,10 +115,11 @@ class SoilWorkspace(RunsMixin, Workspace):
         centre.setStretchFactor(0, 3)
         centre.setStretchFactor(1, 2)
         centre.setSizes([560, 300])
-        self.profile.setMinimumHeight(200)
+        self.profile.setMinimumHeight(170)
         self.cores_page = self._lay_out(
             self.toolbar, "Cores", (left, centre, self.results), (260, 960, 300),
-            [(self.compare, "Compare cores"), (self.training, "Training")])
+            [(self.compare, "Compare cores"), (self.training, "Training"),
+             (self.matrix_panel, "Model matrix")])
         self.training_page = self.training
 
     def _connect(self) -> None:

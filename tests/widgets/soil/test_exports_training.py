@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
@@ -76,3 +77,29 @@ def test_training_needs_ticked_cores(workspace):
         ws.core_list.item(row).setCheckState(Qt.CheckState.Unchecked)
     with pytest.raises(InputError, match="tick"):
         ws.start_training()
+
+
+def test_the_model_matrix_of_a_models_folder_on_the_ticked_cores(qtbot, workspace, demo_model,
+                                                                 tmp_path):
+    ws = workspace
+    folder = tmp_path / "models"
+    with pytest.raises(InputError, match="models"):
+        ws.set_models_folder(folder)
+    demo_model.save(folder / "demo_a")
+    demo_model.save(folder / "demo_b")
+    ws.set_models_folder(folder)
+    ws.set_model(demo_model)
+    with qtbot.waitSignal(ws.matrixFinished, timeout=120000) as blocker:
+        ws.matrix_panel.run_buttons.start.click()
+    matrix = blocker.args[0]
+    assert matrix.models == ["current", "demo_a", "demo_b"] and len(matrix.cores) == 3
+    assert np.isfinite(matrix.rmse).all()
+    np.testing.assert_allclose(matrix.rmse[1], matrix.rmse[0], atol=1e-3)  # the same weights
+    np.testing.assert_allclose(ws.matrix_panel.heatmap.matrix, matrix.rmse)
+    panel = ws.matrix_panel
+    assert panel.selection.rowCount() == len(matrix.selection) + bool(matrix.uncovered)
+    ws.tabs.setCurrentWidget(panel)
+    rows = _read_csv(ws.export_tables(tmp_path / "matrix.csv"))
+    assert [r["model"] for r in rows] == matrix.models
+    assert float(rows[2][matrix.cores[1]]) == pytest.approx(matrix.rmse[2, 1], abs=1e-6)
+    assert panel.run_buttons.start.isEnabled()
