@@ -54,7 +54,7 @@ class MatrixPanel(QWidget):
                                       self.stopRequested)
         self.heatmap = HeatmapView("RMSE of the porosity per slice", "core", "model",
                                    colormap="viridis", levels=(0.0, 0.1))
-        self.selection = make_table(SELECTION_HEADER)
+        self.selection = make_table(SELECTION_HEADER, stretch=len(SELECTION_HEADER) - 1)
         self.status = QLabel("Applies every model of a folder (one per core, as the paper "
                              "trains them) to every ticked core of the core list.")
         self.status.setWordWrap(True)
@@ -90,7 +90,9 @@ class MatrixPanel(QWidget):
         finite = matrix.rmse[np.isfinite(matrix.rmse)]
         top = float(finite.max()) if finite.size else 1.0
         self.heatmap.colorbar.setLevels((0.0, max(top, matrix.threshold)))
-        self.heatmap.colorbar.getAxis("right").setLabel("RMSE")
+        axis = self.heatmap.colorbar.getAxis("right")
+        axis.enableAutoSIPrefix(False)  # 0.04, never "40 (x0.001)"
+        axis.setLabel("RMSE of the porosity")
         self.heatmap.set_matrix(matrix.rmse, matrix.models, matrix.cores, fmt="{:.3f}")
         rows = [(str(i), s.model, str(s.count), f"{np.mean(s.rmse):.4f}", ", ".join(s.cores))
                 for i, s in enumerate(matrix.selection, 1)]

@@ -23,14 +23,15 @@ POROSITY_HEADER = ("Object", "HU range", "Porosity", "Model RMSE")
 METRICS_HEADER = ("Pore metric", "Value", "Unit")
 
 
-def make_table(header: Sequence[str]) -> QTableWidget:
+def make_table(header: Sequence[str], stretch: int = 0) -> QTableWidget:
+    """A read-only table whose column ``stretch`` takes the spare width."""
     table = QTableWidget(0, len(header))
     table.setHorizontalHeaderLabels(list(header))
     table.verticalHeader().setVisible(False)
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    table.horizontalHeader().setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
     table.setWordWrap(True)
     return table
 

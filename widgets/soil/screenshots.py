@@ -10,6 +10,8 @@ def shots(session) -> list[Path]:
     """The sample core set with the demo model: Analyze two cores (pore metrics, prediction,
     grad-CAM), the band overlay with the 3-D view, the grad-CAM overlay, Compare cores, a short
     training run for the curves, and the model matrix of the trained and the demo model."""
+    import numpy as np
+
     from engines.soil.training import TrainConfig
 
     window = session.window
@@ -35,13 +37,18 @@ def shots(session) -> list[Path]:
         session.settle(3.0)  # the surfaces task
     view = ws.views[ws.current]
     crop = view.analysis.crop
-    # a slice through a stone-rich depth: the crosshair at the crop's centre
-    ws.slice_views.set_position(tuple(a + n // 2 for a, n in zip(crop.start_zyx, crop.size_zyx,
-                                                                 strict=True)))
-    ws.go_to_slice(int(view.analysis.profile.slice_index[len(view.analysis.profile) // 3]))
+    # the crosshair at the crop's centre across, a third of the way down the core
+    depth = int(view.analysis.profile.slice_index[len(view.analysis.profile) // 3])
+    ws.slice_views.set_position((depth, *(a + n // 2 for a, n in zip(
+        crop.start_zyx[1:], crop.size_zyx[1:], strict=True))))
+    session.settle(2.0)  # the throttled crosshair reaches the profile and the 3-D view
     shots.append(session.grab("soil_cores"))
 
     ws.toolbar.overlay_actions["gradcam"].trigger()
+    if view.heat is not None:  # the slice where the network looked hardest
+        hottest = int(np.argmax(view.heat.heat.max(axis=(1, 2))))
+        ws.go_to_slice(int(view.heat.slice_index[hottest]))
+        session.settle(2.0)
     shots.append(session.grab("soil_gradcam"))
     ws.toolbar.overlay_actions["bands"].trigger()
 

@@ -148,3 +148,13 @@ def test_a_segmented_stack_reports_its_porosity_without_bands(qtbot, workspace, 
     assert float(ws.results.cell_text(ws.results.porosity, 0, 2)) == pytest.approx(
         np.mean(stack == 0), abs=5e-5)
     assert list(ws.profile.curves) == ["segmented"]
+
+
+def test_the_profile_marker_follows_the_last_of_quick_slice_moves(qtbot, workspace):
+    ws = workspace
+    view = analyze(qtbot, ws)
+    profile = view.analysis.profile
+    ws.slice_views.set_position((30, 32, 32))
+    ws.go_to_slice(12)  # within the 50 ms throttle: delivered when it ends
+    qtbot.waitUntil(lambda: ws.profile.marker.value() == pytest.approx(profile.depth_mm[12]),
+                    timeout=3000)
