@@ -39,3 +39,15 @@ def tiny_slices(tiny_cores):
     from engines.soil.dataset import core_slices
 
     return [core_slices(drive(iter_analyze(c.volume)), f"{c.site}{c.seed}") for c in tiny_cores]
+
+
+@pytest.fixture(scope="session")
+def demo_or_skip():
+    """The bundled demo surrogate (skips when it is not bundled)."""
+    from engines.core.model import demo_model_path
+    from engines.soil.models import SoilSurrogate
+
+    path = demo_model_path("soil")
+    if path is None:
+        pytest.skip("no bundled soil demo model (make demo-model-soil)")
+    return SoilSurrogate.load(path)
