@@ -17,8 +17,6 @@ from widgets.common.export import CSV_FILTER, PLOT_FILTER, export_csv, export_pl
 from widgets.common.tasks import recording
 from widgets.soil.palette import HIDDEN_PROFILES, SHOWN_OBJECTS, label_colours
 
-LABEL_OPACITY = 0.45
-
 
 class RunsMixin:
     """Start/stop of Analyze and training, drawing results, model handling and exports."""
@@ -118,7 +116,7 @@ class RunsMixin:
         mode = self.toolbar.overlay()
         if mode == "bands":
             rgba = {k: (*c, 255 if k in shown else 0) for k, c in colours.items()}
-            self.slice_views.set_labels(view.labels, rgba, LABEL_OPACITY)
+            self.slice_views.set_labels(view.labels, rgba, self.toolbar.overlay_opacity())
         elif mode == "gradcam":
             if view.heat_volume is None:
                 self.statusChanged.emit("No grad-CAM for this core: Analyze with a model and "
@@ -126,7 +124,7 @@ class RunsMixin:
                 return
             self.slice_views.set_heatmap(
                 view.heat_volume, title=f"grad-CAM {view.heat.layer} (÷ core max)",
-                opacity=0.7, levels=view.heat_levels)
+                opacity=self.toolbar.overlay_opacity(), levels=view.heat_levels)
 
     def _shown_labels(self, view) -> set[int]:
         """The labels the overlay draws: the user's choice, else pores, water and organic

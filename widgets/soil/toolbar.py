@@ -6,8 +6,9 @@ the shortcuts work wherever the focus is inside the workspace.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QSlider, QToolBar, QWidget
 
 from widgets.common.actions import shortcut_action
 
@@ -31,6 +32,11 @@ class SoilToolbar(QToolBar):
             self.overlays.addAction(action)
             self.overlay_actions[name] = action
         self.overlay_actions["bands"].setChecked(True)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(5, 100)
+        self.opacity.setValue(45)
+        self.opacity.setFixedWidth(110)
+        self.opacity.setToolTip("Opacity of the overlay (%)")
         self.three_d = shortcut_action(self, "3-D view", ["Ctrl+3"],
                                        "Volume rendering with pore and stone surfaces and the "
                                        "crop box (OpenGL; off by default without a display)",
@@ -47,6 +53,8 @@ class SoilToolbar(QToolBar):
         self.addWidget(QLabel(" Overlay: "))
         for action in self.overlay_actions.values():
             self.addAction(action)
+        self.addWidget(QLabel(" Opacity "))
+        self.addWidget(self.opacity)
         self.addSeparator()
         self.addAction(self.three_d)
         spacer = QWidget()
@@ -63,3 +71,7 @@ class SoilToolbar(QToolBar):
 
     def overlay(self) -> str:
         return str(self.overlays.checkedAction().data())
+
+    def overlay_opacity(self) -> float:
+        """The opacity slider as 0–1."""
+        return self.opacity.value() / 100.0

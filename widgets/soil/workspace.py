@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import QSignalDebouncer
 
 from engines.imaging.volume import Volume
 from engines.soil.analysis import AnalysisConfig
@@ -45,6 +46,7 @@ from widgets.soil.training_panel import TrainingPanel
 
 SETTINGS_FIELDS = ["crop", "core_axis", "centre", "min_cluster", "segmented", "pore_metrics",
                    "metrics_object"]
+OPACITY_DEBOUNCE_MS = 80
 NO_MODEL = ("No surrogate model loaded: Analyze computes the porosity only (Model ▸ Train… "
             "or Load model… for the prediction and grad-CAM).")
 
@@ -126,10 +128,13 @@ class SoilWorkspace(RunsMixin, Workspace):
         bar = self.toolbar
         self.addActions(bar.shortcut_actions)
         bar.overlays.triggered.connect(lambda _a: self._guard(self._draw_overlay, "Overlay"))
+        self._opacity_debounce = QSignalDebouncer(parent=self)  # one redraw per drag pause
+        self._opacity_debounce.setTimeout(OPACITY_DEBOUNCE_MS)
+        self._opacity_debounce.triggered.connect(
+            lambda: self._guard(self._draw_overlay, "Opacity"))
+        bar.opacity.valueChanged.connect(self._opacity_debounce.throttle)
         bar.three_d.toggled.connect(lambda on: self._guard(lambda: self._set_3d(on), "3-D view"))
-        self.core_list.currentItemChanged.connect(
-            lambda item, _old: item is not None and self._guard(
-                lambda: self.show_core(item.data(Qt.ItemDataRole.UserRole)), "Show core"))
+        self.core_list.currentItemChanged.connect(self._core_chosen)
         self.slice_views.positionChanged.connect(self._position_changed)
         self.profile.depthClicked.connect(self.go_to_slice)
         self.legend.labelToggled.connect(self._label_toggled)
@@ -172,6 +177,11 @@ class SoilWorkspace(RunsMixin, Workspace):
             names.append(name)
         self.coresListed.emit(list(self.paths))
         return names
+
+    def _core_chosen(self, item: QListWidgetItem | None, _previous=None) -> None:
+        if item is not None:
+            name = item.data(Qt.ItemDataRole.UserRole)
+            self._guard(lambda: self.show_core(name), "Show core")
 
     def show_core(self, name: str) -> None:
         """Show core ``name`` of the list (read in a task unless analysed already)."""

@@ -89,13 +89,16 @@ def test_profile_and_slice_views_follow_each_other(qtbot, workspace):
     assert ws.profile.reading(10).startswith(f"depth {profile.depth_mm[10]:.2f} mm")
 
 
-def test_unticking_a_legend_row_hides_that_band_in_the_overlay(qtbot, workspace):
+def test_legend_rows_hide_bands_and_the_slider_sets_the_opacity(qtbot, workspace):
     ws = workspace
     analyze(qtbot, ws)
     item = ws.legend.item(1)  # object2, the air-filled pores
     assert ws.slice_views.labels.lut[2, 3] > 0
     item.setCheckState(Qt.CheckState.Unchecked)
     assert ws.slice_views.labels.lut[2, 3] == 0 and ws.shown_labels == {3, 5, 6, 7}
+    ws.toolbar.opacity.setValue(80)  # redrawn once the slider rests
+    qtbot.waitUntil(lambda: ws.slice_views.labels.opacity == pytest.approx(0.8), timeout=3000)
+    assert ws.slice_views.labels.lut[2, 3] == 0  # the hidden band stays hidden
 
 
 def test_another_core_shows_its_own_results(qtbot, workspace):
