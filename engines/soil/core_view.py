@@ -268,3 +268,14 @@ def iter_open_cores(path) -> TaskGenerator[tuple[list, Volume]]:
     volume = yield from forward(read_volume_task(paths[0]), 0.05, 0.95,
                                 f"{paths[0].name}: ")
     return paths, volume
+
+
+def iter_transfer_on_cores(model, cores, config=None):
+    """Transfer learning (:func:`engines.soil.transfer.iter_transfer`: ``model``'s frozen
+    convolutional layers, its dense head retrained on ``config.target``) on ``cores`` (as
+    :func:`iter_core_slices` takes them, analysed with the model's preprocessing); yields
+    Progress, returns a :class:`~engines.soil.training.TrainResult`."""
+    from engines.soil.transfer import iter_transfer
+
+    slices = yield from iter_core_slices(cores, model.preprocess, 0.3)
+    return (yield from forward(iter_transfer(model, slices, config), 0.3, 0.7))

@@ -33,6 +33,8 @@ class RunsMixin:
             lambda: self._export_dialog("Export plot", "soil_profile.png", PLOT_FILTER,
                                         self.export_plot))
         self.training.trainRequested.connect(lambda: self._guard(self.start_training, "Train"))
+        self.training.transferRequested.connect(
+            lambda: self._guard(self.start_transfer, "Transfer learning"))
         self.training.stopRequested.connect(lambda: self._cancel("train"))
         panel = self.matrix_panel
         panel.folderRequested.connect(lambda: self._guard(self._choose_models, "Models folder"))
@@ -157,13 +159,37 @@ class RunsMixin:
         """Train a surrogate on the ticked cores with the Training tab's settings."""
         from engines.soil.core_view import iter_train_on_cores
 
+        config = self.training.config(self.host.device_preference())
+        preprocess = self.settings.value(segmented=False, pore_metrics=False)
+        names = self._training_cores()
+        self._fit(f"Training on {len(names)} cores", names,
+                  iter_train_on_cores(self._listed(names), config, preprocess))
+
+    def start_transfer(self) -> None:
+        """Retrain the current model's dense head on another object (the ticked cores)."""
+        from engines.soil.core_view import iter_transfer_on_cores
+
+        model = self.require_model()
+        config = self.training.transfer_config(self.host.device_preference())
+        names = self._training_cores()
+        self._fit(f"Transfer learning on {len(names)} cores", names,
+                  iter_transfer_on_cores(model, self._listed(names), config),
+                  f"dense head of {model.target_name} → object{config.target}")
+
+    def _training_cores(self) -> list[str]:
         names = self.checked_cores()
         if not names:
             raise InputError("training needs cores: open a core set and tick its cores")
-        config = self.training.config(self.host.device_preference())
-        preprocess = self.settings.value(segmented=False, pore_metrics=False)
-        cores = [(n, self.paths[n], self.views[n].analysis if n in self.views else None)
-                 for n in names]
+        return names
+
+    def _listed(self, names: list[str]) -> list[tuple]:
+        """``(name, path, analysis or None)`` of listed cores, for the engine's helpers."""
+        return [(n, self.paths[n], self.views[n].analysis if n in self.views else None)
+                for n in names]
+
+    def _fit(self, title: str, names: list[str], task, what: str = "") -> None:
+        """Run a training generator with live curves; the result becomes the (unsaved)
+        model."""
         history: list[dict[str, Any]] = []
         self.training.curves.reset()
 
@@ -175,7 +201,7 @@ class RunsMixin:
             self.training.curves.update_history(history)
             self.set_model(result.model, unsaved=True)
             self.training.status.setText(
-                f"Trained on {len(names)} core(s): held-out RMSE "
+                f"{what + ': ' if what else ''}trained on {len(names)} core(s): held-out RMSE "
                 f"{result.val_mse ** 0.5:.4f}, train RMSE {result.train_mse ** 0.5:.4f} "
                 f"({result.seconds:.0f} s, {result.stop_reason}). Model ▸ Save model as… "
                 "keeps it.")
@@ -186,9 +212,8 @@ class RunsMixin:
             if state == "cancelled":
                 self.training.status.setText("Training stopped.")
 
-        self._run_once("train", f"Training on {len(names)} cores",
-                       recording(iter_train_on_cores(cores, config, preprocess), history),
-                       on_result=trained, on_progress=progressed, on_finished=finished,
+        self._run_once("train", title, recording(task, history), on_result=trained,
+                       on_progress=progressed, on_finished=finished,
                        busy="a training is already running; stop it first")
         self.training.set_running(True)
 
@@ -220,8 +245,7 @@ class RunsMixin:
         names = self.checked_cores()
         if not names:
             raise InputError("the matrix needs cores: tick cores in the core list")
-        cores = [(n, self.paths[n], self.views[n].analysis if n in self.views else None)
-                 for n in names]
+        cores = self._listed(names)
         threshold, device = panel.threshold.value(), self.host.device_preference()
 
         def task():

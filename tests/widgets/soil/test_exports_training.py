@@ -103,3 +103,23 @@ def test_the_model_matrix_of_a_models_folder_on_the_ticked_cores(qtbot, workspac
     assert [r["model"] for r in rows] == matrix.models
     assert float(rows[2][matrix.cores[1]]) == pytest.approx(matrix.rmse[2, 1], abs=1e-6)
     assert panel.run_buttons.start.isEnabled()
+
+
+def test_transfer_learning_retrains_the_head_of_the_current_model(qtbot, workspace, demo_model):
+    from engines.soil.transfer import TransferConfig
+
+    ws = workspace
+    with pytest.raises(Exception, match="model"):
+        ws.start_transfer()  # no model yet
+    ws.set_model(demo_model)
+    ws.core_list.item(2).setCheckState(Qt.CheckState.Unchecked)
+    ws.training.transfer_form.set_value(TransferConfig(target=5, epochs=2, batch_size=16))
+    with qtbot.waitSignal(ws.trainingFinished, timeout=120000) as blocker:
+        ws.training.transfer_button.click()
+    model = blocker.args[0]
+    assert model.target == 5 and model.arch == demo_model.arch
+    assert model.training["source_target"] == demo_model.target
+    assert ws.training.status.text().startswith("dense head of object4 → object5")
+    _x, y = ws.training.curves.curves["val_rmse"].getData()
+    assert len(y) == 2 and ws.training.transfer_button.isEnabled()
+    qtbot.waitUntil(lambda: "analyze" not in ws.tasks, timeout=60000)
