@@ -23,6 +23,7 @@ from engines.soil.matrix import CorePrediction
 from engines.soil.preprocess import CropBox
 
 HEAT_PERCENTILE = 99.5
+HOT_FRACTION = 0.5
 
 
 def embed(array: np.ndarray, crop: CropBox, shape_zyx, fill=0) -> np.ndarray:
@@ -99,6 +100,13 @@ class CoreView:
     @property
     def volume(self) -> Volume:
         return self.analysis.volume
+
+    def heat_region(self, fraction: float = HOT_FRACTION) -> np.ndarray | None:
+        """1 where the heat reaches ``fraction`` of its display maximum, else 0 (uint8, the
+        volume's grid): grad-CAM as a surface in the 3-D view. None without grad-CAM."""
+        if self.heat_volume is None:
+            return None
+        return (self.heat_volume >= fraction * self.heat_levels[1]).astype(np.uint8)
 
     def porosity_rows(self) -> list[tuple[str, str, float, float | None]]:
         """``(object, HU range, porosity of the crop, model RMSE or None)`` per object."""

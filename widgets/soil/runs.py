@@ -93,7 +93,6 @@ class RunsMixin:
         self.profile.set_slice(self.slice_views.position[a.depth_axis])
         self.crop_outline.set_box(a.crop)
         self._draw_overlay()
-        self.three_d.show_analysis(view)
 
     def _clear_results(self, message: str) -> None:
         self.results.clear(message)
@@ -116,6 +115,7 @@ class RunsMixin:
         self.legend.set_legend([(k, name, colours[k], k in shown)
                                  for k, name in view.label_names.items()])
         mode = self.toolbar.overlay()
+        self.three_d.show_analysis(view, mode)
         if mode == "bands":
             rgba = {k: (*c, 255 if k in shown else 0) for k, c in colours.items()}
             self.slice_views.set_labels(view.labels, rgba, self.toolbar.overlay_opacity())

@@ -4,7 +4,8 @@ is ever asked for and the rest of the workspace works as usual.
 
 With an analysis it shows the core's volume rendering with the ``soil_bands`` transfer function,
 the surfaces of the pores and stones (object bands, coloured as in the slice overlay, each
-togglable) and the crop box.
+togglable) or, with the grad-CAM overlay, the region where the network looked, and the crop
+box.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
 from engines.imaging.volume import Volume
-from engines.soil.core_view import CoreView, only_objects
+from engines.soil.core_view import HOT_FRACTION, CoreView, only_objects
 from widgets.soil.palette import SURFACE_OBJECTS, label_colours
 
+HOT_COLOUR = (255, 200, 40)  # the top of the inferno colour map of the slice overlay
 OFF_TEXT = ("3-D view off (toolbar ▸ 3-D view, Ctrl+3). It renders with OpenGL: on a desktop "
             "in the window, elsewhere offscreen (EGL / OSMesa).")
 
@@ -30,6 +32,7 @@ class ThreeDPane(QWidget):
         self.host = host
         self.view = None  # VolumeView once switched on
         self.volume: Volume | None = None
+        self._shown: tuple | None = None  # (analysis shown, "bands" | "gradcam")
         self.message = QLabel(OFF_TEXT)
         self.message.setWordWrap(True)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -70,7 +73,8 @@ class ThreeDPane(QWidget):
             self.view.setVisible(self.enabled)
         self.controls_button.setVisible(self.enabled)
         self.message.setVisible(not self.enabled)
-        if on and volume is not None and volume is not self.volume:
+        volume = volume if volume is not None else self.volume
+        if on and volume is not None and self.view.volume is not volume:
             self.set_volume(volume)
 
     def _show_controls(self, on: bool) -> None:
@@ -79,18 +83,29 @@ class ThreeDPane(QWidget):
             self.view.controls.setVisible(on)
 
     def set_volume(self, volume: Volume) -> None:
-        self.volume = volume
+        self.volume, self._shown = volume, None
         if self.enabled and self.view is not None:
             self.view.set_volume(volume, preset="soil_bands")
 
-    def show_analysis(self, view: CoreView) -> None:
-        """The crop box and the surfaces of the pores and stones of ``view``."""
+    def show_analysis(self, view: CoreView, overlay: str = "bands") -> None:
+        """The crop box and, as the slice views' ``overlay``, the surfaces of the pores and
+        stones or the region where grad-CAM reaches half its display maximum."""
         if not self.enabled or self.view is None or view.labels is None:
             return
+        key = (id(view), overlay if overlay == "gradcam" and view.heat_volume is not None
+               else "bands")
+        if key == self._shown:
+            return
+        self._shown = key
         if self.volume is not view.volume:
             self.set_volume(view.volume)
         crop = view.analysis.crop
         self.view.set_box_outline(crop.start_zyx, crop.size_zyx, name="crop")
+        if key[1] == "gradcam":
+            self.view.compute_label_surfaces(
+                view.heat_region(), {1: f"grad-CAM ≥ {HOT_FRACTION:.0%} of its scale"},
+                {1: HOT_COLOUR})
+            return
         n = view.analysis.config.n_objects
         keep = [k for k in SURFACE_OBJECTS if k <= n]
         colours = label_colours(view.label_names, n)

@@ -243,4 +243,4 @@ class SoilWorkspace(RunsMixin, Workspace):
         self.three_d.set_enabled(on, self.volume)
         view = self.views.get(self.current) if self.current else None
         if on and view is not None:
-            self.three_d.show_analysis(view)
+            self.three_d.show_analysis(view, self.toolbar.overlay())

@@ -54,6 +54,9 @@ def test_inspect_with_a_model_predicts_and_maps_grad_cam_onto_the_volume(tiny_co
     outside[a.crop.slices] = False
     assert not view.heat_volume[outside].any()
     assert 0 < view.heat_levels[1] <= 1.0
+    hot = view.heat_region(0.5)
+    assert hot.dtype == np.uint8 and hot.shape == volume.shape and 0 < hot.sum()
+    np.testing.assert_array_equal(hot == 1, view.heat_volume >= 0.5 * view.heat_levels[1])
     rows = view.porosity_rows()
     assert [r[0] for r in rows] == list(a.porosity)
     assert rows[demo_or_skip.target - 1][3] == pytest.approx(view.prediction.rmse)
