@@ -24,6 +24,7 @@ from widgets.common.buttons import RunButtons
 from widgets.common.heatmap import HeatmapView
 from widgets.soil.results_panel import fill_table, make_table
 
+COLOUR_BAR_AXIS_PX = 64
 SELECTION_HEADER = ("Step", "Model", "Cores fitted", "Mean RMSE", "Cores")
 
 
@@ -93,6 +94,7 @@ class MatrixPanel(QWidget):
         axis = self.heatmap.colorbar.getAxis("right")
         axis.enableAutoSIPrefix(False)  # 0.04, never "40 (x0.001)"
         axis.setLabel("RMSE of the porosity")
+        axis.setWidth(COLOUR_BAR_AXIS_PX)  # room for the ticks and the rotated title
         self.heatmap.set_matrix(matrix.rmse, matrix.models, matrix.cores, fmt="{:.3f}")
         rows = [(str(i), s.model, str(s.count), f"{np.mean(s.rmse):.4f}", ", ".join(s.cores))
                 for i, s in enumerate(matrix.selection, 1)]
@@ -100,6 +102,7 @@ class MatrixPanel(QWidget):
             rows.append(("–", "no model fits", str(len(matrix.uncovered)), "",
                          ", ".join(matrix.uncovered)))
         fill_table(self.selection, rows)
+        self.selection.resizeRowsToContents()  # every core a model fits, wrapped
         self.status.setText(f"{len(matrix.models)} model(s) × {len(matrix.cores)} core(s); "
                             f"{len(matrix.selection)} model(s) cover "
                             f"{len(matrix.cores) - len(matrix.uncovered)} core(s) below RMSE "

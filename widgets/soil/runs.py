@@ -115,6 +115,7 @@ class RunsMixin:
         self.legend.set_legend([(k, name, colours[k], k in shown)
                                  for k, name in view.label_names.items()])
         mode = self.toolbar.overlay()
+        self.legend.setEnabled(mode == "bands")  # grad-CAM's legend is its colour bar
         self.three_d.show_analysis(view, mode)
         if mode == "bands":
             rgba = {k: (*c, 255 if k in shown else 0) for k, c in colours.items()}
@@ -200,11 +201,11 @@ class RunsMixin:
         def trained(result) -> None:
             self.training.curves.update_history(history)
             self.set_model(result.model, unsaved=True)
-            self.training.status.setText(
-                f"{what + ': ' if what else ''}trained on {len(names)} core(s): held-out RMSE "
-                f"{result.val_mse ** 0.5:.4f}, train RMSE {result.train_mse ** 0.5:.4f} "
-                f"({result.seconds:.0f} s, {result.stop_reason}). Model ▸ Save model as… "
-                "keeps it.")
+            text = (f"Trained on {len(names)} core(s): held-out RMSE "
+                    f"{result.val_mse ** 0.5:.4f}, train RMSE {result.train_mse ** 0.5:.4f} "
+                    f"({result.seconds:.0f} s, {result.stop_reason}). Model ▸ Save model as… "
+                    "keeps it.")
+            self.training.status.setText(f"{what}: {text}" if what else text)
             self.trainingFinished.emit(result.model)
 
         def finished(state: str) -> None:

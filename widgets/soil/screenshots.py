@@ -45,8 +45,10 @@ def shots(session) -> list[Path]:
     shots.append(session.grab("soil_cores"))
 
     ws.toolbar.overlay_actions["gradcam"].trigger()
-    if view.heat is not None:  # the slice where the network looked hardest
-        hottest = int(np.argmax(view.heat.heat.max(axis=(1, 2))))
+    if view.heat is not None:  # where the network looked hardest in the middle of the core
+        per_slice = view.heat.heat.max(axis=(1, 2))
+        n = len(per_slice)
+        hottest = n // 4 + int(np.argmax(per_slice[n // 4:3 * n // 4]))
         ws.go_to_slice(int(view.heat.slice_index[hottest]))
         session.settle(2.0)
     shots.append(session.grab("soil_gradcam"))
@@ -71,11 +73,12 @@ def shots(session) -> list[Path]:
 
     # the matrix of the trained and the demo model on the six cores (the paper trains one
     # model per core; two are enough to show the view)
-    with tempfile.TemporaryDirectory() as folder:
-        ws.model.save(Path(folder) / "short_run")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "models"
+        ws.model.save(folder / "short_run")
         if previous is not None:
-            previous.save(Path(folder) / "demo")
-        ws.set_models_folder(Path(folder))
+            previous.save(folder / "demo")
+        ws.set_models_folder(folder)
         ws.matrix_panel.with_current.setChecked(False)
         session.wait(lambda: "analyze" not in ws.tasks, 600, "the re-analysis")
         ws.tabs.setCurrentWidget(ws.matrix_panel)
