@@ -193,8 +193,14 @@ def test_a_closed_pipe_is_not_an_error(tmp_path, good_h5, workspace):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdout.close()
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=LIMIT_S) == 0 and err == "", err[-800:]
+    assert proc.wait(timeout=LIMIT_S) == 0 and _only_warnings(err), err[-800:]
     result = subprocess.run(f"'{sys.executable}' main.py {workspace} info '{path}' | head -c1; "
                             "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
                             cwd=ROOT, capture_output=True, text=True, timeout=LIMIT_S)
-    assert result.returncode == 0 and result.stdout == "{" and result.stderr == ""
+    assert result.returncode == 0 and result.stdout == "{", result.stderr[-800:]
+    assert _only_warnings(result.stderr), result.stderr[-800:]
+
+
+def _only_warnings(stderr: str) -> bool:
+    """Nothing on stderr but ``warning:`` lines (``cdc info`` compares the file with the model)."""
+    return all(line.startswith("warning: ") for line in stderr.splitlines())
