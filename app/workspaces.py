@@ -60,6 +60,8 @@ WORKSPACES: tuple[WorkspaceSpec, ...] = (
                   "app.cli.cdc", "widgets.cdc.screenshots:shots", "engines.cdc.batch:JOB"),
     WorkspaceSpec("sem", "Micrographs (SEM)", "widgets.sem.workspace:SemWorkspace",
                   "app.cli.sem", "widgets.sem.screenshots:shots", "engines.sem.batch:JOB"),
+    WorkspaceSpec("soil", "Soil cores (CT)", "widgets.soil.workspace:SoilWorkspace",
+                  "app.cli.soil", "widgets.soil.screenshots:shots", "engines.soil.batch:JOB"),
 )
 
 

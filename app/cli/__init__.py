@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         from app.gui import run_gui
 
         return run_gui(argv[1] if len(argv) > 1 else None)
-    args = build_parser().parse_args(argv)
+    return run_handler(build_parser().parse_args(argv))
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    """Run a parsed verb: its exit status, 2 with one line on bad input, 130 on Ctrl-C."""
     try:
         return int(args.handler(args) or 0)
     except LabLensError as exc:

@@ -51,12 +51,16 @@ class BatchJob:
         outputs written into ``out_dir``; raises ``LabLensError`` for a bad file.
     patterns
         File-name patterns that select inputs from a folder (case-insensitive).
+    find
+        ``find(inputs) -> [paths]``, for inputs that are not single files (a folder per DICOM
+        series); None selects files by ``patterns`` (:func:`find_inputs`).
     """
 
     workspace: str
     load_model: Callable[[str, str], Any]
     analyze: Callable[[Any, Path, Path], dict[str, Any]]
     patterns: tuple[str, ...] = ("*",)
+    find: Callable[[Path], list[Path]] | None = None
 
 
 @dataclass
@@ -184,8 +188,9 @@ def iter_batch(job_path: str, model: str, inputs: str | Path, out_dir: str | Pat
     finished file. Inputs already ``ok`` in ``out_dir/results.csv`` are skipped."""
     job = load_job(job_path)
     out = Path(out_dir)
-    files = [p for p in find_inputs(inputs, job.patterns)
-             if out.resolve() not in p.resolve().parents]  # not this run's own outputs
+    found = find_inputs(inputs, job.patterns) if job.find is None else job.find(Path(inputs))
+    files = [p for p in found
+             if out.resolve() not in p.resolve().parents and p.resolve() != out.resolve()]  # not this run's own outputs
     if not files:
         raise InputError(f"{Path(str(inputs)).name}: no input files outside the output folder")
     out.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,25 @@ class Session:
     def grab(self, name: str) -> Path:
         self.settle()
         path = self.out_dir / f"{name}.png"
-        if not self.window.grab().save(str(path)):
+        if not self.picture().save(str(path)):
             raise OSError(f"could not write {path}")
         print(f"wrote {path}")
         return path
+
+    def picture(self):
+        """The window as a QPixmap, with every visible 3-D view's own picture painted in:
+        ``QWidget.grab`` cannot see into an embedded OpenGL window (it gives garbage there), so
+        each widget with a ``grab_picture()`` (the VTK volume view) is read back from OpenGL."""
+        from PySide6.QtCore import QPoint
+        from PySide6.QtGui import QPainter
+        from PySide6.QtWidgets import QWidget
+
+        pixmap = self.window.grab()
+        views = [w for w in self.window.findChildren(QWidget)
+                 if callable(getattr(w, "grab_picture", None)) and w.isVisible()]
+        if views:
+            painter = QPainter(pixmap)
+            for view in views:
+                painter.drawPixmap(view.mapTo(self.window, QPoint(0, 0)), view.grab_picture())
+            painter.end()
+        return pixmap

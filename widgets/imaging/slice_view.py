@@ -47,6 +47,7 @@ LAYOUTS = {"main+2": "1 large + 2 small", "row": "3 in a row", "grid": "2 × 2"}
 POSITION_INTERVAL_MS = 50
 HOVER_INTERVAL_MS = 50
 COLOUR_BAR_WIDTH_PX = 96
+COLOUR_BAR_TEXT = (230, 230, 230)  # the colour bar's strip is black like the views
 
 
 class SliceViews(QWidget):
@@ -263,6 +264,9 @@ class SliceViews(QWidget):
         self.heat = HeatOverlay(self.volume, heat, self._boxes(), self.geometries, colormap,
                                 opacity, levels)
         self.colour_bar = colour_bar(colormap, self.heat.levels, title)
+        axis = self.colour_bar.getAxis("right")  # light ticks and title on the black strip
+        axis.setPen(COLOUR_BAR_TEXT)
+        axis.setTextPen(COLOUR_BAR_TEXT)
         self.colour_bar_view.addItem(self.colour_bar)
         self.colour_bar_view.show()
         self._follow(self.heat)

@@ -102,6 +102,7 @@ class VolumeView(QWidget):
         self.label_names: dict[int, str] = {}
         self.label_colours: dict[int, tuple[int, ...]] = {}
         self._generation = 0
+        self._surface_requests = 0
         self._closed = False
         self._throttle = QSignalThrottler(parent=self)
         self._throttle.setTimeout(RENDER_INTERVAL_MS)
@@ -165,10 +166,13 @@ class VolumeView(QWidget):
         """Extract one surface per label of ``labels`` (the volume's grid) as a task, then show
         them as :meth:`set_label_surfaces` does (:attr:`surfacesShown`)."""
         labels = self._on_grid(labels)
-        generation = self._generation
+        self._surface_requests += 1
+        generation, request = self._generation, self._surface_requests
 
         def extracted(surfaces: list[Surface]) -> None:
-            if generation == self._generation:
+            # only the latest request of the current volume: an earlier extraction that
+            # finishes later must not replace it
+            if generation == self._generation and request == self._surface_requests:
                 self.set_label_surfaces(surfaces, names, colours, opacities)
 
         self._run("3-D view: label surfaces", label_surfaces(labels, config=config), extracted)

@@ -22,6 +22,24 @@ ROTATE_DEGREES_PER_PX = 0.4
 ZOOM_PER_NOTCH = 1.1
 
 
+def load_triton_first() -> None:
+    """Load Triton (PyTorch's kernel compiler, where installed) before the first OpenGL context.
+
+    Triton bundles its own LLVM; importing it after Mesa's software renderer (llvmpipe, which
+    links the system LLVM) is loaded segfaults the process, e.g. when a workspace loads a
+    model (torchvision imports torch._dynamo, which imports triton) after its 3-D view has
+    rendered. Loaded first, both live side by side. About 0.5 s, once.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is None:
+        return
+    try:
+        import triton  # noqa: F401
+    except Exception:  # a broken Triton is PyTorch's concern, not the 3-D view's
+        return
+
+
 def can_embed() -> bool:
     """Whether VTK can draw into a Qt widget on this platform."""
     return QGuiApplication.platformName() in EMBEDDING_PLATFORMS
@@ -33,6 +51,7 @@ class EmbeddedArea:
     embedded = True
 
     def __init__(self, parent: QWidget) -> None:
+        load_triton_first()
         from vtkmodules.qt.QVTKRenderWindowInteractor import QVTKRenderWindowInteractor
         from vtkmodules.vtkInteractionStyle import vtkInteractorStyleTrackballCamera
 
@@ -54,6 +73,7 @@ class OffscreenArea:
     embedded = False
 
     def __init__(self, parent: QWidget) -> None:
+        load_triton_first()
         self.widget = _PictureLabel(self, parent)
         self.render_window = vtkRenderWindow()
         self.render_window.SetOffScreenRendering(1)

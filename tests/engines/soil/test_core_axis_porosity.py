@@ -1,0 +1,107 @@
+"""Finding the core axis, placing the crop, and porespy porosity (whole, per slice, streamed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines.core.progress import drive
+from engines.soil.core_axis import choose_crop, find_core_axis
+from engines.soil.porosity import (
+    depth_positions,
+    iter_segmented_profile,
+    object_porosity,
+    object_profile,
+)
+from engines.soil.preprocess import CropBox, PreprocessConfig
+
+
+def _cylinder(shape=(30, 80, 90), centre=(37.3, 50.6), radius=25.0, axis=0):
+    """HU: air outside a solid disc per slice, with a few air holes inside."""
+    nz, ny, nx = shape
+    yy, xx = np.mgrid[:ny, :nx]
+    disc = (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius ** 2
+    hu = np.where(disc, 1500, -1000).astype(np.int16)
+    hu[(yy - centre[0]) ** 2 + (xx - centre[1] - 5) ** 2 <= 9] = -1000  # a pore
+    volume = np.broadcast_to(hu, shape).copy()
+    return np.moveaxis(volume, 0, axis) if axis else volume
+
+
+def test_axis_found_off_the_array_centre():
+    core = find_core_axis(_cylinder(), (0.25, 0.4, 0.4))
+    assert core.found and core.slices_with_disc == core.slices_checked == 30
+    assert core.centre == pytest.approx((37.3, 50.6), abs=0.3)
+    assert core.radius_mm == pytest.approx(25 * 0.4, rel=0.02)
+    assert core.depth_range == (0, 29)
+    assert core.to_json()["axis"] == "z"
+
+
+def test_axis_along_y_and_a_synthetic_core(tiny_cores):
+    volume = _cylinder(axis=1)  # (80, 30, 90): the core runs along y
+    core = find_core_axis(volume, (0.4, 0.25, 0.4), depth_axis=1)
+    assert core.found and core.centre == pytest.approx((37.3, 50.6), abs=0.3)
+    for synthetic in tiny_cores:  # wall, soil, air above it, noise
+        found = find_core_axis(synthetic.volume.array, synthetic.volume.spacing_zyx)
+        assert found.centre == pytest.approx(synthetic.axis_yx, abs=0.5)
+        assert found.radius_mm == pytest.approx(synthetic.radius_mm, rel=0.03)
+
+
+def test_no_disc_means_not_found():
+    uniform = np.full((10, 40, 40), 1200, np.int16)  # a crop inside a sample: no wall
+    core = find_core_axis(uniform, (1, 1, 1))
+    assert not core.found and core.centre == (19.5, 19.5)
+    box, notes = choose_crop(uniform.shape, (1, 1, 1), PreprocessConfig(crop=(4, 10, 10)), core)
+    assert box.to_list() == [3, 15, 15, 7, 25, 25]
+    assert "no core wall found" in notes[0]
+
+
+def test_crop_centred_fitted_clipped_and_shifted():
+    volume = _cylinder()
+    spacing = (0.25, 0.4, 0.4)
+    core = find_core_axis(volume, spacing)
+    box, notes = choose_crop(volume.shape, spacing, PreprocessConfig(), core)
+    # inside the core less 5 mm: 2 × (10 − 5) / √2 = 7.07 mm = 17 px; 30 slices, not 400
+    assert box.size_zyx == (30, 17, 17)
+    assert box.start_zyx == (0, 29, 42)  # centred on (37.3, 50.6)
+    assert len(notes) == 3 and "clipped to 30" in notes[2]
+    given = PreprocessConfig(crop=(10, 20, 30), fit_inside_core=False)
+    box, notes = choose_crop(volume.shape, spacing, given, core)
+    assert box.size_zyx == (10, 20, 30) and box.start_zyx == (10, 27, 36) and notes == []
+    edge = PreprocessConfig(crop=(10, 78, 10), fit_inside_core=False)
+    box, notes = choose_crop(volume.shape, spacing, edge, core)
+    assert box.start_zyx[1] == 0 and "shifted inside" in notes[0]
+    whole, notes = choose_crop(volume.shape, spacing, PreprocessConfig(crop=None), core)
+    assert whole.to_list() == [0, 0, 0, 30, 80, 90] and notes == []
+
+
+def test_porosity_per_object_is_the_share_not_in_it():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 7, (12, 9, 8)).astype(np.uint8)
+    for k in range(1, 7):
+        assert object_porosity(labels, k) == pytest.approx(1 - np.mean(labels == k))
+        for axis in range(3):
+            expected = 1 - (labels == k).mean(axis=tuple(a for a in range(3) if a != axis))
+            np.testing.assert_allclose(object_profile(labels, k, axis), expected)
+
+
+def test_depth_positions_are_slice_centres_from_the_volume_start():
+    index, depth = depth_positions(CropBox((4, 0, 0), (3, 5, 5)), 0, 0.25)
+    np.testing.assert_array_equal(index, [4, 5, 6])
+    np.testing.assert_allclose(depth, [1.125, 1.375, 1.625])
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_segmented_profile_streams_in_slabs(monkeypatch, axis):
+    import porespy
+
+    import engines.soil.porosity as porosity
+
+    rng = np.random.default_rng(axis)
+    stack = (rng.uniform(size=(23, 17, 11)) > 0.3).astype(np.uint8) * 255
+    box = CropBox((2, 3, 1), (19, 12, 9))
+    monkeypatch.setattr(porosity, "SLAB_VOXELS", 250)  # two z slices per slab
+    whole, profile = drive(iter_segmented_profile(stack, box, axis))
+    inside = stack[box.slices] == 0
+    assert whole == pytest.approx(porespy.metrics.porosity(inside), abs=1e-12)
+    reference = porespy.metrics.porosity_profile(inside, axis=axis).porosity
+    np.testing.assert_allclose(profile, reference, atol=1e-12)

@@ -1,0 +1,117 @@
+"""The paper's preprocessing: settings, clip/shift, object bands, trimming, the crop box."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines.core.errors import InputError
+from engines.soil.bands import band_labels, iter_trim_objects, trim_object
+from engines.soil.preprocess import (
+    CropBox,
+    PreprocessConfig,
+    crop_size_zyx,
+    format_crop,
+    parse_crop,
+    preprocessing_of,
+    shifted_values,
+)
+
+
+def test_paper_bands_after_the_shift():
+    config = PreprocessConfig()
+    assert config.shift == 2048 and config.n_objects == 6
+    assert config.object_range(1) == (0, 1024)  # [0, 1023] for integers
+    assert config.object_range(6) == (5120, 6144)  # closed at the clip maximum
+    assert config.object_range(2, shifted=False) == (-1024, 0)
+    with pytest.raises(InputError, match="objects are 1…6"):
+        config.object_range(7)
+
+
+def test_clip_and_shift():
+    np.testing.assert_array_equal(shifted_values(np.array([-5000, -2048, 0, 4096, 9000]),
+                                                 PreprocessConfig()), [0, 0, 2048, 6144, 6144])
+
+
+def test_band_of_every_edge():
+    hu = np.array([[[-9000, -2048, -1025, -1024, -1, 0, 1023, 1024, 3071, 3072, 4096, 9000,
+                     -1024.5, 1023.9]]])
+    expected = [1, 1, 1, 2, 2, 3, 3, 4, 5, 6, 6, 6, 1, 3]
+    np.testing.assert_array_equal(band_labels(hu, PreprocessConfig()).ravel(), expected)
+
+
+def test_band_labels_in_chunks(monkeypatch):
+    import engines.soil.bands as bands
+
+    rng = np.random.default_rng(0)
+    hu = rng.integers(-3000, 5000, (9, 7, 5)).astype(np.int16)
+    whole = band_labels(hu, PreprocessConfig())
+    monkeypatch.setattr(bands, "CHUNK_VOXELS", 40)  # one slice at a time
+    np.testing.assert_array_equal(band_labels(hu, PreprocessConfig()), whole)
+    edges = np.array([-1024, 0, 1024, 2048, 3072])
+    np.testing.assert_array_equal(whole, np.searchsorted(edges, hu, side="right") + 1)
+
+
+def test_trim_small_clusters_keeps_61_removes_60():
+    """porespy 3.2 trims clusters of min_size voxels or fewer, face connectivity ('min')."""
+    labels = np.full((10, 20, 20), 4, dtype=np.uint8)
+    labels[2:5, 2:6, 2:7] = 5            # 3 × 4 × 5 = 60 voxels: trimmed
+    labels[6:9, 10:14, 10:15] = 5        # 60 ...
+    labels[9, 10, 10] = 5                # ... + 1 face neighbour = 61: kept
+    labels[0, 0, 0] = labels[1, 1, 1] = 6  # two single voxels touching only at a corner
+    removed = trim_object(labels, 5, PreprocessConfig())
+    assert removed == 60
+    assert (labels[2:5, 2:6, 2:7] == 0).all() and (labels[6:9, 10:14, 10:15] == 5).all()
+    assert trim_object(labels, 6, PreprocessConfig()) == 2
+    corner = np.zeros((3, 3, 3), np.uint8)
+    corner[0, 0, 0] = corner[1, 1, 1] = 6
+    assert trim_object(corner, 6, PreprocessConfig(min_cluster=1, connectivity="max")) == 0
+    assert trim_object(corner, 6, PreprocessConfig(min_cluster=1)) == 2
+
+
+def test_trim_every_object_reports_counts():
+    labels = np.full((6, 6, 6), 4, dtype=np.uint8)
+    labels[0, 0, :3] = 2
+    from engines.core.progress import drive
+
+    removed = drive(iter_trim_objects(labels, PreprocessConfig()))
+    assert removed == {"object1": 0, "object2": 3, "object3": 0, "object4": 0, "object5": 0,
+                       "object6": 0}
+    assert (labels[0, 0, :3] == 0).all()
+    untouched = np.full((4, 4, 4), 2, np.uint8)
+    untouched[0, 0, 0] = 3
+    assert trim_object(untouched, 3, PreprocessConfig(min_cluster=0)) == 0
+
+
+def test_settings_are_checked():
+    assert parse_crop("400,200,200") == (400, 200, 200) and parse_crop("None") is None
+    assert format_crop((1, 2, 3)) == "1,2,3" and format_crop(None) == "none"
+    for bad in ("400,200", "a,b,c"):
+        with pytest.raises(InputError, match="crop"):
+            parse_crop(bad)
+    with pytest.raises(InputError, match="Crop X, Y, Z"):
+        PreprocessConfig(crop=(0, 10, 10))
+    with pytest.raises(InputError, match="at most 64"):
+        PreprocessConfig(band_width=10.0)
+    with pytest.raises(InputError, match="Core axis"):
+        PreprocessConfig(core_axis="w")
+
+
+def test_crop_axes_and_box():
+    assert crop_size_zyx((400, 200, 100), 0) == [400, 200, 100]
+    assert crop_size_zyx((400, 200, 100), 1) == [200, 400, 100]
+    assert crop_size_zyx((400, 200, 100), 2) == [200, 100, 400]
+    box = CropBox.from_list([1, 2, 3, 11, 22, 33], (20, 30, 40))
+    assert box.size_zyx == (10, 20, 30) and box.to_list() == [1, 2, 3, 11, 22, 33]
+    assert box.n_voxels == 6000 and CropBox.whole((2, 3, 4)).to_list() == [0, 0, 0, 2, 3, 4]
+    with pytest.raises(InputError, match="does not fit"):
+        CropBox.from_list([0, 0, 0, 21, 1, 1], (20, 30, 40))
+
+
+def test_preprocessing_part_of_an_analysis_config():
+    from engines.soil.analysis import AnalysisConfig
+
+    config = AnalysisConfig(segmented=True, crop=None, min_cluster=10)
+    part = preprocessing_of(config)
+    assert type(part) is PreprocessConfig and part.min_cluster == 10 and part.crop is None
+    assert AnalysisConfig.of(part, pore_metrics=True).pore_metrics

@@ -1,0 +1,1 @@
+"""The soil-core CT workspace (Wieland et al. 2021)."""
