@@ -198,8 +198,8 @@ def create_detector(config: DetectorConfig | None = None, pixel_mm: float = 0.7)
         Unknown architecture (the message lists the valid names).
     """
     from torch import nn
-    from torchvision.models.detection.ssd import SSD, SSDHead
     from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.models.detection.ssd import SSD, SSDHead
     from torchvision.models.detection.ssdlite import SSDLiteHead
 
     config = config or DetectorConfig()

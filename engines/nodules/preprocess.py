@@ -29,13 +29,30 @@ def _window_check(value: tuple[float, float]) -> str | None:
     return None if len(value) == 2 and value[0] < value[1] else "needs low < high"
 
 
+def parse_pair(text: str) -> tuple[float, float]:
+    """``"-1000:400"`` → (-1000.0, 400.0)."""
+    from engines.core.errors import InputError
+
+    try:
+        low, high = (float(v) for v in str(text).split(":"))
+    except ValueError:
+        raise InputError(f"expected LOW:HIGH, got {text!r}") from None
+    return low, high
+
+
+def format_pair(value: tuple[float, float]) -> str:
+    return f"{value[0]:g}:{value[1]:g}"
+
+
 @dataclass(frozen=True)
 class PreprocessConfig:
     """How a slice becomes the detector's 3-channel image (stored with the model)."""
 
     hu_window: tuple[float, float] = param((-1000.0, 400.0), label="HU window", unit="HU",
                                            range=(-3000.0, 4000.0), check=_window_check,
-                                           help="HU mapped to 0…1 (clipped outside)")
+                                           parse=parse_pair, format=format_pair,
+                                           help="HU mapped to 0…1 (clipped outside), "
+                                                "LOW:HIGH")
     pixel_mm: float = param(0.7, label="Pixel size", unit="mm", range=(0.3, 3.0), step=0.05,
                             decimals=2, help="in-plane resampling of every slice")
     context_mm: float = param(0.0, label="Neighbour distance", unit="mm", range=(0.0, 10.0),

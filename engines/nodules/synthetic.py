@@ -25,19 +25,11 @@ seriesuid being the SeriesInstanceUID). The same seed gives the same files.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from engines.core.config import param, to_json, validate
-from engines.core.errors import InputError
-from engines.core.froc import Findings
-from engines.core.progress import Progress, TaskGenerator
+from engines.core.config import param, validate
 from engines.imaging.volume import Volume
 from engines.nodules.anatomy import Chest, chest_tubes, draw_chest, lung_trees
 from engines.nodules.vessels import Grid, Tubes, paint_blob, paint_tubes
