@@ -99,9 +99,9 @@ def _load(value: str, device: str):
 
 def _sample(args: argparse.Namespace) -> int:
     from engines.nodules.samples import iter_write_dataset
-    from engines.nodules.synthetic import SyntheticConfig, test_config
+    from engines.nodules.synthetic import SyntheticConfig, small_config
 
-    config = test_config() if args.small else SyntheticConfig()
+    config = small_config() if args.small else SyntheticConfig()
     path = run_with_bar(iter_write_dataset(args.out, args.scans, args.seed, args.format, config,
                                            args.compression), "generating")
     print(f"wrote {path} ({args.scans} scans, {args.format}, seed {args.seed})")

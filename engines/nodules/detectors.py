@@ -21,7 +21,8 @@ swapped, not a copied class:
 
 Matching is SSD's: a default box is a positive when its IoU with a true box is ≥ 0.5 (the
 paper's threshold), and every true box gets its best default box; hard negatives 3:1; NMS on
-the outputs. ``--init PATH`` loads local backbone weights (:func:`load_backbone_weights`).
+the outputs. ``--init PATH`` loads local backbone weights, or a whole model to fine-tune
+(:func:`load_backbone_weights`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class DetectorConfig:
 
     def box_sizes_mm(self) -> np.ndarray:
         """Default box sides (mm), a √2 series from ``min_box_mm`` to ``max_box_mm``."""
-        count = int(np.floor(np.log(self.max_box_mm / self.min_box_mm) / np.log(np.sqrt(2))))
+        count = int(np.floor(np.log(self.max_box_mm / self.min_box_mm) / np.log(np.sqrt(2))
+                             + 1e-9))
         return self.min_box_mm * np.sqrt(2) ** np.arange(count + 1)
 
     def level_sizes(self, pixel_mm: float) -> list[list[float]]:
@@ -246,12 +248,15 @@ def _read_weights(path: Path) -> dict[str, Any]:
 
 
 def load_backbone_weights(detector, path: str | Path) -> int:
-    """Copy local weights into the detector's backbone; returns how many tensors were loaded.
+    """Copy local weights into the detector; returns how many tensors were loaded.
 
     ``path``: a ``.safetensors`` file, or a ``torch.save`` state dict read with
-    ``torch.load(weights_only=True)`` (never unpickling code), of the torchvision classifier
-    (``features.0.0.weight``, ``layer1.0.conv1.weight``, ... — a classifier's head is ignored)
-    or of a whole detector (``backbone.body.*``).
+    ``torch.load(weights_only=True)`` (never unpickling code). It may hold
+
+    * a whole detector of the same architecture (a LabLens nodule model's ``.safetensors``):
+      every weight is loaded, to fine-tune it;
+    * a torchvision classifier (``features.0.0.weight``, ``layer1.0.conv1.weight``, ... — its
+      head is ignored) or a detector's ``backbone.body.*``: the backbone is loaded.
 
     Raises
     ------
@@ -262,6 +267,10 @@ def load_backbone_weights(detector, path: str | Path) -> int:
 
     path = Path(path)
     state = _read_weights(path)
+    whole = detector.state_dict()
+    if all(k in state and tuple(state[k].shape) == tuple(v.shape) for k, v in whole.items()):
+        detector.load_state_dict({k: state[k].to(v.dtype) for k, v in whole.items()})
+        return len(whole)
     body = detector.backbone.body.state_dict()
     loaded = {}
     for key, value in state.items():

@@ -74,7 +74,7 @@ class SyntheticConfig:
         validate(self)
 
 
-def test_config(**changes) -> SyntheticConfig:
+def small_config(**changes) -> SyntheticConfig:
     """A small, fast configuration for tests: 96² slices of 3.5 mm pixels, 4–5 mm slices."""
     values = dict(matrix=96, pixel_mm=(3.5, 3.5), slice_mm=(4.0, 5.0), nodules=(2, 3),
                   diameter_mm=(10.0, 24.0), vessel_min_mm=1.5, max_segments=150)

@@ -191,16 +191,16 @@ def augment(crops: CropSet, rows: np.ndarray, config: TrainConfig, rng: np.rando
         angle = np.radians(rng.uniform(-config.rotate_deg, config.rotate_deg)) if train else 0.0
         flips = (np.where(rng.random(2) < 0.5, -1.0, 1.0) if train and config.flips
                  else np.ones(2))
-        if not train:
-            centre = np.full(2, size / 2)
-        elif len(boxes):
-            box = boxes[rng.integers(len(boxes))]
-            half = (box[2:] - box[:2]) / 2
-            room = np.maximum(out / 2 - half - 6, 0)
-            centre = np.clip((box[:2] + box[2:]) / 2 + rng.uniform(-room, room),
-                             out / 2 * 0.8, size - out / 2 * 0.8)
-        else:
+        if len(boxes):  # a window round one of the boxes, anywhere in it when training
+            box = boxes[rng.integers(len(boxes))] if train else boxes[0]
+            room = np.maximum(out / 2 - (box[2:] - box[:2]) / 2 - 6, 0) if train else 0.0
+            edge = out / 2 * (0.8 if train else 1.0)
+            centre = np.clip((box[:2] + box[2:]) / 2 + rng.uniform(-room, room, 2), edge,
+                             size - edge)
+        elif train:
             centre = size / 2 + rng.uniform(-1, 1, 2) * (size - out) / 2
+        else:
+            centre = np.full(2, size / 2)
         c, s = np.cos(angle), np.sin(angle)
         matrix = np.array([[c, -s], [s, c]]) @ np.diag(flips)
         theta.append(np.c_[matrix * out / size, 2 * centre / size - 1])
