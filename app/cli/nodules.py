@@ -210,8 +210,15 @@ def _print_figures(name: str, figures: dict[str, Any]) -> None:
           f"{hi if hi is not None else float('nan'):.3f}); FROC "
           + "  ".join(f"{k}:{v:.3f}" for k, v in figures["froc"].items()))
     print(f"{name}: at threshold {figures['threshold']:.3f}: sensitivity "
-          f"{figures['sensitivity']:.4f}, {figures['fp_per_scan']:.2f} FP/scan")
+          f"{figures['sensitivity']:.4f}, {figures['fp_per_scan']:.2f} FP/scan; by size "
+          + "  ".join(_size_bin(b) for b in figures["by_size"]))
     print(f"note: {PAPER_NOTE}")
+
+
+def _size_bin(row: dict[str, Any]) -> str:
+    span = (f"{row['min_mm']:g}–{row['max_mm']:g}" if row["max_mm"] is not None
+            else f"≥{row['min_mm']:g}")
+    return f"{span} mm {row['found']}/{row['nodules']}"
 
 
 def _evaluate(args: argparse.Namespace) -> int:

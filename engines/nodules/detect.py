@@ -151,8 +151,8 @@ class ScanDetections:
         return [c for c in self.candidates if c.probability >= cut]
 
     def findings(self, threshold: float | None = None) -> Findings:
-        """The candidates as LUNA16 findings (world mm, diameter, probability); all of them
-        when ``threshold`` is None and ``threshold=0``… as given otherwise."""
+        """The candidates as LUNA16 findings (world mm, diameter, probability): all of them
+        when ``threshold`` is None (what the FROC needs), else those at or above it."""
         chosen = self.candidates if threshold is None else self.above(threshold)
         return Findings(np.full(len(chosen), self.seriesuid, dtype=object),
                         np.array([c.world_xyz for c in chosen]).reshape(-1, 3),

@@ -94,6 +94,43 @@ def nodule_hits(nodules: Findings, candidates: Findings) -> np.ndarray:
     return hit
 
 
+@dataclass(frozen=True)
+class CandidateMatch:
+    """TP / FP / excluded per candidate and found / missed per nodule, by LUNA16's hit rule (a
+    candidate's centre strictly inside the nodule's sphere), for review-mode colouring.
+
+    Attributes
+    ----------
+    labels : (n_candidates,) str
+        ``"tp"``, ``"fp"`` or ``"excluded"`` (on an excluded finding only).
+    nodule_of : (n_candidates,) int
+        Row of the nodule a true positive hits (-1 otherwise).
+    missed : (n_nodules,) bool
+        Nodules no candidate hits.
+    """
+
+    labels: np.ndarray
+    nodule_of: np.ndarray
+    missed: np.ndarray
+
+
+def match_candidates(candidates: Findings, nodules: Findings,
+                     excluded: Findings | None = None) -> CandidateMatch:
+    """:class:`CandidateMatch` of one scan's candidates (world mm) against its nodules."""
+    def hits(points: np.ndarray, spheres: Findings | None) -> np.ndarray:
+        if spheres is None or not len(spheres):
+            return np.zeros((len(points), 0), bool)
+        d2 = ((points[:, None, :] - spheres.xyz_mm[None]) ** 2).sum(axis=-1)
+        return d2 < spheres.radius_squared()[None]
+
+    on_nodule = hits(candidates.xyz_mm, nodules)
+    on_excluded = hits(candidates.xyz_mm, excluded).any(axis=1)
+    tp = on_nodule.any(axis=1)
+    labels = np.where(tp, "tp", np.where(on_excluded, "excluded", "fp"))
+    nodule_of = np.where(tp, np.argmax(on_nodule, axis=1) if on_nodule.size else -1, -1)
+    return CandidateMatch(labels, nodule_of.astype(np.int64), ~on_nodule.any(axis=0))
+
+
 def size_sensitivity(nodules: Findings, candidates: Findings) -> list[dict[str, Any]]:
     """Per size bin (mm): nodules, found, sensitivity (NaN for an empty bin)."""
     hit = nodule_hits(nodules, candidates)

@@ -79,3 +79,15 @@ def test_slice_threshold_choice_reaches_the_recall():
     threshold = choose_slice_threshold([outcome], target_recall=1.0)
     assert threshold == pytest.approx(0.3)
     assert choose_slice_threshold([outcome], target_recall=0.5) > 0.5
+
+
+def test_candidate_matching_for_review_colours():
+    from engines.nodules.evaluation import match_candidates
+
+    nodules = Findings(np.array(["a", "a"], dtype=object), [[0, 0, 0], [50, 0, 0]], [10.0, 6.0])
+    excluded = Findings(np.array(["a"], dtype=object), [[100, 0, 0]], [4.0])
+    candidates = Findings(np.array(["a"] * 3, dtype=object), [[1, 1, 1], [100, 1, 0], [0, 80, 0]],
+                          [5.0] * 3, [0.9, 0.8, 0.7])
+    match = match_candidates(candidates, nodules, excluded)
+    assert list(match.labels) == ["tp", "excluded", "fp"]
+    assert list(match.nodule_of) == [0, -1, -1] and list(match.missed) == [False, True]

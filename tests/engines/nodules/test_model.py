@@ -73,3 +73,33 @@ def test_foreign_or_broken_files_are_model_errors(detector, tmp_path):
         NoduleDetector.load(path)
     with pytest.raises(ModelError, match="not found"):
         NoduleDetector.load(tmp_path / "absent")
+
+
+def test_bundled_demo_model_reaches_its_recorded_figures():
+    """Two fresh synthetic scans (a seed the model never saw) against the sidecar's
+    validation figures; a small sample, so a tolerance."""
+    from engines.core.froc import Findings
+    from engines.core.model import demo_model_path
+    from engines.nodules.detect import detect_scan
+    from engines.nodules.evaluation import scan_outcome, summarise
+    from engines.nodules.scan import scan_from_volume
+    from engines.nodules.synthetic import SyntheticConfig, generate_scan
+
+    path = demo_model_path("nodules")
+    if path is None:
+        pytest.skip("no bundled nodules demo model")
+    model = NoduleDetector.load(path)
+    recorded = model.metrics["validation"]
+    outcomes = []
+    for index in range(2):
+        synthetic = generate_scan(SyntheticConfig(slice_mm=(2.0, 2.5), nodules=(4, 5)),
+                                  424_242, index)
+        scan = scan_from_volume(synthetic.volume, synthetic.seriesuid)
+        nodules = Findings(np.full(len(synthetic.nodules), scan.seriesuid, dtype=object),
+                           np.array([n.centre_xyz for n in synthetic.nodules]),
+                           np.array([n.diameter_mm for n in synthetic.nodules]))
+        outcomes.append(scan_outcome(detect_scan(model, scan), nodules, None, group=index))
+    result = summarise(outcomes, model.threshold, model.slice_threshold, bootstrap=10)
+    assert result.counts.recall >= recorded["recall"] - 0.06
+    assert result.counts.precision >= recorded["precision"] - 0.25
+    assert result.cpm >= recorded["cpm"] - 0.25
