@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint demo-models demo-model-spectrum demo-model-cdc demo-model-nodules screenshots clean
+.PHONY: run test bench lint fuzz mutate demo-models demo-model-spectrum demo-model-cdc demo-model-nodules screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,22 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+
+# Fuzz the file readers with hostile variants of every format (tests/fuzz): N cases per format,
+# a table per format, every distinct failure minimised into tests/fuzz/cases/ as a regression
+# test. `make test` runs a short smoke version. FORMATS=csv,hdf5 picks formats.
+N ?= 2000
+FORMATS ?= csv,spe,cnf,n42,hdf5,root
+fuzz: $(STAMP)
+	$(PY) -m tests.fuzz.runner --n $(N) --formats $(FORMATS) --minimise
+
+# Mutation testing with mutmut (config in pyproject.toml), scoped to a package or a file:
+# `make mutate MODULE=engines/core` or `MODULE=engines/core/metrics.py`. All of engines/ takes
+# hours on 2 cores. Survivors: `mutmut results`; one of them: `mutmut show NAME`.
+MODULE ?= engines
+mutate: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/mutmut run "$(subst /,.,$(basename $(MODULE))).*"
+	$(VENV)/bin/mutmut results
 
 # Rebuild the bundled demo models from freshly generated sample data (see README).
 demo-models: demo-model-spectrum demo-model-cdc demo-model-nodules
@@ -58,4 +74,4 @@ screenshots: $(STAMP)
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m app.screenshots docs
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache mutants

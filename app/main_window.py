@@ -70,8 +70,9 @@ class MainWindow(QMainWindow):
         geometry, state = self.settings.window_state()
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1500, 950)
-        if state is not None:
-            self.restoreState(state)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks([self.task_dock], [270], Qt.Orientation.Horizontal)
+            self.resizeDocks([self.log_panel], [120], Qt.Orientation.Vertical)
         self._refresh_device_label()
         first = start_workspace or self.settings.last_workspace or WORKSPACES[0].name
         names = [spec.name for spec in WORKSPACES]

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from app.task_runner import TaskHandle, TaskRunner
 
 STATE_TEXT = {"done": "finished", "cancelled": "cancelled", "failed": "failed"}
+MIN_WIDTH = 230  # room for a title, the progress bar and Cancel
 
 
 class TaskRow(QWidget):
@@ -28,9 +29,12 @@ class TaskRow(QWidget):
         super().__init__(parent)
         self.handle = handle
         self.title = QLabel(f"<b>{handle.title}</b>")
+        self.title.setWordWrap(True)  # a narrow dock wraps titles instead of cutting them
+        self.title.setToolTip(handle.title)
         self.bar = QProgressBar(maximum=1000)
         self.bar.setTextVisible(True)
         self.status = QLabel(handle.message)
+        self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self._cancel)
@@ -79,6 +83,7 @@ class TaskDock(QDockWidget):
         inner = QWidget()
         inner.setLayout(self._list)
         scroll = QScrollArea(widgetResizable=True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(inner)
         self.clear_button = QPushButton("Clear finished")
         self.clear_button.clicked.connect(self.clear_finished)
@@ -88,6 +93,7 @@ class TaskDock(QDockWidget):
         layout.addWidget(scroll, 1)
         layout.addWidget(self.clear_button)
         self.setWidget(body)
+        self.setMinimumWidth(MIN_WIDTH)
         runner.taskStarted.connect(self.add_task)
 
     def add_task(self, handle: TaskHandle) -> None:

@@ -70,6 +70,17 @@ def _guarded(task: Generator[Progress, None, Any]) -> Generator[Progress, None, 
         task.close()
 
 
+class _ClosingWorker(GeneratorWorker):
+    """A GeneratorWorker that closes its generator in the worker thread when it stops, so a
+    cancelled task's ``finally`` blocks run at once (superqt only stops iterating)."""
+
+    def work(self) -> Any:
+        try:
+            return super().work()
+        finally:
+            self._gen.close()
+
+
 class TaskHandle(QObject):
     """A running (or ended) task as the GUI sees it.
 
@@ -142,7 +153,7 @@ class TaskRunner(QObject):
         exception (when absent, the error goes to ``taskFailed`` for the window to show), and
         ``on_finished`` with the final state in every case.
         """
-        worker = GeneratorWorker(_guarded, task)
+        worker = _ClosingWorker(_guarded, task)
         handle = TaskHandle(title, worker)
         if on_progress is not None:
             handle.progressed.connect(on_progress)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from engines.core.config import base_type, choices_of, describe_range, field_types, label_of
 from engines.core.errors import InputError
 from engines.core.files import atomic_write_bytes
-from engines.core.progress import Progress, TaskGenerator
+from engines.core.progress import Progress, TaskGenerator, relay
 
 T = TypeVar("T")
 
@@ -153,22 +153,16 @@ def run_with_bar(task: TaskGenerator[T], description: str, quiet: bool | None = 
 def echo_validations(task: TaskGenerator[T]) -> TaskGenerator[T]:
     """Pass a training generator (:func:`engines.core.training.iter_fit`) through, printing one
     line per validation: step (and epoch), mean training loss and the validation metrics."""
-    try:
-        while True:
-            try:
-                report = next(task)
-            except StopIteration as stop:
-                return stop.value
-            metrics = report.metrics if isinstance(report, Progress) else {}
-            if "train_loss" in metrics:
-                epoch = f"epoch {metrics['epoch']:3d}  " if "epoch" in metrics else ""
-                values = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items()
-                                   if k.startswith("val_"))
-                print(f"{epoch}step {metrics['step']:6d}  loss {metrics['train_loss']:.4f}  "
-                      f"{values}", flush=True)
-            yield report
-    finally:
-        task.close()
+    def echo(report: Progress) -> Progress:
+        metrics = report.metrics
+        if "train_loss" in metrics:
+            epoch = f"epoch {metrics['epoch']:3d}  " if "epoch" in metrics else ""
+            values = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k.startswith("val_"))
+            print(f"{epoch}step {metrics['step']:6d}  loss {metrics['train_loss']:.4f}  {values}",
+                  flush=True)
+        return report
+
+    return (yield from relay(task, echo))
 
 
 def _json_safe(value: Any) -> Any:

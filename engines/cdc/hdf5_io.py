@@ -28,12 +28,22 @@ import numpy as np
 from engines.cdc.events import Event, EventFile
 from engines.cdc.geometry import N_CELLS, N_CTH_COUNTERS
 from engines.core.errors import InputError
+from engines.core.safe_read import (
+    MAX_COMPRESSION_RATIO,
+    check_declared,
+    check_file,
+    finite_after_cast,
+    reading,
+)
+from engines.core.safe_text import parse_json_safely
 
 FORMAT_NAME = "lablens-cdc-events"
 FORMAT_VERSION = 1
 MAX_EVENTS = 20_000_000          # sanity bound on /events lengths
 MAX_HITS_PER_EVENT = 500_000     # a full chamber holds 4986 cells; generous for multi-hits
 EAGER_HIT_LIMIT = 2_000_000      # read_hdf5(lazy=None) reads smaller files whole
+EAGER_EVENT_LIMIT = 100_000      # ... with at most this many events
+MAX_METADATA_CHARS = 1 << 20     # the JSON root attribute 'metadata'
 EVENT_FIELDS = {"event_number": np.int64, "hit_offset": np.int64, "hit_count": np.int64,
                 "trigger_counter": np.int16, "trigger_time_ns": np.float64,
                 "has_truth": np.uint8}
@@ -41,6 +51,7 @@ HIT_FIELDS = {"cell": np.int16, "time_ns": np.float32, "adc": np.float32,
               "is_signal": np.uint8, "track_id": np.int32}
 OPTIONAL_HIT_FIELDS = {"drift_time_ns": np.float32, "score": np.float32}
 _CHUNK = 1 << 14
+_LOCAL_LAYOUTS = (0, 1, 2)  # H5D_COMPACT, H5D_CONTIGUOUS, H5D_CHUNKED (not virtual)
 
 
 # --------------------------------------------------------------------------- writing
@@ -187,85 +198,148 @@ class Hdf5EventReader:
     """Lazy per-event access to one of our HDF5 files (opens the file per read).
 
     Validates the schema and the event index on construction; hit values are validated when
-    read.
+    read. Every dataset must be a hard link (no soft or external links), hold plain numbers in
+    local storage, and its declared length must fit the bytes that store it (at the best
+    DEFLATE ratio), so work and memory follow the file's size, not what its header claims.
+    Events may not share hits: their hit ranges must not overlap.
     """
 
     def __init__(self, path: str | Path) -> None:
-        import h5py
-
         self.path = Path(path)
-        with _open(self.path) as h5:
-            attrs = dict(h5.attrs)
-            fmt = _text(attrs.get("format"))
-            if fmt != FORMAT_NAME:
-                raise self._error("HDF5 file of another kind (no 'format' attribute "
-                                  f"'{FORMAT_NAME}'; found {fmt!r})")
-            version = attrs.get("version")
-            if not isinstance(version, int | np.integer) or not 1 <= version <= FORMAT_VERSION:
-                raise self._error(f"unsupported {FORMAT_NAME} version {version!r}")
-            self.content = _text(attrs.get("content")) or "events"
-            self.metadata = self._metadata(attrs.get("metadata"))
-            index = {k: self._column(h5, "events", k, MAX_EVENTS) for k in EVENT_FIELDS}
-            lengths = {len(v) for v in index.values()}
-            if len(lengths) != 1:
-                raise self._error("/events datasets have different lengths")
-            hits = h5.get("hits")
-            present = set(hits.keys()) if isinstance(hits, h5py.Group) else set()
-            self.hit_fields = [*HIT_FIELDS, *(k for k in OPTIONAL_HIT_FIELDS if k in present)]
-            hit_lengths = {self._dataset(h5, "hits", k).shape[0] for k in self.hit_fields}
-            if len(hit_lengths) != 1:
-                raise self._error("/hits datasets have different lengths")
-            self.n_hits = hit_lengths.pop()
-        self._validate_index(index)
-        self._index = index
+        with reading(self.path, "HDF5 event file"):
+            check_file(self.path)
+            with _open(self.path) as h5:
+                self._attributes(h5)
+                events, hits = self._group(h5, "events"), self._group(h5, "hits")
+                index = {k: self._column(events, "events", k, MAX_EVENTS) for k in EVENT_FIELDS}
+                if len({len(v) for v in index.values()}) != 1:
+                    raise self._error("/events datasets have different lengths")
+                present = set(hits.keys())
+                self.hit_fields = [*HIT_FIELDS, *(k for k in OPTIONAL_HIT_FIELDS if k in present)]
+                hit_lengths = {self._dataset(hits, "hits", k).shape[0] for k in self.hit_fields}
+                if len(hit_lengths) != 1:
+                    raise self._error("/hits datasets have different lengths")
+                self.n_hits = int(hit_lengths.pop())
+            self._index = self._validate_index(index)
+        for key, actual in (("n_events", len(self)), ("n_hits", self.n_hits)):
+            declared = self._declared.get(key)
+            if declared is not None and declared != actual:
+                raise self._error(f"root attribute {key} = {declared} but the file holds "
+                                  f"{actual}")
 
     def _error(self, problem: str) -> InputError:
         return InputError.for_file(self.path, problem)
 
+    def _attributes(self, h5: Any) -> None:
+        """Read and check the root attributes we use (and no others)."""
+        attrs = h5.attrs
+        fmt = _text(attrs["format"]) if "format" in attrs else None
+        if fmt != FORMAT_NAME:
+            raise self._error("HDF5 file of another kind (no 'format' attribute "
+                              f"'{FORMAT_NAME}'; found {str(fmt)[:40]!r})")
+        version = attrs["version"] if "version" in attrs else None
+        if not isinstance(version, int | np.integer) or not 1 <= version <= FORMAT_VERSION:
+            raise self._error(f"unsupported {FORMAT_NAME} version {str(version)[:40]!r}")
+        self.content = (_text(attrs["content"]) if "content" in attrs else None) or "events"
+        if self.content not in ("events", "predictions"):
+            raise self._error(f"unknown content {self.content[:40]!r}")
+        self.metadata = self._metadata(attrs["metadata"] if "metadata" in attrs else None)
+        self._declared: dict[str, int] = {}
+        for key in ("n_events", "n_hits"):
+            value = attrs[key] if key in attrs else None
+            if value is not None and not isinstance(value, int | np.integer):
+                raise self._error(f"root attribute {key} is not an integer")
+            if value is not None:
+                self._declared[key] = int(value)
+
     def _metadata(self, raw: Any) -> dict:
         if raw is None:
             return {}
+        text = _text(raw)
+        if text is None or len(text) > MAX_METADATA_CHARS:
+            raise self._error(f"root attribute 'metadata' is not JSON text of at most "
+                              f"{MAX_METADATA_CHARS} characters")
         try:
-            value = json.loads(_text(raw))
-        except (TypeError, ValueError) as exc:
-            raise self._error("root attribute 'metadata' is not JSON") from exc
+            value = parse_json_safely(text, self.path)
+        except InputError as exc:
+            raise self._error(f"root attribute 'metadata': "
+                              f"{str(exc).removeprefix(self.path.name + ': ')}") from None
         return value if isinstance(value, dict) else {}
 
-    def _dataset(self, h5: Any, group: str, name: str) -> Any:
+    def _hard_link(self, parent: Any, name: str, where: str) -> Any:
         import h5py
 
-        item = h5.get(f"{group}/{name}")
+        link = parent.get(name, getlink=True)
+        if link is None:
+            raise self._error(f"missing {where}")
+        if not isinstance(link, h5py.HardLink):
+            raise self._error(f"{where} is a {type(link).__name__} (links are not part of the "
+                              "format)")
+        return parent[name]
+
+    def _group(self, h5: Any, name: str) -> Any:
+        import h5py
+
+        group = self._hard_link(h5, name, f"group /{name}")
+        if not isinstance(group, h5py.Group):
+            raise self._error(f"/{name} is not a group")
+        return group
+
+    def _dataset(self, group: Any, group_name: str, name: str) -> Any:
+        """A 1-D numeric dataset in local storage whose length fits its stored bytes."""
+        import h5py
+
+        where = f"/{group_name}/{name}"
+        item = self._hard_link(group, name, f"dataset {where}")
         if not isinstance(item, h5py.Dataset):
-            raise self._error(f"missing dataset /{group}/{name}")
+            raise self._error(f"missing dataset {where}")
         if item.ndim != 1 or item.dtype.kind not in "biuf":
-            raise self._error(f"/{group}/{name} must be a 1-D numeric array, got shape "
+            raise self._error(f"{where} must be a 1-D numeric array, got shape "
                               f"{item.shape} and type {item.dtype}")
+        plist = item.id.get_create_plist()
+        if plist.get_layout() not in _LOCAL_LAYOUTS or plist.get_external_count():
+            raise self._error(f"{where} keeps its data outside this file")
+        ratio = MAX_COMPRESSION_RATIO if plist.get_nfilters() else 1
+        check_declared(item.shape[0], item.dtype.itemsize, self.path,
+                       available=item.id.get_storage_size(), ratio=ratio, what=where)
         return item
 
-    def _column(self, h5: Any, group: str, name: str, limit: int) -> np.ndarray:
-        dataset = self._dataset(h5, group, name)
+    def _column(self, group: Any, group_name: str, name: str, limit: int) -> np.ndarray:
+        dataset = self._dataset(group, group_name, name)
         if dataset.shape[0] > limit:
-            raise self._error(f"/{group}/{name} has {dataset.shape[0]} entries (limit {limit})")
-        try:
-            return dataset[...]
-        except (OSError, ValueError) as exc:
-            raise self._error(f"cannot read /{group}/{name} (truncated or corrupt file)") from exc
+            raise self._error(f"/{group_name}/{name} has {dataset.shape[0]} entries "
+                              f"(limit {limit})")
+        return dataset[...]
 
-    def _validate_index(self, index: dict[str, np.ndarray]) -> None:
-        offset, count = index["hit_offset"], index["hit_count"]
-        for name in ("event_number", "hit_offset", "hit_count", "trigger_counter"):
-            if index[name].dtype.kind not in "iu":
+    def _validate_index(self, index: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The index cast to its documented types; every range checked without overflow."""
+        for name in ("event_number", "hit_offset", "hit_count", "trigger_counter", "has_truth"):
+            if index[name].dtype.kind not in "biu":
                 raise self._error(f"/events/{name} must hold integers")
-        if not np.all(np.isfinite(index["trigger_time_ns"])):
-            raise self._error("/events/trigger_time_ns holds NaN or infinite values")
+        out = {name: finite_after_cast(index[name], np.int64, f"/events/{name}", self.path)
+               for name in ("event_number", "hit_offset", "hit_count", "trigger_counter")}
+        out["trigger_time_ns"] = finite_after_cast(index["trigger_time_ns"], np.float64,
+                                                   "/events/trigger_time_ns", self.path)
+        out["has_truth"] = index["has_truth"] != 0
+        offset, count = out["hit_offset"], out["hit_count"]
         if len(count) and (count.min() < 0 or count.max() > MAX_HITS_PER_EVENT):
             raise self._error(f"/events/hit_count outside 0…{MAX_HITS_PER_EVENT}")
-        if len(offset) and (offset.min() < 0 or (offset + count).max() > self.n_hits):
+        # offset + count <= n_hits, written so that nothing can overflow
+        if len(offset) and (offset.min() < 0 or np.any(offset > self.n_hits - count)):
             raise self._error(f"/events/hit_offset + hit_count point outside the {self.n_hits} "
                               "stored hits")
-        counter = index["trigger_counter"]
+        used = count > 0
+        starts, ends = offset[used], offset[used] + count[used]
+        if np.any(starts[1:] < starts[:-1]):
+            order = np.argsort(starts, kind="stable")
+            starts, ends = starts[order], ends[order]
+        if np.any(starts[1:] < ends[:-1]):
+            raise self._error("/events/hit_offset and hit_count give overlapping hit ranges "
+                              "(events may not share hits)")
+        counter = out["trigger_counter"]
         if len(counter) and (counter.min() < -1 or counter.max() >= N_CTH_COUNTERS):
-            raise self._error("/events/trigger_counter outside -1…127")
+            raise self._error(f"/events/trigger_counter outside -1…{N_CTH_COUNTERS - 1}")
+        return out
 
     def __len__(self) -> int:
         return len(self._index["event_number"])
@@ -278,51 +352,79 @@ class Hdf5EventReader:
     def hit_counts(self) -> np.ndarray:
         return self._index["hit_count"]
 
-    def read(self, start: int, stop: int) -> list[Event]:
-        """Events ``start…stop-1`` (one slab read when their hits are stored together)."""
+    def event_flags(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """``has_truth`` (bool) and ``trigger_counter`` (int64) of events start…stop-1."""
+        return self._index["has_truth"][start:stop], self._index["trigger_counter"][start:stop]
+
+    def read_columns(self, start: int, stop: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Validated hit columns of events ``start…stop-1`` and their (n_events,) hit counts.
+
+        The columns hold the events' hits one event after the other (one slab read when the
+        hits are stored together); ``time_ns``, ``adc``, ``drift_time_ns`` and ``score`` are
+        float32, ``cell`` and ``track_id`` int32, ``is_signal`` bool.
+        """
         offset = self._index["hit_offset"][start:stop]
         count = self._index["hit_count"][start:stop]
-        if len(offset) == 0:
-            return []
-        lo, hi = int(offset.min()), int((offset + count).max())
-        with _open(self.path) as h5:
-            try:
-                if hi - lo <= 2 * int(count.sum()) + _CHUNK:
-                    slab = {k: h5["hits"][k][lo:hi] for k in self.hit_fields}
-                    hits = [{k: v[o - lo:o - lo + c] for k, v in slab.items()}
-                            for o, c in zip(offset, count, strict=True)]
-                else:
-                    hits = [{k: h5["hits"][k][o:o + c] for k in self.hit_fields}
-                            for o, c in zip(offset, count, strict=True)]
-            except (OSError, ValueError) as exc:
-                raise self._error("cannot read /hits (truncated or corrupt file)") from exc
-        return [self._event(start + i, h) for i, h in enumerate(hits)]
+        total = int(count.sum())
+        with reading(self.path, "HDF5 event file"), _open(self.path) as h5:
+            hits = h5["hits"]
+            if len(offset) == 0:
+                raw = {k: np.zeros(0, hits[k].dtype) for k in self.hit_fields}
+            elif (hi := int((offset + count).max())) - (lo := int(offset.min())) \
+                    <= 2 * total + _CHUNK:
+                before = np.concatenate(([0], np.cumsum(count)[:-1]))
+                take = np.arange(total) + np.repeat(offset - lo - before, count)
+                raw = {k: hits[k][lo:hi][take] for k in self.hit_fields}
+            else:
+                raw = {k: np.concatenate([hits[k][o:o + c] for o, c in zip(offset, count,
+                                                                            strict=True)])
+                       for k in self.hit_fields}
+            return self._checked(raw, start, stop), count
 
-    def _event(self, i: int, hits: dict[str, np.ndarray]) -> Event:
-        number = int(self._index["event_number"][i])
-        where = f"event {number}"
-        cell = hits["cell"]
+    def _checked(self, raw: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
+        numbers = self._index["event_number"][start:stop]
+        where = (f"event {numbers[0]}" if len(numbers) == 1 else
+                 f"events {numbers[0]}…{numbers[-1]}") if len(numbers) else "no events"
+        cell = raw["cell"]
         if cell.dtype.kind not in "iu":
             raise self._error("/hits/cell must hold integers")
         if len(cell) and (cell.min() < 0 or cell.max() >= N_CELLS):
             raise self._error(f"{where}: cell ids outside 0…{N_CELLS - 1}")
+        out = {"cell": cell.astype(np.int32), "is_signal": raw["is_signal"] != 0}
         for name in ("time_ns", "adc"):
-            if not np.all(np.isfinite(hits[name])):
-                raise self._error(f"{where}: /hits/{name} holds NaN or infinite values")
-        score = hits.get("score")
-        if score is not None and not np.all((score >= 0) & (score <= 1)):
-            raise self._error(f"{where}: /hits/score outside [0, 1]")
-        return Event(number, cell, hits["time_ns"], hits["adc"], hits["is_signal"] != 0,
-                     hits["track_id"], bool(self._index["has_truth"][i]),
-                     int(self._index["trigger_counter"][i]),
-                     float(self._index["trigger_time_ns"][i]), hits.get("drift_time_ns"), score)
+            out[name] = finite_after_cast(raw[name], np.float32, f"{where}: /hits/{name}",
+                                          self.path)
+        out["track_id"] = finite_after_cast(raw["track_id"], np.int32, f"{where}: /hits/track_id",
+                                            self.path)
+        if "drift_time_ns" in raw:  # NaN marks a missing drift time
+            out["drift_time_ns"] = finite_after_cast(raw["drift_time_ns"], np.float32,
+                                                     f"{where}: /hits/drift_time_ns", self.path,
+                                                     allow_nan=True)
+        if "score" in raw:
+            score = raw["score"].astype(np.float32)
+            if not np.all((score >= 0) & (score <= 1)):
+                raise self._error(f"{where}: /hits/score outside [0, 1]")
+            out["score"] = score
+        return out
+
+    def read(self, start: int, stop: int) -> list[Event]:
+        """Events ``start…stop-1``."""
+        columns, count = self.read_columns(start, stop)
+        bounds = np.cumsum(count)[:-1]
+        parts = {k: np.split(v, bounds) for k, v in columns.items()}
+        index = self._index
+        return [Event(int(index["event_number"][i]), parts["cell"][j], parts["time_ns"][j],
+                      parts["adc"][j], parts["is_signal"][j], parts["track_id"][j],
+                      bool(index["has_truth"][i]), int(index["trigger_counter"][i]),
+                      float(index["trigger_time_ns"][i]),
+                      parts["drift_time_ns"][j] if "drift_time_ns" in parts else None,
+                      parts["score"][j] if "score" in parts else None)
+                for j, i in enumerate(range(start, start + len(count)))]
 
 
 def _open(path: Path) -> Any:
     import h5py
 
-    if not path.is_file():
-        raise InputError.for_file(path, "no such file")
     try:
         return h5py.File(path, "r")
     except OSError as exc:
@@ -352,7 +454,8 @@ def read_hdf5(path: str | Path, lazy: bool | None = None) -> EventFile:
                     has_scores="score" in reader.hit_fields)
     events = EventFile(source=Path(path), format="lablens-hdf5", metadata=metadata,
                        reader=reader)
-    if lazy is False or (lazy is None and reader.n_hits <= EAGER_HIT_LIMIT):
+    if lazy is False or (lazy is None and reader.n_hits <= EAGER_HIT_LIMIT
+                         and len(reader) <= EAGER_EVENT_LIMIT):
         return events.load()
     return events
 

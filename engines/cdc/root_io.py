@@ -30,6 +30,13 @@ import numpy as np
 from engines.cdc.events import Event, EventFile
 from engines.cdc.geometry import N_READOUT, cell_to_channel, get_geometry
 from engines.core.errors import InputError
+from engines.core.safe_read import (
+    MAX_COMPRESSION_RATIO,
+    check_declared,
+    check_file,
+    finite_after_cast,
+    reading,
+)
 
 HIT_TREE = "CDCHitTree"
 CTH_TREE = "CTHHitTree"
@@ -65,6 +72,9 @@ def _tree(file: Any, name: str, path: Path, required: bool) -> Any:
     if tree.num_entries > MAX_ENTRIES:
         raise InputError.for_file(path, f"{name} has {tree.num_entries} entries "
                                   f"(limit {MAX_ENTRIES})")
+    # every entry takes at least a byte before compression
+    check_declared(tree.num_entries, 1, path, ratio=MAX_COMPRESSION_RATIO,
+                   what=f"{name} ({tree.num_entries} entries)")
     return tree
 
 
@@ -72,13 +82,7 @@ def _flat_columns(tree: Any, keys: dict[str, str], path: Path) -> dict[str, np.n
     """Read branches and flatten one-entry-per-event layouts to one value per hit."""
     import awkward as ak
 
-    arrays = {}
-    for short, key in keys.items():
-        try:
-            arrays[short] = tree[key].array(library="ak")
-        except Exception as exc:  # uproot cannot interpret the branch (object, damaged basket)
-            raise InputError.for_file(path, f"cannot read branch {key} "
-                                      f"({type(exc).__name__})") from exc
+    arrays = {short: tree[key].array(library="ak") for short, key in keys.items()}
     jagged = {short for short, a in arrays.items() if a.ndim > 1}
     if jagged:
         reference = arrays[next(iter(sorted(jagged)))]
@@ -130,9 +134,8 @@ def read_root(path: str | Path) -> EventFile:
     import uproot
 
     path = Path(path)
-    if not path.is_file():
-        raise InputError.for_file(path, "no such file")
-    try:
+    with reading(path, "ROOT file"):
+        check_file(path)
         with uproot.open(path) as file:
             tree = _tree(file, HIT_TREE, path, required=True)
             names = _branch_map(tree, "CDCHit")
@@ -144,12 +147,7 @@ def read_root(path: str | Path) -> EventFile:
             cols = _flat_columns(tree, {n: names[n] for n in wanted}, path)
             triggers = _cth_triggers(file, path)
             n_entries = tree.num_entries
-    except InputError:
-        raise
-    except Exception as exc:  # uproot raises many types on foreign or damaged files
-        raise InputError.for_file(path, f"not a readable ROOT file ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
-    events = _group_events(cols, triggers, path)
+        events = _group_events(cols, triggers, path)
     metadata = {"tree": HIT_TREE, "entries": int(n_entries), "branches": wanted,
                 "cth_trigger": bool(triggers), "times_relative_to_trigger": bool(triggers)}
     return EventFile(events, source=path, format="icedust-root", metadata=metadata)
@@ -168,23 +166,31 @@ def _group_events(cols: dict[str, np.ndarray], triggers: dict[int, tuple[int, fl
     for name in ("fDetectedTime", "fCharge"):
         if not np.all(np.isfinite(cols[name])):
             raise InputError.for_file(path, f"CDCHit.{name} holds NaN or infinite values")
+    charge = finite_after_cast(cols["fCharge"], np.float32, "CDCHit.fCharge", path)
+    drift = (finite_after_cast(cols["fDriftTime"], np.float32, "CDCHit.fDriftTime", path,
+                               allow_nan=True)  # NaN: no drift time for this hit
+             if "fDriftTime" in cols else None)
     cell = get_geometry().cell_of_channel[channel.astype(np.int64)]
-    number = number.astype(np.int64)
+    number = finite_after_cast(number, np.int64, "CDCHit.fEventNumber", path)
     order = np.argsort(number, kind="stable")
     starts = np.flatnonzero(np.r_[True, number[order][1:] != number[order][:-1]]) \
         if len(order) else np.zeros(0, np.int64)
-    ends = np.r_[starts[1:], len(order)]
+    ends = np.r_[starts[1:], len(order)].astype(np.int64) if len(starts) else starts
+    # hit times relative to the trigger, checked in float32 (a 1e300 trigger time gives -inf)
+    t0 = np.array([triggers.get(int(n), (-1, 0.0))[1] for n in number[order[starts]]])
+    time_ns = finite_after_cast(cols["fDetectedTime"][order] - np.repeat(t0, ends - starts),
+                                np.float32, "CDCHit.fDetectedTime relative to the CTH trigger",
+                                path)
     has_truth = "fIsSig" in cols
     events = []
-    for s, e in zip(starts, ends, strict=True):
+    for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
         idx = order[s:e]
         event_number = int(number[idx[0]])
-        counter, t0 = triggers.get(event_number, (-1, 0.0))
+        counter, _ = triggers.get(event_number, (-1, 0.0))
         signal = cols["fIsSig"][idx] != 0 if has_truth else np.zeros(len(idx), bool)
-        drift = cols["fDriftTime"][idx] if "fDriftTime" in cols else None
-        events.append(Event(event_number, cell[idx], cols["fDetectedTime"][idx] - t0,
-                            cols["fCharge"][idx], signal, np.where(signal, 0, -1), has_truth,
-                            counter, t0, drift))
+        events.append(Event(event_number, cell[idx], time_ns[s:e], charge[idx], signal,
+                            np.where(signal, 0, -1), has_truth, counter, float(t0[k]),
+                            drift[idx] if drift is not None else None))
     return events
 
 

@@ -19,6 +19,7 @@ import glob
 import importlib
 import io
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,15 +140,20 @@ def load_job(path: str) -> BatchJob:
     return getattr(importlib.import_module(module_name), attribute or "JOB")
 
 
-def run_one(job_path: str, model: str, device: str, source: str, out_dir: str
-            ) -> dict[str, Any]:
+def run_one(job_path: str, model: str, device: str, source: str, out_dir: str,
+            threads: int | None = None) -> dict[str, Any]:
     """Analyze one input on a worker: the row of the results table (never raises for a bad
-    input or model; the row says ``error``)."""
+    input or model; the row says ``error``). ``threads`` caps torch's CPU threads, so that
+    the workers of a local cluster share the cores instead of fighting over them."""
     job = load_job(job_path)
     row: dict[str, Any] = {"input": source, "status": "ok", "error": ""}
     try:
         key = (job_path, model, device)
         if key not in _MODELS:
+            if threads:
+                import torch
+
+                torch.set_num_threads(threads)
             _MODELS[key] = job.load_model(model, device)
         row.update(job.analyze(_MODELS[key], Path(source), Path(out_dir)))
     except (LabLensError, OSError) as exc:
@@ -194,9 +200,11 @@ def iter_batch(job_path: str, model: str, inputs: str | Path, out_dir: str | Pat
         from distributed import as_completed
 
         client, cluster = _client(scheduler, workers)
+        threads = None if scheduler else max(1, (os.cpu_count() or 1) // max(1, workers))
         try:
             futures = [client.submit(run_one, job_path, model, device, str(p), str(out),
-                                     key=f"lablens-{job.workspace}-{i}-{p.name}", pure=False)
+                                     threads, key=f"lablens-{job.workspace}-{i}-{p.name}",
+                                     pure=False)
                        for i, p in enumerate(todo)]
             for count, future in enumerate(as_completed(futures), 1):
                 row = future.result()

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engines.core.errors import ModelError
+from engines.core.errors import InputError, ModelError
 from engines.core.files import atomic_write_bytes
+from engines.core.safe_read import read_bytes_limited
+from engines.core.safe_text import parse_json_safely
 
 if TYPE_CHECKING:
     import torch
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 WEIGHTS_SUFFIX = ".safetensors"
 META_SUFFIX = ".json"
 FORMAT_VERSION = 1
+MAX_SIDECAR_BYTES = 64 << 20  # a sidecar holds a few kB to a few MB of JSON
 
 
 def model_paths(path: str | Path) -> tuple[Path, Path]:
@@ -90,9 +93,10 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if not required.is_file():
             raise ModelError(f"{required.name}: model file not found in {required.parent}")
     try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{meta_path.name}: not a valid JSON model description ({exc})") from None
+        metadata = parse_json_safely(read_bytes_limited(meta_path, MAX_SIDECAR_BYTES), meta_path)
+    except InputError as exc:
+        raise ModelError(f"{meta_path.name}: not a valid JSON model description "
+                         f"({str(exc).removeprefix(meta_path.name + ': ')})") from None
     if not isinstance(metadata, dict):
         raise ModelError(f"{meta_path.name}: expected a JSON object")
     try:

@@ -41,7 +41,8 @@ def param(default: Any = _MISSING, *, label: str = "", help: str = "", unit: str
           step: float | None = None, decimals: int | None = None, low_open: bool = False,
           check: Callable[[Any], str | None] | None = None,
           parse: Callable[[str], Any] | None = None, format: Callable[[Any], str] | None = None,
-          flag: str | None = None, cli: bool = True, default_factory: Any = _MISSING) -> Any:
+          flag: str | None = None, cli: bool = True, suggest: Any = None,
+          default_factory: Any = _MISSING) -> Any:
     """A dataclass field with user-facing metadata.
 
     Parameters
@@ -64,10 +65,13 @@ def param(default: Any = _MISSING, *, label: str = "", help: str = "", unit: str
         CLI option name when it differs from ``--field-name``.
     cli
         False keeps the field off the command line.
+    suggest
+        For an optional field (default None): the value a form offers when it is switched on.
     """
     metadata = {"label": label, "help": help, "unit": unit, "range": range, "choices": choices,
                 "step": step, "decimals": decimals, "low_open": low_open, "check": check,
-                "parse": parse, "format": format, "flag": flag, "cli": cli}
+                "parse": parse, "format": format, "flag": flag, "cli": cli,
+                "suggest": suggest}
     metadata = {k: v for k, v in metadata.items() if v not in (None, "")}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 

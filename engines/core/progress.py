@@ -53,20 +53,25 @@ def drive(task: TaskGenerator[T], on_progress: Callable[[Progress], None] | None
             on_progress(report)
 
 
-def forward(task: TaskGenerator[T], start: float = 0.0, span: float = 1.0, prefix: str = ""
-            ) -> TaskGenerator[T]:
-    """Run a sub-task inside an outer one: its reports re-yielded with the fraction mapped onto
-    ``[start, start + span]`` and ``prefix`` before the message (metrics kept); returns its
-    result. Closing the outer generator closes ``task``."""
+def relay(task: TaskGenerator[T], transform: Callable[[Progress], Progress]
+          ) -> TaskGenerator[T]:
+    """Re-yield ``task``'s reports passed through ``transform`` (which may also just look at
+    them) and return its result; closing the relay closes ``task``."""
     try:
         while True:
             try:
                 report = next(task)
             except StopIteration as stop:
                 return stop.value
-            if isinstance(report, Progress):
-                report = Progress(start + span * report.fraction, prefix + report.message,
-                                  **report.metrics)
-            yield report
+            yield transform(report) if isinstance(report, Progress) else report
     finally:
         task.close()
+
+
+def forward(task: TaskGenerator[T], start: float = 0.0, span: float = 1.0, prefix: str = ""
+            ) -> TaskGenerator[T]:
+    """Run a sub-task inside an outer one: its reports re-yielded with the fraction mapped onto
+    ``[start, start + span]`` and ``prefix`` before the message (metrics kept); returns its
+    result."""
+    return (yield from relay(task, lambda r: Progress(start + span * r.fraction,
+                                                      prefix + r.message, **r.metrics)))

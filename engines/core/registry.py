@@ -1,13 +1,22 @@
-"""Name -> factory registries whose errors list the valid names."""
+"""Name -> factory registries, and name -> value look-ups, whose errors list the valid names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
 from engines.core.errors import InputError
 
 T = TypeVar("T")
+
+
+def lookup(table: Mapping[str, T], name: str, kind: str) -> T:
+    """``table[name]``; an unknown name is an :class:`InputError` listing the valid ones, e.g.
+    ``unknown window preset 'x'; valid names: lung, bone``."""
+    try:
+        return table[name]
+    except KeyError:
+        raise InputError(f"unknown {kind} {name!r}; valid names: {', '.join(table)}") from None
 
 
 class Registry(Generic[T]):

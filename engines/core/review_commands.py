@@ -16,22 +16,25 @@ Decisions usually set a value and mark the item reviewed in one undo step::
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from engines.core.review import Box, ItemState, ReviewDocument, ReviewItem
 
 
-class Command:
+class Command(ABC):
     """Base class: ``text`` names the edit; subclasses implement apply and revert."""
 
     text = ""
 
+    @abstractmethod
     def apply(self, document: ReviewDocument) -> frozenset[int]:
-        raise NotImplementedError
+        """Make the edit; returns the ids that changed."""
 
+    @abstractmethod
     def revert(self, document: ReviewDocument) -> frozenset[int]:
-        raise NotImplementedError
+        """Undo the edit; returns the ids that changed."""
 
 
 class ItemEdit(Command):
@@ -43,9 +46,9 @@ class ItemEdit(Command):
     def __init__(self) -> None:
         self._before: dict[int, ReviewItem | None] = {}
 
+    @abstractmethod
     def changes(self, document: ReviewDocument) -> dict[int, ReviewItem | None]:
         """The new version of every item this command edits (validated, not yet stored)."""
-        raise NotImplementedError
 
     def apply(self, document: ReviewDocument) -> frozenset[int]:
         after = {i: new for i, new in self.changes(document).items()

@@ -119,7 +119,8 @@ class FitConfig:
     patience: int = param(0, label="Early-stopping patience", range=(0, 100_000),
                           help="validations without improvement before stopping; 0 = off")
     max_minutes: float | None = param(None, label="Time budget", unit="min",
-                                      range=(0.01, 1e6), flag="minutes",
+                                      range=(0.01, 1e6), flag="minutes", suggest=30.0,
+                                      decimals=1, step=5.0,
                                       help="stop after this wall time and keep the best "
                                            "weights so far")
     seed: int = param(0, label="Seed", range=(0, 2**31 - 1))

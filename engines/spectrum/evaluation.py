@@ -234,7 +234,7 @@ class KeptSampler:
 
     def __init__(self, probabilities: np.ndarray, keep: np.ndarray) -> None:
         kept = np.asarray(probabilities, dtype=np.float64)[:, keep]
-        self.mass = kept.sum(axis=1)
+        self.mass = np.minimum(kept.sum(axis=1), 1.0)  # rounding may give 1 + 2e-16
         if np.any(self.mass <= 0):
             raise InputError(f"reference {int(np.argmax(self.mass <= 0))} has no counts in the "
                              "channels the model keeps")

@@ -133,7 +133,10 @@ def iter_load_library(folder: str | Path,
         if not spectrum.metadata.get("calibrated", True):
             raise InputError.for_file(path, "has no energy calibration, so it cannot be placed "
                                             "on the model's energy grid")
-        spectra[row] = rebin(spectrum, grid)
+        try:
+            spectra[row] = rebin(spectrum, grid)
+        except InputError as exc:  # rebin's messages do not name the file
+            raise InputError.for_file(path, str(exc)) from None
         if spectra[row].sum() <= 0:
             e = spectrum.edges
             raise InputError.for_file(path, f"no counts inside the energy grid {lo:.1f}-"

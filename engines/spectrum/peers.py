@@ -23,6 +23,7 @@ import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.metrics import confusion_matrix
+from engines.core.registry import lookup
 
 PEER_METHODS: tuple[str, ...] = ("ml", "ncc", "chi2")
 DEFAULT_FLOOR = 1e-12
@@ -90,12 +91,7 @@ def peer_scores(method: str, counts: np.ndarray, templates: np.ndarray) -> np.nd
 
     Templates may be counts or probabilities: each row is normalised to sum 1.
     """
-    try:
-        scorer = _SCORERS[method]
-    except KeyError:
-        raise InputError(f"unknown peer method {method!r}; valid names: "
-                         f"{', '.join(PEER_METHODS)}") from None
-    return scorer(counts, templates)
+    return lookup(_SCORERS, method, "peer method")(counts, templates)
 
 
 def peer_predict(method: str, counts: np.ndarray, templates: np.ndarray) -> np.ndarray:

@@ -83,7 +83,7 @@ class TrainConfig(FitConfig):
     steps: int = param(1200, label="Steps", range=(1, 1_000_000), step=100,
                        help="the cosine schedule spans them")
     target_accuracy: float | None = param(None, label="Stop at validation accuracy",
-                                          range=(0.0, 1.0), step=0.01)
+                                          range=(0.0, 1.0), step=0.01, suggest=0.95)
     val_every: int = param(50, label="Validate every", unit="steps", range=(1, 100_000),
                            step=10)
     val_draws: int = param(64, label="Validation draws per class", range=(1, 10_000), step=8,

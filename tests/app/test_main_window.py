@@ -107,3 +107,35 @@ def test_close_waits_for_running_tasks(qtbot, window, tmp_path):
     window.analyze_action.trigger()
     window.close()
     assert not window.runner.running
+
+
+def test_unsaved_work_asks_before_closing(qtbot, window, monkeypatch):
+    workspace = window.current
+    asked: list[list[str]] = []
+    monkeypatch.setattr(workspace, "has_unsaved_changes", lambda: True)
+    monkeypatch.setattr(window, "confirm_close", lambda unsaved: asked.append(unsaved) or False)
+    window.show()
+    window.close()
+    assert asked == [["Echo"]] and window.isVisible()  # "Cancel": still open
+    monkeypatch.setattr(window, "confirm_close", lambda unsaved: asked.append(unsaved) or True)
+    window.close()
+    assert len(asked) == 2 and not window.isVisible()
+
+
+def test_a_trained_model_is_unsaved_until_saved(qtbot, window, tmp_path):
+    class Saved:
+        def save(self, path, half=False):
+            return Path(path)
+
+        def describe(self):
+            return "a model"
+
+    workspace = window.current
+    model = Saved()
+    workspace.set_model(model, unsaved=True)
+    assert workspace.has_unsaved_changes() and window.unsaved_workspaces() == ["Echo"]
+    assert workspace.model_info() == "a model"
+    workspace.save_model(tmp_path / "m")
+    qtbot.waitUntil(lambda: not workspace.has_unsaved_changes(), timeout=5000)
+    workspace.set_model(model)  # a loaded model is saved work
+    assert not workspace.has_unsaved_changes()

@@ -92,3 +92,63 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot, runner):
     allocated = [Node() for _ in range(gc.get_threshold()[0] + 1)]  # past the threshold
     qtbot.waitUntil(lambda: bool(collected_in), timeout=5000)
     assert collected_in == [threading.main_thread().name] and allocated
+
+
+def _recording(log: list[str], n: int = 200, delay: float = 0.02):
+    """A task that notes each yield, its normal end, and when it is closed."""
+    try:
+        for i in range(n):
+            time.sleep(delay)
+            log.append(f"yield {i}")
+            yield Progress((i + 1) / n, f"{i + 1}/{n}")
+        log.append("completed")
+    except GeneratorExit:
+        log.append("closed")
+        raise
+    finally:
+        log.append("cleaned up")
+
+
+def test_shutdown_cancels_and_waits(qtbot):
+    """Shutdown must do both: stop the task at its next yield (it would run 6 s otherwise) and
+    return only once the worker thread is gone (the task is inside a 0.3 s step)."""
+    from PySide6.QtCore import QThreadPool
+
+    runner = TaskRunner()
+    log: list[str] = []
+    handle = runner.start("slow", _recording(log, n=20, delay=0.3))
+    qtbot.waitUntil(lambda: len(log) >= 1, timeout=5000)
+    started = time.monotonic()
+    assert runner.shutdown(5000)
+    assert QThreadPool.globalInstance().activeThreadCount() == 0  # waited...
+    assert time.monotonic() - started > 0.05  # ...for the step in progress
+    yields = [entry for entry in log if entry.startswith("yield")]
+    assert "completed" not in log and len(yields) <= 3  # cancelled, not run to its end
+    assert handle.state == "cancelled"
+    qtbot.wait(400)
+    assert [entry for entry in log if entry.startswith("yield")] == yields
+
+
+def test_a_cancelled_task_never_runs_again(qtbot, runner):
+    log: list[str] = []
+    handle = runner.start("slow", _recording(log))
+    qtbot.waitUntil(lambda: len(log) >= 2, timeout=5000)
+    handle.cancel()
+    with qtbot.waitSignal(handle.ended, timeout=5000):
+        pass
+    assert runner.shutdown(5000)
+    seen = list(log)
+    qtbot.wait(300)  # 15 more steps' worth of time
+    assert log == seen and "completed" not in seen
+    assert handle.state == "cancelled" and handle.fraction < 0.5
+
+
+def test_a_cancelled_task_is_closed_so_its_cleanup_runs(qtbot, runner):
+    log: list[str] = []
+    handle = runner.start("slow", _recording(log))
+    qtbot.waitUntil(lambda: len(log) >= 2, timeout=5000)
+    handle.cancel()
+    with qtbot.waitSignal(handle.ended, timeout=5000):
+        pass
+    assert runner.shutdown(5000)
+    assert log[-2:] == ["closed", "cleaned up"]

@@ -8,10 +8,8 @@ import numpy as np
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -62,7 +60,8 @@ class EventTableModel(ItemTableModel):
 
 
 class EventBrowser(QWidget):
-    """Table and search box; emits :attr:`eventSelected` with the event's index in the file."""
+    """The event table; emits :attr:`eventSelected` with the event's index in the file (the
+    toolbar's navigator finds events by number through :meth:`find_event`)."""
 
     eventSelected = Signal(int)
 
@@ -80,22 +79,10 @@ class EventBrowser(QWidget):
         self.view.horizontalHeader().setMinimumSectionSize(40)
         self.view.setAlternatingRowColors(True)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Event number (Ctrl+F), Enter to go")
-        self.search.setClearButtonEnabled(True)
-        self.search.returnPressed.connect(self._search_entered)
         self.summary = QLabel("No file open.")
         self.summary.setWordWrap(True)
-        self.message = QLabel("")
-        self.message.setStyleSheet("color: #b03000")
-        self.message.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Find"))
-        row.addWidget(self.search, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
-        layout.addWidget(self.message)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.summary)
         self._selecting = False
@@ -146,16 +133,6 @@ class EventBrowser(QWidget):
             raise InputError(f"event {number} is not in this file (event numbers "
                              f"{int(table.event_number.min())}…{int(table.event_number.max())})")
         return index
-
-    def _search_entered(self) -> None:
-        try:
-            index = self.find_event(self.search.text())
-        except InputError as error:
-            self.message.setText(str(error))
-            self.message.setVisible(True)
-            return
-        self.message.setVisible(False)
-        self.eventSelected.emit(index)
 
     def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if not self._selecting and current.isValid():

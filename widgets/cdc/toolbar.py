@@ -7,28 +7,25 @@ slider keep their own keys).
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from collections.abc import Callable
+
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QWidget
 
 from widgets.cdc.palette import COLOUR_MODES
 from widgets.common.actions import shortcut_action
+from widgets.common.navigator import Navigator
 
 
 class CdcToolbar(QToolBar):
     """Actions only; the workspace connects them."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget, describe: Callable[[int], str]) -> None:
         super().__init__("CDC", parent)
         self.setMovable(False)
-        self.first = shortcut_action(self, "|◀", ["Home"], "First event")
-        self.previous = shortcut_action(self, "◀", ["Left", "PgUp"], "Previous event")
-        self.next = shortcut_action(self, "▶", ["Right", "PgDown"], "Next event")
-        self.last = shortcut_action(self, "▶|", ["End"], "Last event")
-        self.find = shortcut_action(self, "Find", ["Ctrl+F"], "Go to an event number")
-        self.position = QLabel("")
-        self.position.setMinimumWidth(190)
-        self.position.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.navigator = Navigator(parent, noun="event", describe=describe,
+                                   find_tip="Event number")
+        self.navigator.position.setMinimumWidth(150)
         self.modes = QActionGroup(self)
         self.mode_actions: dict[str, QAction] = {}
         for key, (name, mode) in enumerate(COLOUR_MODES.items(), start=1):
@@ -46,11 +43,7 @@ class CdcToolbar(QToolBar):
                                           "Save every hit with its score (after Analyze)")
         self.export_plot = shortcut_action(self, "Display PNG/SVG…", ["Ctrl+E"],
                                    "Save the event display (or the plot of the current tab)")
-        for action in (self.first, self.previous):
-            self.addAction(action)
-        self.addWidget(self.position)
-        for action in (self.next, self.last, self.find):
-            self.addAction(action)
+        self.navigator.add_to(self)
         self.addSeparator()
         self.addWidget(QLabel(" Colour: "))
         for action in self.mode_actions.values():
@@ -66,6 +59,5 @@ class CdcToolbar(QToolBar):
 
     @property
     def shortcut_actions(self) -> list[QAction]:
-        return [self.first, self.previous, self.next, self.last, self.find,
-                *self.mode_actions.values(), self.export_table, self.export_predictions,
-                self.export_plot]
+        return [*self.navigator.shortcut_actions, *self.mode_actions.values(),
+                self.export_table, self.export_predictions, self.export_plot]

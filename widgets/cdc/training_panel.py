@@ -3,8 +3,6 @@ curves: the loss of every step and the validation PR-AUC of every epoch."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -19,7 +17,7 @@ from PySide6.QtWidgets import (
 from engines.cdc.images import ImageConfig
 from engines.cdc.training import TrainConfig
 from widgets.common.buttons import RunButtons
-from widgets.common.config_form import ConfigForm
+from widgets.common.config_form import ConfigForm, align_forms
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
 
 TRAIN_FIELDS = ["epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "ema_decay",
@@ -52,6 +50,8 @@ class TrainingPanel(QWidget):
         self.encoder_form = ConfigForm(train, ["encoder"])
         self.form = ConfigForm(train, TRAIN_FIELDS)
         self.image_form = ConfigForm(image, IMAGE_FIELDS)
+        self.encoder_form.insert_row(0, "Preset", self.preset_combo)
+        align_forms(self.encoder_form, self.image_form, self.form)
         self.run_buttons = RunButtons("Train", self.trainRequested, self.stopRequested)
         self.train_button, self.stop_button = self.run_buttons.start, self.run_buttons.stop
         self.status = QLabel("Trains a U-Net on the events of the open file (they need truth): "
@@ -62,7 +62,6 @@ class TrainingPanel(QWidget):
 
         model_box = QGroupBox("Model and image")
         model_form = QFormLayout(model_box)
-        model_form.addRow("Preset", self.preset_combo)
         model_form.addRow(self.encoder_form)
         model_form.addRow(self.image_form)
         train_box = QGroupBox("Optimisation (AdamW, cosine with warm-up)")
@@ -75,7 +74,7 @@ class TrainingPanel(QWidget):
         left.addStretch(1)
         holder = QWidget()
         holder.setLayout(left)
-        holder.setMaximumWidth(380)
+        holder.setMaximumWidth(430)
         layout = QHBoxLayout(self)
         layout.addWidget(holder)
         layout.addWidget(self.curves, 1)
@@ -90,8 +89,7 @@ class TrainingPanel(QWidget):
     def configs(self, device: str) -> tuple[ImageConfig, TrainConfig]:
         """The edited settings (validated by the dataclasses: InputError when out of range)."""
         encoder = self.encoder_form.value().encoder
-        train = dataclasses.replace(self.form.value(), encoder=encoder, device=device)
-        return self.image_form.value(), train
+        return self.image_form.value(), self.form.value(encoder=encoder, device=device)
 
     def set_running(self, running: bool) -> None:
         self.run_buttons.set_running(running)

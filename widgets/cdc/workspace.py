@@ -23,6 +23,7 @@ from engines.cdc.events import Event
 from engines.cdc.model import CdcSegmenter
 from engines.cdc.outcomes import event_figures
 from engines.cdc.peer import PeerConfig
+from engines.core.errors import InputError
 from widgets.cdc.curves_panel import CurvesPanel
 from widgets.cdc.event_browser import EventBrowser
 from widgets.cdc.event_display import EventDisplay
@@ -61,7 +62,7 @@ class CdcWorkspace(RunsMixin, Workspace):
         self.hit_window = HitWindow()
         self.peer_config = PeerConfig()  # the GBDT peer of "Compare with GBDT peer"
 
-        self.toolbar = CdcToolbar(self)
+        self.toolbar = CdcToolbar(self, self._describe_event)
         self.display = EventDisplay()
         self.model_view = ModelView()
         self.browser = EventBrowser()
@@ -100,11 +101,8 @@ class CdcWorkspace(RunsMixin, Workspace):
 
     def _connect(self) -> None:
         bar = self.toolbar
-        bar.first.triggered.connect(lambda: self.show_event(0))
-        bar.previous.triggered.connect(lambda: self.step(-1))
-        bar.next.triggered.connect(lambda: self.step(1))
-        bar.last.triggered.connect(lambda: self.show_event(self.n_events - 1))
-        bar.find.triggered.connect(self.focus_search)
+        bar.navigator.positionChanged.connect(self.show_event)
+        bar.navigator.findRequested.connect(self.find_event)
         bar.modes.triggered.connect(lambda action: self.display.set_mode(action.data()))
         self.addActions(bar.shortcut_actions)
         self.browser.eventSelected.connect(self.show_event)
@@ -172,19 +170,25 @@ class CdcWorkspace(RunsMixin, Workspace):
         self._refresh_view()
         self._draw_model_view()
         self.browser.select(index)
-        self.toolbar.position.setText(f" event {event.event_number}  ({index + 1} / "
-                                      f"{self.n_events}) ")
+        self.toolbar.navigator.set_count(self.n_events, index)
         self.eventShown.emit(index)
 
     def step(self, delta: int) -> None:
         """Show the previous (-1) or next (+1) event in file order."""
-        if self.n_events:
-            self.show_event(self.index + delta)
+        self.toolbar.navigator.step(delta)
 
-    def focus_search(self) -> None:
-        self.tabs.setCurrentWidget(self.events_page)
-        self.browser.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.browser.search.selectAll()
+    def _describe_event(self, index: int) -> str:
+        return f"event {int(self.opened.table.event_number[index])}" if self.opened else ""
+
+    def find_event(self, text: str) -> None:
+        """Go to the event whose number is ``text`` (the navigator's find box)."""
+        try:
+            index = self.browser.find_event(text)
+        except InputError as error:
+            self.toolbar.navigator.show_find_error(str(error))
+            self.statusChanged.emit(str(error))
+            return
+        self.show_event(index)
 
     def _scores_of(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.analysis is None:

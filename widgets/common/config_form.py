@@ -77,6 +77,25 @@ class ConfigForm(QWidget):
             layout.addRow(form_label(field), editor)
         self.set_value(config)
 
+    def insert_row(self, index: int, label: str, widget: QWidget) -> None:
+        """Put a caller's own editor (e.g. a preset choice) at row ``index`` of this form (-1:
+        at the end)."""
+        self.layout().insertRow(index, label, widget)
+
+    def label_width(self) -> int:
+        layout = self.layout()
+        labels = [layout.itemAt(row, QFormLayout.ItemRole.LabelRole)
+                  for row in range(layout.rowCount())]
+        return max((item.widget().sizeHint().width() for item in labels
+                    if item is not None and item.widget() is not None), default=0)
+
+    def set_label_width(self, width: int) -> None:
+        layout = self.layout()
+        for row in range(layout.rowCount()):
+            item = layout.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and item.widget() is not None:
+                item.widget().setMinimumWidth(width)
+
     def _make_editor(self, field: dataclasses.Field) -> QWidget | None:
         kind, optional = base_type(self._hints.get(field.name))
         meta = field.metadata
@@ -136,8 +155,9 @@ class ConfigForm(QWidget):
         if isinstance(editor, _Optional):
             editor.check.setChecked(value is not None)
             editor.editor.setEnabled(value is not None)
-            if value is not None:
-                self._show(name, editor.editor, value)
+            suggested = self._fields[name].metadata.get("suggest")
+            if value is not None or suggested is not None:
+                self._show(name, editor.editor, suggested if value is None else value)
         elif isinstance(editor, QComboBox):
             editor.setCurrentIndex(max(0, editor.findData(value)))
         elif isinstance(editor, QCheckBox):
@@ -149,11 +169,11 @@ class ConfigForm(QWidget):
             editor.setText(fmt(value))
         editor.blockSignals(False)
 
-    def value(self) -> Any:
-        """A copy of the config with the edited values (validated: InputError when a value is
-        out of range or a text field does not parse)."""
+    def value(self, **fixed: Any) -> Any:
+        """A copy of the config with the edited values and ``fixed`` values on top (validated:
+        InputError when a value is out of range or a text field does not parse)."""
         updates = {name: self._read(name, editor) for name, editor in self.editors.items()}
-        return dataclasses.replace(self._config, **updates)
+        return dataclasses.replace(self._config, **{**updates, **fixed})
 
     def set_value(self, config: Any) -> None:
         """Show the values of ``config`` (same dataclass type)."""
@@ -161,3 +181,10 @@ class ConfigForm(QWidget):
         for name, editor in self.editors.items():
             self._show(name, editor, getattr(config, name))
         self.changed.emit()
+
+
+def align_forms(*forms: ConfigForm) -> None:
+    """Give the label columns of forms shown one above the other the same width."""
+    width = max(form.label_width() for form in forms)
+    for form in forms:
+        form.set_label_width(width)

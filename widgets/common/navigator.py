@@ -71,9 +71,11 @@ class Navigator(QObject):
             self.find = shortcut_action(parent, "Find", ["Ctrl+F"], f"Go to an {noun}"
                                         if noun[:1] in "aeiou" else f"Go to a {noun}")
             self.find_box = QLineEdit(parent)
-            self.find_box.setPlaceholderText(f"{find_tip} (Ctrl+F), Enter to go")
+            self.find_box.setPlaceholderText(f"{find_tip} (Ctrl+F)")
+            self.find_box.setToolTip(f"{find_tip}: type it and press Enter to go there")
             self.find_box.setClearButtonEnabled(True)
-            self.find_box.setMaximumWidth(220)
+            self.find_box.setMinimumWidth(150)
+            self.find_box.setMaximumWidth(200)
             self.find_box.returnPressed.connect(self._find_entered)
             self.find.triggered.connect(self.focus_find)
         self.previous.triggered.connect(lambda: self.step(-1))

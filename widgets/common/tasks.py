@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any
 
-from engines.core.progress import Progress, TaskGenerator
+from engines.core.progress import Progress, TaskGenerator, relay
 
 
 def recording(task: TaskGenerator[Any], sink: list[dict[str, Any]],
@@ -22,17 +22,12 @@ def recording(task: TaskGenerator[Any], sink: list[dict[str, Any]],
     ``list.append`` is atomic, so the GUI thread may read ``sink`` while the worker appends.
     Closing this generator closes ``task`` (cancellation reaches the engine's cleanup).
     """
-    try:
-        while True:
-            try:
-                report = next(task)
-            except StopIteration as stop:
-                return stop.value
-            if isinstance(report, Progress) and report.metrics:
-                sink.append({k: v for k, v in report.metrics.items() if k not in drop})
-            yield report
-    finally:
-        task.close()
+    def record(report: Progress) -> Progress:
+        if report.metrics:
+            sink.append({k: v for k, v in report.metrics.items() if k not in drop})
+        return report
+
+    return (yield from relay(task, record))
 
 
 def blocking(title: str, function: Callable[..., Any], *args: Any

@@ -6,22 +6,25 @@ shortcuts work wherever the focus is inside the workspace (text fields keep thei
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolBar, QWidget
 
 from widgets.common.actions import shortcut_action
+from widgets.common.navigator import Navigator
 
 
 class SpectrumToolbar(QToolBar):
     """Actions only; the workspace connects them."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget, describe: Callable[[int], str]) -> None:
         super().__init__("Spectrum", parent)
         self.setMovable(False)
         self.analyze_all = shortcut_action(self, "Analyze all", [], "Classify every opened spectrum "
                                    "(Analyze, Ctrl+Enter, classifies the shown one)")
-        self.previous = shortcut_action(self, "◀", ["Left", "PgUp"], "Previous spectrum")
-        self.next = shortcut_action(self, "▶", ["Right", "PgDown"], "Next spectrum")
+        self.navigator = Navigator(parent, noun="spectrum", describe=describe, ends=False)
+        self.navigator.position.setMinimumWidth(220)
         self.log_y = shortcut_action(self, "Log y", ["L"], "Logarithmic / linear counts axis",
                              checkable=True)
         self.log_y.setChecked(True)
@@ -34,13 +37,9 @@ class SpectrumToolbar(QToolBar):
                                           "Save the predictions of this session as CSV")
         self.export_plot = shortcut_action(self, "Export plot PNG/SVG…", ["Ctrl+E"],
                                    "Save the plot of the current tab as PNG or SVG")
-        self.position = QLabel("")
-        self.position.setMinimumWidth(220)
         self.addAction(self.analyze_all)
         self.addSeparator()
-        self.addAction(self.previous)
-        self.addWidget(self.position)
-        self.addAction(self.next)
+        self.navigator.add_to(self)
         self.addSeparator()
         self.addAction(self.log_y)
         self.addAction(self.cam)
@@ -53,5 +52,5 @@ class SpectrumToolbar(QToolBar):
 
     @property
     def shortcut_actions(self) -> list[QAction]:
-        return [self.previous, self.next, self.log_y, self.cam, self.zoom_kept,
+        return [*self.navigator.shortcut_actions, self.log_y, self.cam, self.zoom_kept,
                 self.export_predictions, self.export_plot]

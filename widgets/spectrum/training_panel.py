@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -42,11 +40,11 @@ class TrainingPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._config = TrainConfig()
-        self.arch_form = ConfigForm(self._config, fields=["arch"])
-        self.arch_combo = self.arch_form.editors["arch"]
+        self.form = ConfigForm(self._config, fields=["arch", *FORM_FIELDS])
+        self.arch_combo = self.form.editors["arch"]
         self.preset_combo = QComboBox()
+        self.form.insert_row(1, "Preset", self.preset_combo)
         self.arch_combo.currentTextChanged.connect(self._fill_presets)
-        self.form = ConfigForm(self._config, fields=FORM_FIELDS)
         self.discard_edit = QLineEdit()
         self.discard_edit.setToolTip("Channel ranges START:STOP the model does not see; also "
                                      "the grey regions on the spectrum plot (drag their edges)")
@@ -61,10 +59,8 @@ class TrainingPanel(QWidget):
 
         box = QGroupBox("Training settings")
         form = QFormLayout(box)
-        form.addRow(self.arch_form)
-        form.addRow("Preset", self.preset_combo)
+        self.form.insert_row(-1, "Discard channels", self.discard_edit)
         form.addRow(self.form)
-        form.addRow("Discard channels", self.discard_edit)
         left = QVBoxLayout()
         left.addWidget(box)
         left.addLayout(self.run_buttons.row())
@@ -85,10 +81,9 @@ class TrainingPanel(QWidget):
     def set_config(self, config: TrainConfig) -> None:
         """Show ``config`` in the editors (its discard ranges and model overrides included)."""
         self._config = config
-        self.arch_form.set_value(config)
+        self.form.set_value(config)
         self._fill_presets(config.arch)
         self.preset_combo.setCurrentText(config.preset)
-        self.form.set_value(config)
         self.show_discard(config.preprocess)
 
     def show_discard(self, preprocess: PreprocessConfig) -> None:
@@ -96,11 +91,11 @@ class TrainingPanel(QWidget):
 
     def config(self, preprocess: PreprocessConfig, device: str) -> TrainConfig:
         """The edited settings as a validated :class:`TrainConfig` (raises InputError)."""
-        arch = self.arch_combo.currentText()
+        arch = self.arch_combo.currentData()
         model_config = self._config.model_config if arch == self._config.arch else {}
-        return dataclasses.replace(
-            self.form.value(), arch=arch, preset=self.preset_combo.currentText(),
-            model_config=dict(model_config), preprocess=preprocess, device=device)
+        return self.form.value(preset=self.preset_combo.currentText(),
+                               model_config=dict(model_config), preprocess=preprocess,
+                               device=device)
 
     def set_running(self, running: bool) -> None:
         self.run_buttons.set_running(running)

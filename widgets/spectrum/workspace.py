@@ -74,7 +74,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.preprocess = PreprocessConfig()
         self.predictions: list = []
 
-        self.toolbar = SpectrumToolbar(self)
+        self.toolbar = SpectrumToolbar(self, self._entry_name)
         self.plot = SpectrumPlot()
         self.markers = ElementMarkers(self.plot.plot_item)
         self.elements = ElementLinesPanel(self.markers)
@@ -112,8 +112,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
     def _connect(self) -> None:
         bar = self.toolbar
         bar.analyze_all.triggered.connect(lambda: self._guard(self.analyze_all, "Analyze all"))
-        bar.previous.triggered.connect(lambda: self.step(-1))
-        bar.next.triggered.connect(lambda: self.step(1))
+        bar.navigator.positionChanged.connect(self.show_entry)
         bar.log_y.toggled.connect(self.plot.set_log_y)
         bar.cam.toggled.connect(self.plot.set_cam_visible)
         bar.zoom_kept.triggered.connect(self.plot.show_kept_range)
@@ -218,14 +217,16 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.results.show_message("Press Analyze (Ctrl+Enter) to classify this spectrum"
                                   if self.model is not None else NO_MODEL)
         self.library_panel.select(index)
-        self.toolbar.position.setText(f" {index + 1} / {len(self.entries)}: "
-                                      f"{spectrum.source.name if spectrum.source else spectrum.name} ")
+        self.toolbar.navigator.set_count(len(self.entries), index)
         self.spectrumShown.emit(index)
 
     def step(self, delta: int) -> None:
         """Show the previous (-1) or next (+1) opened spectrum."""
-        if self.entries:
-            self.show_entry(min(max(self.current + delta, 0), len(self.entries) - 1))
+        self.toolbar.navigator.step(delta)
+
+    def _entry_name(self, index: int) -> str:
+        spectrum = self.entries[index]
+        return spectrum.source.name if spectrum.source else spectrum.name
 
     # -- discard ranges (bound to the plot's regions) --------------------------------------------
     def set_preprocess(self, config: PreprocessConfig) -> None:

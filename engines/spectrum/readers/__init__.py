@@ -13,7 +13,8 @@ from pathlib import Path
 
 from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator
-from engines.spectrum.readers._common import decode_text, read_file_bytes
+from engines.core.safe_read import check_file
+from engines.core.safe_text import decode_text
 from engines.spectrum.readers.cnf import looks_like_cnf, read_cnf
 from engines.spectrum.readers.csv_format import read_csv, write_csv
 from engines.spectrum.readers.n42 import read_n42, write_n42
@@ -50,15 +51,12 @@ def detect_format(path: str | Path) -> str:
         Missing path, folder, empty or unreadable file, or content of no supported format.
     """
     path = Path(path)
-    if not path.is_file():
-        read_file_bytes(path)  # raises the right "not found" / "is a folder" error
+    check_file(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
     except OSError as exc:
         raise InputError.for_file(path, f"cannot be read ({exc.strerror or exc})") from exc
-    if not head:
-        raise InputError.for_file(path, "the file is empty")
     sniffed = _sniff(path, head)
     by_suffix = _SUFFIX_FORMAT.get(path.suffix.lower())
     if sniffed in ("spe", "cnf", "n42"):

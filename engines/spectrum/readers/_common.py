@@ -1,88 +1,46 @@
-"""Helpers shared by the spectrum readers: safe file access, text decoding, number parsing and
-calibration handling.
+"""Helpers shared by the spectrum readers: limits, number parsing, value and calibration checks.
 
-Every problem is reported as ``InputError("<file name>: <what is wrong>")``.
+File access, text decoding and exception mapping are :mod:`engines.core.safe_read`'s. Every
+problem is reported as ``InputError("<file name>: <what is wrong>")``.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from engines.core.errors import InputError
-from engines.spectrum.spectrum import Calibration
+from engines.core.safe_read import finite_after_cast
+from engines.spectrum.spectrum import Calibration, Spectrum
 
 #: Largest file any reader opens (a 64k-channel N42 with many spectra is a few MB).
 MAX_FILE_BYTES = 256 * 1024 * 1024
+#: Largest text spectrum (CSV, .Spe): 2^20 channels of ~25 characters a row, with room to spare.
+MAX_TEXT_BYTES = 64 * 1024 * 1024
 #: Largest channel count accepted from any size field or data block.
 MAX_CHANNELS = 1 << 20
+#: Longest live or real time accepted, s (about 300 years; the CNF reader's plausibility bound).
+MAX_TIME_S = 1e10
+#: Largest energy a calibration may be fitted to, keV (far above any gamma line).
+MAX_ENERGY_KEV = 1e9
 #: A fitted calibration must reproduce the given energies to this fraction of a channel.
 CALIBRATION_TOLERANCE_CHANNELS = 0.2
 #: Calibration used when a file has none: energy in "keV" equals the channel number.
 CHANNEL_CALIBRATION = Calibration((0.0, 1.0))
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
-
-
-def read_file_bytes(path: Path) -> bytes:
-    """Read a whole spectrum file after checking it exists, is a file and has a sane size."""
-    if not path.exists():
-        raise InputError.for_file(path, f"file not found ({path})")
-    if path.is_dir():
-        raise InputError.for_file(path, "is a folder, not a spectrum file")
-    if not path.is_file():
-        raise InputError.for_file(path, "is not a regular file")
-    try:
-        size = path.stat().st_size
-        if size == 0:
-            raise InputError.for_file(path, "the file is empty")
-        if size > MAX_FILE_BYTES:
-            raise InputError.for_file(path, f"file of {size / 2**20:.0f} MiB is too large for a "
-                                            f"spectrum (limit {MAX_FILE_BYTES // 2**20} MiB)")
-        return path.read_bytes()
-    except OSError as exc:
-        raise InputError.for_file(path, f"cannot be read ({exc.strerror or exc})") from exc
-
-
-def decode_text(path: Path, data: bytes) -> str:
-    """Decode a text spectrum: UTF-8 (optional BOM), UTF-16 with BOM, or a legacy 8-bit code page.
-
-    Raises :class:`InputError` for binary content (NUL or control bytes) or text that decodes to
-    nothing sensible.
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            text = data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise InputError.for_file(path, "unreadable UTF-16 text") from exc
-    else:
-        if b"\x00" in data:
-            raise InputError.for_file(path, "binary data where text was expected")
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            # Windows software writes comments in cp1252/latin-1; accept a few such bytes only.
-            high = np.count_nonzero(np.frombuffer(data, dtype=np.uint8) >= 0x80)
-            if high > max(16, len(data) // 100):
-                raise InputError.for_file(path, "unreadable encoding (not UTF-8 or plain "
-                                                "text)") from None
-            text = data.decode("latin-1")
-    if _CONTROL.search(text):
-        raise InputError.for_file(path, "binary data where text was expected")
-    return text
 
 
 def parse_numbers(path: Path, tokens: list[str], what: str,
-                  positions: list[int] | None = None) -> np.ndarray:
+                  positions: list[int] | None = None, first_index: int = 0) -> np.ndarray:
     """Parse text tokens to a finite float64 array, shape (len(tokens),).
 
     The error names the first offending token and where it is: ``line <positions[i]>`` when line
-    numbers are given, else ``value <i + 1>`` within ``what``.
+    numbers are given, else ``value <first_index + i + 1>`` within ``what``.
     """
 
     def where(index: int) -> str:
-        return f"line {positions[index]}" if positions is not None else f"value {index + 1}"
+        return (f"line {positions[index]}" if positions is not None
+                else f"value {first_index + index + 1}")
 
     try:
         values = np.array(tokens, dtype=np.float64)
@@ -112,6 +70,7 @@ def check_counts(path: Path, counts: np.ndarray, what: str = "counts") -> np.nda
                                         f"{MAX_CHANNELS}")
     if not np.all(np.isfinite(counts)):
         raise InputError.for_file(path, f"{what}: NaN or infinite counts")
+    finite_after_cast(counts, np.float32, what, path)  # the models take float32 counts
     negative = counts < 0
     if np.any(negative):
         channel = int(np.argmax(negative))
@@ -148,11 +107,46 @@ def polynomial_calibration(coefficients: list[float] | tuple[float, ...],
         calibration, reason = fit_calibration(channels, energies)
         if calibration is None:
             return None, f"calibration {tuple(trimmed.tolist())} is not quadratic: {reason}"
-    try:
-        calibration.check_monotonic(n_channels, "file")
-    except InputError:
-        return None, f"energy calibration {calibration.coefficients} is not increasing"
-    return calibration, ""
+    problem = calibration_problem(calibration, n_channels)
+    return (None, problem) if problem else (calibration, "")
+
+
+def calibration_problem(calibration: Calibration, n_channels: int) -> str:
+    """Why ``calibration`` cannot describe ``n_channels`` channels ("" when it can).
+
+    The channel edges must be finite (a 1e308 slope overflows), within
+    ±:data:`MAX_ENERGY_KEV` and increasing.
+    """
+    with np.errstate(all="ignore"):
+        edges = calibration.edges(n_channels)
+        if not np.all(np.abs(edges) <= MAX_ENERGY_KEV):  # NaN and inf fail too
+            return (f"energy calibration {calibration.coefficients} gives energies beyond "
+                    f"{MAX_ENERGY_KEV:g} keV over {n_channels} channels")
+        if n_channels < 2 or np.any(np.diff(edges) <= 0):
+            return f"energy calibration {calibration.coefficients} is not increasing"
+    return ""
+
+
+def check_time(path: Path, seconds: float | None, what: str) -> float | None:
+    """A live or real time in s: None, or finite and within 0…:data:`MAX_TIME_S`."""
+    if seconds is None:
+        return None
+    if not 0 <= seconds <= MAX_TIME_S:  # NaN fails too
+        raise InputError.for_file(path, f"{what} of {seconds:g} s is not a plausible time "
+                                        f"(0 to {MAX_TIME_S:g} s)")
+    return float(seconds)
+
+
+def make_spectrum(path: Path, counts: np.ndarray, calibration: Calibration,
+                  live_time_s: float | None, real_time_s: float | None, **kwargs) -> Spectrum:
+    """The reader's result, after the checks every format shares (counts, calibration, times)."""
+    counts = check_counts(path, counts)
+    problem = calibration_problem(calibration, counts.size)
+    if problem:
+        raise InputError.for_file(path, problem)
+    return Spectrum(counts, calibration, live_time_s=check_time(path, live_time_s, "live time"),
+                    real_time_s=check_time(path, real_time_s, "real time"), source=path,
+                    **kwargs)
 
 
 def fit_calibration(channels: np.ndarray, energies: np.ndarray) -> tuple[Calibration | None, str]:
@@ -172,6 +166,8 @@ def fit_calibration(channels: np.ndarray, energies: np.ndarray) -> tuple[Calibra
         return None, "fewer than 2 energies"
     if not np.all(np.isfinite(energies)):
         return None, "energies are not finite"
+    if np.max(np.abs(energies)) > MAX_ENERGY_KEV:
+        return None, f"energies beyond {MAX_ENERGY_KEV:g} keV are not gamma-ray energies"
     step = np.diff(energies)
     if np.any(step <= 0):
         row = int(np.argmax(step <= 0)) + 1
@@ -180,7 +176,10 @@ def fit_calibration(channels: np.ndarray, energies: np.ndarray) -> tuple[Calibra
     x = channels - channels[0]
     fits = []
     for degree in (1, 2)[: energies.size - 1]:
-        fit = np.polynomial.polynomial.polyfit(x, energies, degree)
+        try:
+            fit = np.polynomial.polynomial.polyfit(x, energies, degree)
+        except np.linalg.LinAlgError:
+            return None, "energies cannot be fitted by a polynomial"
         fits.append((fit, float(np.max(np.abs(np.polynomial.polynomial.polyval(x, fit)
                                               - energies)))))
     # The quadratic only when it clearly beats the line (not just fits its rounding noise).
@@ -188,7 +187,9 @@ def fit_calibration(channels: np.ndarray, energies: np.ndarray) -> tuple[Calibra
     if len(fits) == 2 and worst > 2 * fits[1][1] + 1e-9 * float(np.mean(step)):
         fit, worst = fits[1]
     if worst <= tolerance:
-        return shift_calibration(Calibration(tuple(fit)), -float(channels[0])), ""
+        calibration = shift_calibration(Calibration(tuple(fit)), -float(channels[0]))
+        problem = calibration_problem(calibration, energies.size)
+        return (None, problem) if problem else (calibration, "")
     return None, (f"energies are not a linear or quadratic function of the channel "
                   f"(best fit is off by {worst:.3g} keV, more than "
                   f"{CALIBRATION_TOLERANCE_CHANNELS} channel)")

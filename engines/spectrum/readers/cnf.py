@@ -24,12 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from engines.core.errors import InputError
+from engines.core.safe_read import read_bytes_limited, reading
 from engines.spectrum.readers._common import (
     CHANNEL_CALIBRATION,
+    MAX_FILE_BYTES,
     check_channel_count,
     check_counts,
+    make_spectrum,
     polynomial_calibration,
-    read_file_bytes,
 )
 from engines.spectrum.spectrum import Spectrum
 
@@ -62,7 +64,11 @@ def read_cnf(path: str | Path) -> Spectrum:
         and implausible sizes.
     """
     path = Path(path)
-    data = read_file_bytes(path)
+    with reading(path, "Canberra CNF file"):
+        return _read(path, read_bytes_limited(path, MAX_FILE_BYTES))
+
+
+def _read(path: Path, data: bytes) -> Spectrum:
     blocks = _directory(path, data)
     if ACQUISITION not in blocks or CHANNELS not in blocks:
         missing = "acquisition" if ACQUISITION not in blocks else "channel data"
@@ -99,8 +105,8 @@ def read_cnf(path: str | Path) -> Spectrum:
         name = _text(data, blocks[SAMPLE][0] + 48, 64)
         if name:
             metadata["sample_name"] = name
-    return Spectrum(counts, calibration or CHANNEL_CALIBRATION, live_time_s=live,
-                    real_time_s=real, name=path.stem, source=path, metadata=metadata)
+    return make_spectrum(path, counts, calibration or CHANNEL_CALIBRATION, live, real,
+                         name=path.stem, metadata=metadata)
 
 
 def pdp11_to_float(raw: np.ndarray) -> np.ndarray:

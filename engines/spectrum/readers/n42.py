@@ -10,7 +10,9 @@
   ``ArrayXY`` points.
 
 When a file holds several spectra the first foreground one is read and ``metadata`` says so.
-Documents with DOCTYPE or ENTITY declarations are refused (entity-expansion attacks).
+The document is parsed by :func:`engines.core.safe_read.parse_xml_safely`: DOCTYPE and ENTITY
+declarations are refused (entity-expansion attacks), and so are nesting deeper than
+:data:`MAX_DEPTH` and more than :data:`MAX_ELEMENTS` elements.
 """
 
 from __future__ import annotations
@@ -23,20 +25,26 @@ import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.files import atomic_write_bytes
+from engines.core.safe_read import check_file, reading
+from engines.core.safe_text import parse_xml_safely
 from engines.spectrum.readers._common import (
     CHANNEL_CALIBRATION,
     MAX_CHANNELS,
+    MAX_FILE_BYTES,
     check_counts,
-    decode_text,
     fit_calibration,
+    make_spectrum,
     parse_numbers,
     polynomial_calibration,
-    read_file_bytes,
 )
 from engines.spectrum.spectrum import Calibration, Spectrum
 
 N42_2011_NAMESPACE = "http://physics.nist.gov/N42/2011/N42"
-_DECLARATION = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+#: Deepest element nesting and most elements accepted (a real N42 file nests 6 deep).
+MAX_DEPTH = 32
+MAX_ELEMENTS = 500_000
+#: Most ChannelData numbers read (CountedZeroes pairs for 2^20 channels).
+MAX_TOKENS = 2 * MAX_CHANNELS
 _DURATION = re.compile(r"P(?:(?P<d>[\d.]+)D)?(?:T(?:(?P<h>[\d.]+)H)?(?:(?P<m>[\d.]+)M)?"
                        r"(?:(?P<s>[\d.]+)S)?)?")
 _BACKGROUND = {"background", "calibration", "intrinsicactivity"}
@@ -60,13 +68,18 @@ def read_n42(path: str | Path) -> Spectrum:
         non-N42 root, no spectrum, bad channel data or durations.
     """
     path = Path(path)
-    root = _parse(path)
+    with reading(path, "N42 file"):
+        return _read(path, _parse(path))
+
+
+def _read(path: Path, root: ET.Element) -> Spectrum:
     version = "2011" if root.tag == "RadInstrumentData" else "2006"
     parents = {child: parent for parent in root.iter() for child in parent}
     spectra = [s for s in root.iter("Spectrum") if s.find("ChannelData") is not None]
     if not spectra:
         raise InputError.for_file(path, "N42 file holds no Spectrum with ChannelData")
-    classes = [_measurement_class(s, parents) for s in spectra]
+    known: dict[int, str] = {}  # element id -> its class code: each parent is searched once
+    classes = [_measurement_class(s, parents, known) for s in spectra]
     index = next((i for i, c in enumerate(classes) if c in _FOREGROUND),
                  next((i for i, c in enumerate(classes) if c not in _BACKGROUND), 0))
     spectrum, measurement = spectra[index], parents.get(spectra[index])
@@ -89,9 +102,9 @@ def read_n42(path: str | Path) -> Spectrum:
     metadata["calibration_source" if calibration else "calibration_problem"] = (
         "N42 energy calibration" if calibration else problem)
     if start:
-        metadata["start_time"] = start.strip()
-    return Spectrum(counts, calibration or CHANNEL_CALIBRATION, live_time_s=live,
-                    real_time_s=real, name=path.stem, source=path, metadata=metadata)
+        metadata["start_time"] = start.strip()[:100]
+    return make_spectrum(path, counts, calibration or CHANNEL_CALIBRATION, live, real,
+                         name=path.stem, metadata=metadata)
 
 
 def write_n42(path: str | Path, spectrum: Spectrum) -> Path:
@@ -171,19 +184,16 @@ def encode_counted_zeroes(counts: np.ndarray) -> list[str]:
 
 
 def _parse(path: Path) -> ET.Element:
-    data = read_file_bytes(path)
-    if _DECLARATION.search(decode_text(path, data)):
-        raise InputError.for_file(path, "XML with DOCTYPE/ENTITY declarations is refused "
-                                        "(entity expansion could exhaust memory)")
-    try:
-        root = ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise InputError.for_file(path, f"malformed XML ({exc})") from None
-    for element in root.iter():
-        element.tag = element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
-        element.attrib = {key.rsplit("}", 1)[-1]: value for key, value in element.attrib.items()}
+    size = check_file(path)
+    if size > MAX_FILE_BYTES:
+        raise InputError.for_file(path, f"file of {size / 2**20:.0f} MiB is too large for a "
+                                        f"spectrum (limit {MAX_FILE_BYTES // 2**20} MiB)")
+    with path.open("rb") as handle:
+        root = parse_xml_safely(handle, path, max_depth=MAX_DEPTH, max_elements=MAX_ELEMENTS,
+                                strip_namespaces=True)
     if root.tag not in ("RadInstrumentData", "N42InstrumentData"):
-        raise InputError.for_file(path, f"XML root <{root.tag}> is not an ANSI N42.42 document")
+        raise InputError.for_file(path, f"XML root <{root.tag[:60]}> is not an ANSI N42.42 "
+                                        "document")
     return root
 
 
@@ -191,18 +201,27 @@ def _findtext(element: ET.Element | None, tag: str) -> str | None:
     return element.findtext(tag) if element is not None else None
 
 
-def _measurement_class(spectrum: ET.Element, parents: dict) -> str:
+def _measurement_class(spectrum: ET.Element, parents: dict, known: dict[int, str]) -> str:
     for element in (spectrum, parents.get(spectrum)):
-        for tag in ("MeasurementClassCode", "SourceType"):
-            text = _findtext(element, tag)
-            if text and text.strip():
-                return text.strip().lower().replace(" ", "")
+        if element is None:
+            continue
+        if id(element) not in known:
+            texts = {child.tag: child.text for child in element
+                     if child.tag in ("MeasurementClassCode", "SourceType")}
+            found = [(texts.get(tag) or "").strip() for tag in ("MeasurementClassCode",
+                                                                 "SourceType")]
+            known[id(element)] = next((t.lower().replace(" ", "") for t in found if t), "")
+        if known[id(element)]:
+            return known[id(element)]
     return ""
 
 
 def _channel_data(path: Path, element: ET.Element) -> np.ndarray:
     code = (element.get("compressionCode") or element.get("Compression") or "None").strip()
-    values = parse_numbers(path, (element.text or "").split(), "ChannelData")
+    tokens = (element.text or "").split(maxsplit=MAX_TOKENS)
+    if len(tokens) > MAX_TOKENS:
+        raise InputError.for_file(path, f"ChannelData holds more than {MAX_TOKENS} numbers")
+    values = parse_numbers(path, tokens, "ChannelData")
     if code.lower() == "countedzeroes":
         values = decode_counted_zeroes(path, values)
     elif code.lower() not in ("none", ""):
@@ -269,7 +288,10 @@ def _calibration_2006(path: Path, root: ET.Element, spectrum: ET.Element,
             x, y = xy[0::2], xy[1::2] * scale
             distinct = np.unique(x).size
             if distinct >= 2:
-                fit = np.polynomial.polynomial.polyfit(x, y, min(2, distinct - 1))
+                try:
+                    fit = np.polynomial.polynomial.polyfit(x, y, min(2, distinct - 1))
+                except np.linalg.LinAlgError:
+                    continue
                 return polynomial_calibration(fit, n_channels)
     return None, "no energy Calibration"
 

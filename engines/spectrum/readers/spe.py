@@ -12,24 +12,33 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.files import atomic_write_bytes
+from engines.core.safe_read import reading
+from engines.core.safe_text import open_text_limited
 from engines.spectrum.readers._common import (
     CHANNEL_CALIBRATION,
+    MAX_CHANNELS,
+    MAX_TEXT_BYTES,
     check_channel_count,
     check_counts,
-    decode_text,
+    make_spectrum,
     parse_numbers,
     polynomial_calibration,
-    read_file_bytes,
 )
 from engines.spectrum.spectrum import Calibration, Spectrum
 
-_SECTION = re.compile(r"^\$([A-Z0-9_]+):", re.MULTILINE)
+_SECTION = re.compile(r"\$([A-Z0-9_]+):")
+#: Lines kept of a section other than $DATA (only the first few are ever used).
+MAX_SECTION_LINES = 1000
+#: Most lines in a file: one count per line for 2^20 channels, and headers, ROIs, comments.
+MAX_LINES = MAX_CHANNELS + 100_000
+_BLOCK = 1 << 16
 _UNIT_SCALE = {"kev": 1.0, "mev": 1000.0, "ev": 1e-3}
 
 
@@ -50,19 +59,20 @@ def read_spe(path: str | Path) -> Spectrum:
         disagree (e.g. a truncated file), non-numeric/negative/NaN counts, bad times.
     """
     path = Path(path)
-    sections = _sections(path, decode_text(path, read_file_bytes(path)))
-    counts = _data(path, sections)
-    live, real = _times(path, sections.get("MEAS_TIM"))
-    calibration, source = _calibration(path, sections, counts.size)
-    metadata: dict = {"format": "spe", "calibrated": calibration is not None}
-    metadata["calibration_source" if calibration else "calibration_problem"] = source
-    description = " ".join(sections.get("SPEC_ID", [])).strip()
-    if description:
-        metadata["description"] = description
-    if sections.get("DATE_MEA"):
-        metadata["start_time"] = _date(sections["DATE_MEA"][0])
-    return Spectrum(counts, calibration or CHANNEL_CALIBRATION, live_time_s=live,
-                    real_time_s=real, name=path.stem, source=path, metadata=metadata)
+    with reading(path, ".Spe spectrum"), \
+            open_text_limited(path, MAX_TEXT_BYTES, max_lines=MAX_LINES) as lines:
+        sections, counts = _sections(path, lines.blocks())
+        live, real = _times(path, sections.get("MEAS_TIM"))
+        calibration, source = _calibration(path, sections, counts.size)
+        metadata: dict = {"format": "spe", "calibrated": calibration is not None}
+        metadata["calibration_source" if calibration else "calibration_problem"] = source
+        description = " ".join(sections.get("SPEC_ID", [])[:100]).strip()
+        if description:
+            metadata["description"] = description[:2000]
+        if sections.get("DATE_MEA"):
+            metadata["start_time"] = _date(sections["DATE_MEA"][0])
+        return make_spectrum(path, counts, calibration or CHANNEL_CALIBRATION, live, real,
+                             name=path.stem, metadata=metadata)
 
 
 def write_spe(path: str | Path, spectrum: Spectrum) -> Path:
@@ -96,38 +106,103 @@ def write_spe(path: str | Path, spectrum: Spectrum) -> Path:
     return path
 
 
-def _sections(path: Path, text: str) -> dict[str, list[str]]:
-    """Split the text into ``{NAME: [content lines]}`` (first occurrence of a name wins)."""
-    matches = list(_SECTION.finditer(text))
-    if not matches or text[: matches[0].start()].strip():
+def _sections(path: Path, blocks: Iterable[tuple[int, list[str]]]
+              ) -> tuple[dict[str, list[str]], np.ndarray]:
+    """``{NAME: [content lines]}`` (first occurrence of a name wins) and the $DATA counts.
+
+    ``blocks`` yields ``(first line number, lines)``; a section starts with a ``$NAME:`` line.
+    The counts are parsed as they stream in, into an array of the size the ``first last`` line
+    declares, so memory follows the channel count and not the file.
+    """
+    sections: dict[str, list[str]] = {}
+    target: list[str] | None = None
+    data: _Data | None = None
+    in_data = False
+    for _, block in blocks:
+        data_lines: list[str] = []
+        for raw in block:
+            match = _SECTION.match(raw) if raw[:1] == "$" else None
+            if match is not None:
+                if in_data:
+                    data.add(data_lines)
+                    data_lines = []
+                name = match.group(1)
+                target = sections.setdefault(name, []) if name not in sections else None
+                in_data = name == "DATA" and target is not None
+                if in_data:
+                    data = _Data(path)
+                line = raw[match.end():].strip()
+            else:
+                line = raw.strip()
+                if not sections and line:
+                    raise InputError.for_file(path, "not an ORTEC .Spe file (no '$SECTION:' "
+                                                    "lines at the start)")
+            if not line or target is None:
+                continue
+            if in_data:
+                data_lines.append(line)
+            elif len(target) < MAX_SECTION_LINES:
+                target.append(line)
+        if in_data:
+            data.add(data_lines)
+    if not sections:
         raise InputError.for_file(path, "not an ORTEC .Spe file (no '$SECTION:' lines at the "
                                         "start)")
-    sections: dict[str, list[str]] = {}
-    for match, following in zip(matches, matches[1:] + [None], strict=True):
-        end = following.start() if following is not None else len(text)
-        body = text[match.end():end].splitlines()
-        sections.setdefault(match.group(1), [line.strip() for line in body if line.strip()])
-    return sections
-
-
-def _data(path: Path, sections: dict[str, list[str]]) -> np.ndarray:
-    if "DATA" not in sections:
+    if data is None:
         raise InputError.for_file(path, "no $DATA section")
-    lines = sections["DATA"]
-    if not lines:
-        raise InputError.for_file(path, "$DATA section is empty")
-    bounds = parse_numbers(path, lines[0].split()[:2], "$DATA channel range")
-    if bounds.size != 2 or np.any(bounds != np.rint(bounds)) or bounds[0] < 0:
-        raise InputError.for_file(path, f"$DATA range line must be 'first last', got "
-                                        f"{lines[0][:40]!r}")
-    n_channels = check_channel_count(path, int(bounds[1] - bounds[0] + 1), "$DATA")
-    tokens = " ".join(lines[1:]).split()
-    if len(tokens) != n_channels:
-        hint = " (truncated file?)" if len(tokens) < n_channels else ""
-        raise InputError.for_file(path, f"$DATA declares {n_channels} channels "
-                                        f"({int(bounds[0])}..{int(bounds[1])}) but holds "
-                                        f"{len(tokens)} values{hint}")
-    return check_counts(path, parse_numbers(path, tokens, "$DATA counts"), "$DATA")
+    return sections, data.counts()
+
+
+class _Data:
+    """The $DATA section: a ``first last`` channel line, then one count per channel."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.first = self.last = 0
+        self.values: np.ndarray | None = None
+        self.seen = 0  # count tokens seen (also past the declared number)
+        self.stored = 0
+        self.pending: list[str] = []
+
+    def add(self, lines: list[str]) -> None:
+        """The next (stripped, non-empty) lines of the section."""
+        if not lines:
+            return
+        if self.values is None:
+            line, lines = lines[0], lines[1:]
+            bounds = parse_numbers(self.path, line.split()[:2], "$DATA channel range")
+            if bounds.size != 2 or np.any(bounds != np.rint(bounds)) or bounds[0] < 0:
+                raise InputError.for_file(self.path, f"$DATA range line must be 'first last', "
+                                                     f"got {line[:40]!r}")
+            self.first, self.last = int(bounds[0]), int(bounds[1])
+            self.values = np.empty(check_channel_count(self.path, self.last - self.first + 1,
+                                                       "$DATA"))
+        tokens = " ".join(lines).split()
+        room = self.values.size - self.seen
+        if room > 0:
+            self.pending += tokens[:room]
+        self.seen += len(tokens)
+        if len(self.pending) >= _BLOCK:
+            self._store()
+
+    def _store(self) -> None:
+        values = parse_numbers(self.path, self.pending, "$DATA counts", first_index=self.stored)
+        self.values[self.stored:self.stored + values.size] = values
+        self.stored += values.size
+        self.pending = []
+
+    def counts(self) -> np.ndarray:
+        """The counts, shape (last - first + 1,), once the declared number was found."""
+        if self.values is None:
+            raise InputError.for_file(self.path, "$DATA section is empty")
+        n = self.values.size
+        if self.seen != n:
+            hint = " (truncated file?)" if self.seen < n else ""
+            raise InputError.for_file(self.path, f"$DATA declares {n} channels "
+                                                 f"({self.first}..{self.last}) but holds "
+                                                 f"{self.seen} values{hint}")
+        self._store()
+        return check_counts(self.path, self.values, "$DATA")
 
 
 def _times(path: Path, lines: list[str] | None) -> tuple[float | None, float | None]:

@@ -21,6 +21,7 @@ import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.progress import Progress, drive
+from engines.core.registry import lookup
 from engines.spectrum.readers.csv_format import write_csv
 from engines.spectrum.rsm import PAPER_COUNT_RATE
 from engines.spectrum.spectrum import PAPER_CALIBRATION, PAPER_GRID, EnergyGrid, Spectrum
@@ -85,11 +86,7 @@ LIBRARIES: tuple[str, ...] = tuple(LIBRARY_SPECS)
 
 def library_spec(library: str) -> LibrarySpec:
     """The spec of a library; unknown names raise :class:`InputError` listing the valid ones."""
-    try:
-        return LIBRARY_SPECS[library]
-    except KeyError:
-        raise InputError(f"unknown sample library {library!r}; valid names: "
-                         f"{', '.join(LIBRARIES)}") from None
+    return lookup(LIBRARY_SPECS, library, "sample library")
 
 
 def spectrum_shapes(materials: tuple[Material, ...], edges_kev: np.ndarray,

@@ -177,3 +177,22 @@ def test_events_without_hits(density):
     assert np.all(batch.images[0][:, batch.valid[0]] == 1.0) and batch.labels.sum() == 0
     scores = pixel_scores_to_hits([empty], np.ones((1, 71, 71)), ImageConfig(), density)
     assert scores[0].shape == (0,)
+
+
+def test_delta_phi_is_cell_minus_trigger_counter():
+    """Cells on either side of the trigger counter get Δφ of opposite signs: the channel grows
+    with Δφ = φ(cell) − φ(counter centre), wrapped to [−π, π) (about (Δφ + π) / 2π, with the
+    small gaps the colour scale leaves)."""
+    geometry = get_geometry()
+    counter = 10
+    centre = geometry.cth_phi_center[counter]
+    layer0 = np.flatnonzero(geometry.layer_of_cell == 5)
+    offsets = np.angle(np.exp(1j * (geometry.cell_phi[layer0] - centre)))
+    cells = [layer0[np.argmin(np.abs(offsets - target))] for target in (0.4, -0.4, 3.0)]
+    event = _event(cells, [100.0] * 3, [150.0] * 3, [False] * 3, counter=counter)
+    config = ImageConfig(hit_selection="first")
+    channel = build_images([event], config).images[0, 2].ravel()[pixel_of_cell(config.format)]
+    expected = (geometry.delta_phi(np.array(cells), counter) + np.pi) / (2 * np.pi)
+    np.testing.assert_allclose(channel[cells], expected, atol=0.03)
+    assert channel[cells[1]] < 0.5 < channel[cells[0]] < channel[cells[2]]  # before, after
+    assert expected[0] == pytest.approx(0.5 + 0.4 / (2 * np.pi), abs=0.01)

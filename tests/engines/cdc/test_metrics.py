@@ -105,3 +105,14 @@ def test_json_contract(two_events):
     assert out["per_event"]["purity"]["mean"] == pytest.approx(1.0)
     assert out["peer"]["per_event"]["threshold"] == pytest.approx(0.4)  # its 90 % cut
     json.dumps(out)  # plain JSON types only
+
+
+def test_per_event_purity_and_retention_are_not_swapped():
+    """Event 0: 3 signal cells of 4, 2 kept of which 1 is signal -> purity 1/2, retention 1/3.
+    Event 1: nothing kept -> purity undefined (NaN), retention 0. Event 2: no signal."""
+    labels = [np.array([True, True, True, False]), np.array([True, False]),
+              np.array([False, False])]
+    scores = [np.array([0.9, 0.1, 0.2, 0.8]), np.array([0.1, 0.2]), np.array([0.7, 0.1])]
+    purity, retention = per_event(labels, scores, threshold=0.5)
+    np.testing.assert_allclose(purity, [0.5, np.nan, 0.0])
+    np.testing.assert_allclose(retention, [1 / 3, 0.0, np.nan])

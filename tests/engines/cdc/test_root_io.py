@@ -99,3 +99,23 @@ def test_dispatch_by_content_and_summary(tmp_path):
     assert info["events"] == 3 and info["hits"] == 7 and info["signal_hits"] == 4
     assert info["format"] == "icedust-root"
     assert info["occupancy_mean"] == pytest.approx(np.mean([1, 4, 2]) / 4482)
+
+
+def test_cth_trigger_is_the_earliest_hit_flagged_fIsTrig(tmp_path):
+    """Event 12 has an earlier CTH hit that did not trigger (fIsTrig 0) and a later one that
+    did: the trigger is the flagged one, its counter and time."""
+    data = {"CDCHit.fChannel": CHANNEL, "CDCHit.fDetectedTime": TIME, "CDCHit.fCharge": CHARGE,
+            "CDCHit.fEventNumber": EVENT}
+    cth = {"CTHHit.fEventNumber": np.array([12, 12, 40, 40], np.int32),
+           "CTHHit.fCounter": np.array([5, 70, 90, 91], np.int32),
+           "CTHHit.fDetectedTime": np.array([800.0, 870.0, 600.0, 610.0]),
+           "CTHHit.fIsTrig": np.array([0, 1, 1, 0], np.int32)}
+    path = tmp_path / "trig.root"
+    with uproot.recreate(path) as file:
+        file.mktree("CDCHitTree", {k: v.dtype for k, v in data.items()}).extend(data)
+        file.mktree("CTHHitTree", {k: v.dtype for k, v in cth.items()}).extend(cth)
+    events = {e.event_number: e for e in read_root(path)}
+    assert (events[12].trigger_counter, events[12].trigger_time_ns) == (70, 870.0)
+    assert (events[40].trigger_counter, events[40].trigger_time_ns) == (90, 600.0)
+    assert (events[7].trigger_counter, events[7].trigger_time_ns) == (-1, 0.0)
+    np.testing.assert_allclose(np.sort(events[12].time_ns), np.sort(TIME[EVENT == 12]) - 870.0)

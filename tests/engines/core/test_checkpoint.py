@@ -41,12 +41,37 @@ def test_garbage_weights_raise_model_error(tmp_path):
         load_checkpoint(tmp_path / "m")
 
 
+class _WritesAFileWhenUnpickled:
+    """A pickle payload with an effect: unpickling it creates ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (type(self.marker).touch, (self.marker,))
+
+
 def test_pickle_disguised_as_weights_is_not_executed(tmp_path):
     import pickle
 
+    payload = pickle.dumps(_WritesAFileWhenUnpickled(tmp_path / "executed"))
+    pickle.loads(pickle.dumps(_WritesAFileWhenUnpickled(tmp_path / "proof")))
+    assert (tmp_path / "proof").exists()  # the payload is live: unpickling runs it
     save_checkpoint(tmp_path / "m", {"w": torch.ones(2)}, {})
-    (tmp_path / "m.safetensors").write_bytes(pickle.dumps({"w": [1, 2]}))
-    with pytest.raises(ModelError):
+    (tmp_path / "m.safetensors").write_bytes(payload)
+    with pytest.raises(ModelError, match="m.safetensors"):
+        load_checkpoint(tmp_path / "m")
+    (tmp_path / "m.json").write_bytes(payload)  # the sidecar too
+    with pytest.raises(ModelError, match="m.json"):
+        load_checkpoint(tmp_path / "m")
+    assert not (tmp_path / "executed").exists()
+
+
+def test_hostile_sidecars_raise_model_error(tmp_path):
+    save_checkpoint(tmp_path / "m", {"w": torch.ones(2)}, {})
+    (tmp_path / "m.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ModelError, match="m.json: not a valid JSON model description .JSON "
+                                         "nested deeper"):
         load_checkpoint(tmp_path / "m")
 
 

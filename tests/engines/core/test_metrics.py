@@ -30,6 +30,30 @@ def test_precision_recall_f1_by_hand():
     assert pr.f1[0] == pytest.approx(2 * (8 / 12) * 0.8 / (8 / 12 + 0.8))
 
 
+def test_precision_recall_f1_of_a_class_never_predicted_or_absent():
+    # class 1 is never predicted (precision undefined -> 0), class 2 never occurs (recall -> 0)
+    pr = precision_recall_f1(np.array([[3, 0, 1], [2, 0, 0], [0, 0, 0]]))
+    np.testing.assert_allclose(pr.precision, [0.6, 0.0, 0.0])
+    np.testing.assert_allclose(pr.recall, [0.75, 0.0, 0.0])
+    np.testing.assert_allclose(pr.f1, [2 * 0.6 * 0.75 / 1.35, 0.0, 0.0])
+    assert pr.macro_f1 == pytest.approx(2 * 0.6 * 0.75 / 1.35 / 3)
+
+
+def test_precision_recall_f1_of_a_single_prediction_and_a_weak_class():
+    pr = precision_recall_f1(np.array([[3, 0, 2], [0, 1, 0], [3, 0, 1]]))
+    np.testing.assert_allclose(pr.precision, [0.5, 1.0, 1 / 3])  # class 1: predicted once
+    np.testing.assert_allclose(pr.recall, [0.6, 1.0, 0.25])
+    np.testing.assert_allclose(pr.f1, [6 / 11, 1.0, 2 / 7])  # class 2: p + r < 1
+
+
+def test_accuracy_of_nothing_is_nan_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(accuracy([], []))
+
+
 def test_accuracy():
     assert accuracy([1, 2, 3, 4], [1, 2, 0, 4]) == 0.75
 
@@ -53,3 +77,9 @@ def test_pr_curve_ties_form_one_point():
 
 def test_binary_counts():
     assert binary_counts([1, 1, 0, 0], [1, 0, 1, 0]) == {"tp": 1, "fp": 1, "fn": 1, "tn": 1}
+    # asymmetric: every count differs, so no two of them can be swapped unnoticed
+    labels = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    predicted = [1, 1, 1, 0, 1, 1, 0, 0, 0, 0]
+    assert binary_counts(labels, predicted) == {"tp": 3, "fp": 2, "fn": 1, "tn": 4}
+    # any non-zero label or decision counts as True (class ids, not only 0/1)
+    assert binary_counts([3, 0, 5, 2], [1, 1, 0, 2]) == {"tp": 2, "fp": 1, "fn": 1, "tn": 0}

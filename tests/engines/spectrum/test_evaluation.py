@@ -191,3 +191,23 @@ def test_config_validation(bad):
     assert EvaluateConfig(counts=500).counts == (500,)
     assert EvaluateConfig(peers=("chi2", "ml")).peers == ("ml", "chi2")
     assert EvaluateConfig(peers="ncc").peers == ("ncc",)
+
+
+def test_confusions_handed_to_the_cli_and_gui_have_the_true_class_in_rows():
+    """Same asymmetric case as the peer test: flat single-count draws are called "narrow" 1
+    time in 8, narrow draws are never called "flat". The CNN (here the ML network), the ML
+    peer and the JSON agree. All channels are kept, where the kept mass once summed to
+    1 + 2e-16 and the binomial draw refused it."""
+    grid = EnergyGrid(Calibration((0.0, 10.0)), 8)
+    spectra = np.array([np.full(8, 100.0), np.r_[800.0, np.full(7, 1e-4)]])
+    references = ReferenceSet(["flat", "narrow"], grid, spectra, np.arange(2))
+    network = ml_network(references, PreprocessConfig(discard=[]))
+    result = drive(evaluate(network, references, EvaluateConfig(
+        counts=(1,), draws_per_class=800, peers=("ml",), batch_size=256)))
+    level = result.levels[0]
+    for confusion in (level.cnn_confusion, level.peer_confusion["ml"]):
+        assert confusion[1].tolist() == [0, 800]
+        assert 60 < confusion[0, 1] < 140
+    matrices = result.to_json()["confusion"]["1"]
+    assert matrices["counts"] == level.cnn_confusion.tolist()
+    assert matrices["ml_counts"] == level.peer_confusion["ml"].tolist()

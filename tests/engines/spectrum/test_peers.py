@@ -113,3 +113,16 @@ def test_bad_input_raises_input_error():
     with pytest.raises(InputError):
         peer_confusions(TEMPLATES, np.ones((3, 3)), counts=10, draws_per_class=2,
                         rng=np.random.default_rng(0))
+
+
+def test_peer_confusions_rows_are_the_true_class():
+    """An asymmetric, imperfect case: single-count draws from a flat template land in the
+    narrow template's only channel 1 time in 8 and are then called "narrow"; draws from the
+    narrow template are never called "flat". Rows are the true class, columns the prediction."""
+    flat, narrow = np.full(8, 1 / 8), np.r_[1.0, np.zeros(7)]
+    templates = np.array([flat, narrow])
+    result = peer_confusions(templates, templates, counts=1, draws_per_class=800,
+                             rng=np.random.default_rng(5), methods=("ml",))["ml"]
+    assert result.sum(axis=1).tolist() == [800, 800]
+    assert result[1].tolist() == [0, 800]  # narrow draws: always right
+    assert 60 < result[0, 1] < 140  # flat draws called narrow: about 100 of 800

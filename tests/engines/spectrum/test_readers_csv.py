@@ -7,6 +7,7 @@ import pytest
 
 from engines.core.errors import InputError
 from engines.spectrum.readers import read_spectrum
+from engines.spectrum.readers._common import shift_calibration
 from engines.spectrum.readers.csv_format import read_csv, write_csv
 from engines.spectrum.spectrum import PAPER_CALIBRATION, Calibration, Spectrum
 
@@ -103,6 +104,20 @@ def test_comment_calibration_refers_to_channel_column(tmp_path):
     spectrum = read_csv(_write(tmp_path, "one_based.csv", text))
     assert spectrum.energies[0] == pytest.approx(2.0)  # first row is channel 1
     assert spectrum.energies[-1] == pytest.approx(2.0 * COUNTS.size)
+
+
+def test_quadratic_comment_calibration_follows_a_channel_column_from_elsewhere(tmp_path):
+    """The comment gives E(ch) for the file's channel numbers (here 5, 6, ...); every row's
+    energy must be E at its channel, quadratic term included (E'(i) = E(i + 5))."""
+    channels = [str(i + 5) for i in range(COUNTS.size)]
+    text = "# calibration_kev: 10 2 0.01\n" + _table(["Channel", "Counts"], [channels, COUNT],
+                                                      ",")
+    spectrum = read_csv(_write(tmp_path, "offset.csv", text))
+    ch = np.arange(COUNTS.size) + 5.0
+    np.testing.assert_allclose(spectrum.energies, 10 + 2 * ch + 0.01 * ch**2, rtol=1e-12)
+    shifted = shift_calibration(Calibration((1.0, 2.0, 0.5)), 3.0)
+    x = np.array([-2.0, 0.0, 1.5, 7.0])
+    np.testing.assert_allclose(shifted.energy(x), Calibration((1.0, 2.0, 0.5)).energy(x + 3.0))
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -31,7 +31,9 @@ def test_keys_step_through_events(qtbot, workspace):
     qtbot.keyClick(ws.display, Qt.Key.Key_Right)
     assert ws.index == 1
     qtbot.keyClick(ws.display, Qt.Key.Key_PageDown)
-    assert ws.index == 2 and ws.toolbar.position.text().strip().startswith("event 2")
+    assert ws.index == 2
+    assert ws.toolbar.navigator.position.text().strip().startswith(
+        f"event {ws.opened.table.event_number[2]}")
     qtbot.keyClick(ws.display, Qt.Key.Key_Left)
     assert ws.index == 1
     qtbot.keyClick(ws.display, Qt.Key.Key_End)
@@ -53,17 +55,20 @@ def test_search_by_event_number(qtbot, workspace):
     ws = workspace
     ws.display.setFocus()
     qtbot.keyClick(ws.display, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
-    assert ws.browser.search.hasFocus()
+    search = ws.toolbar.navigator.find_box
+    assert search.hasFocus()
     target = int(ws.opened.table.event_number[4])
-    qtbot.keyClicks(ws.browser.search, str(target))
-    qtbot.keyClick(ws.browser.search, Qt.Key.Key_Left)  # editing keys stay in the field
+    qtbot.keyClicks(search, str(target))
+    qtbot.keyClick(search, Qt.Key.Key_Left)  # editing keys stay in the field
     assert ws.index == 0
-    qtbot.keyClick(ws.browser.search, Qt.Key.Key_Return)
+    qtbot.keyClick(search, Qt.Key.Key_Return)
     assert ws.index == 4 and ws.shown_event.event_number == target
     assert ws.browser.current_event() == 4
-    ws.browser.search.setText("9999")
-    qtbot.keyClick(ws.browser.search, Qt.Key.Key_Return)
-    assert ws.index == 4 and "not in this file" in ws.browser.message.text()
+    search.setText("9999")
+    with qtbot.waitSignal(ws.statusChanged) as blocker:
+        qtbot.keyClick(search, Qt.Key.Key_Return)
+    assert ws.index == 4 and "not in this file" in blocker.args[0]
+    assert "not in this file" in search.toolTip()
 
 
 def test_garbage_and_foreign_files_give_an_error_naming_them(qtbot, workspace, host, tmp_path):

@@ -1,0 +1,74 @@
+"""The shared batched inference loop: batching, output/prepare hooks, progress, OOM halving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engines.core.inference import Predictor, iter_predict, predict_array
+from engines.core.progress import drive
+
+torch = pytest.importorskip("torch")
+
+
+class Doubler(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.tensor(2.0))
+        self.sizes: list[int] = []
+        self.grad_enabled: list[bool] = []
+
+    def forward(self, x):
+        self.sizes.append(int(x.shape[0]))
+        self.grad_enabled.append(torch.is_grad_enabled())
+        return x * self.weight
+
+
+def test_batches_in_order_without_gradients():
+    net = Doubler()
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    out = predict_array(net, x, batch_size=4)
+    assert out.tolist() == (2 * x).tolist() and out.dtype == np.float32
+    assert net.sizes == [4, 4, 2] and not any(net.grad_enabled)
+    assert not net.training
+
+
+def test_prepare_and_output_hooks_run_on_the_device_tensors():
+    net = Doubler()
+    x = np.ones((3, 2), np.float32)
+    out = predict_array(net, x, prepare=lambda t: t + 1, output=lambda t: t.sum(dim=1))
+    assert out.tolist() == [8.0, 8.0, 8.0]
+
+
+def test_progress_reports_every_batch_and_returns_all():
+    reports = []
+    out = drive(iter_predict(Doubler(), np.zeros((5, 1), np.float32), 2), reports.append)
+    assert [round(r.fraction, 2) for r in reports] == [0.4, 0.8, 1.0] and out.shape == (5, 1)
+
+
+def test_out_of_memory_halves_the_batch_and_retries(monkeypatch):
+    net = Doubler()
+    predictor = Predictor(net, batch_size=8)
+    real = predictor._run
+
+    def run(chunk):
+        if len(chunk) > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(chunk)
+
+    monkeypatch.setattr(predictor, "_run", run)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    x = np.arange(7, dtype=np.float32).reshape(7, 1)
+    assert predictor(x).ravel().tolist() == (2 * x).ravel().tolist()
+    assert predictor.batch_size == 2  # the smaller size sticks
+
+
+def test_out_of_memory_at_batch_one_is_raised(monkeypatch):
+    predictor = Predictor(Doubler(), batch_size=1)
+
+    def run(chunk):
+        raise torch.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(predictor, "_run", run)
+    with pytest.raises(torch.OutOfMemoryError):
+        predictor(np.zeros((2, 1), np.float32))

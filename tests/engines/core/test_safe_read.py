@@ -1,0 +1,182 @@
+"""The reading boundary: which exceptions are the file's fault, and the size and value checks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import h5py
+import numpy as np
+import pytest
+
+from engines.core.errors import InputError, ModelError
+from engines.core.safe_read import (
+    MAX_COMPRESSION_RATIO,
+    check_declared,
+    check_file,
+    finite_after_cast,
+    is_file_fault,
+    read_bytes_limited,
+    reading,
+)
+
+
+@pytest.fixture
+def h5_file(tmp_path):
+    path = tmp_path / "data.h5"
+    with h5py.File(path, "w") as h5:
+        h5["x"] = np.arange(10)
+        h5["loop"] = h5py.SoftLink("/loop")
+    return path
+
+
+def _raised(call) -> BaseException:
+    try:
+        call()
+    except BaseException as exc:  # noqa: B036 - the test inspects whatever is raised
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+# --------------------------------------------------------------------------- the rule
+
+def test_library_errors_are_the_files_fault(h5_file):
+    with h5py.File(h5_file, "r") as h5:
+        missing = _raised(lambda: h5["nothing"])  # KeyError raised inside h5py
+        cycle = _raised(lambda: h5["loop"])  # RuntimeError "too many links" inside h5py
+    assert type(missing) is KeyError and is_file_fault(missing)
+    assert type(cycle) is RuntimeError and is_file_fault(cycle)
+    assert is_file_fault(_raised(lambda: json.loads("{")))  # json.decoder class
+    assert is_file_fault(_raised(lambda: ET.fromstring("<a>")))  # xml.etree class
+    assert is_file_fault(_raised(lambda: next(csv.reader(['"a' + "x" * 200_000]))))
+    assert is_file_fault(OSError(5, "Input/output error"))
+    assert is_file_fault(MemoryError())
+
+
+def test_programming_errors_are_not(h5_file):
+    with h5py.File(h5_file, "r") as h5:
+        bad_index = _raised(lambda: h5["x"][1.5])  # TypeError raised inside h5py: our call
+    assert type(bad_index) is TypeError and not is_file_fault(bad_index)
+    ours = _raised(lambda: np.array(["x"], dtype=np.float64))  # numpy refusing our argument
+    assert type(ours) is ValueError and not is_file_fault(ours)
+    for exc in (AttributeError("x"), NameError("x"), AssertionError(), ValueError("ours"),
+                KeyError("ours"), IndexError("ours")):
+        assert not is_file_fault(exc)
+
+
+def _raise_inside(module: str, exc: BaseException) -> BaseException:
+    """``exc`` raised from a frame of ``module`` (as if that library raised it)."""
+    code = compile("raise exc", f"{module.replace('.', '/')}.py", "exec")
+    return _raised(lambda: exec(code, {"__name__": module, "exc": exc}))
+
+
+def test_python_deserialisers_may_fail_on_damaged_files_with_any_type():
+    for kind in (AssertionError, AttributeError, TypeError, UnboundLocalError):
+        assert is_file_fault(_raise_inside("uproot.model", kind()))  # uproot choking on a file
+        assert not is_file_fault(_raise_inside("h5py._hl.dataset", kind()))  # our call to h5py
+    assert not is_file_fault(_raise_inside("uproot.model", ImportError("x")))  # broken install
+    assert is_file_fault(_raise_inside("h5py._hl.group", KeyError("object type")))
+    assert not is_file_fault(_raise_inside("numpy.core", ValueError("ours")))
+
+
+def test_reading_maps_file_faults_and_lets_bugs_through(h5_file):
+    with pytest.raises(InputError) as info, reading(h5_file, "HDF5 event file"), \
+            h5py.File(h5_file, "r") as h5:
+        h5["loop"]
+    assert str(info.value).startswith("data.h5: not a readable HDF5 event file (RuntimeError: ")
+    assert "too many links" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(TypeError), reading(h5_file, "HDF5 event file"), \
+            h5py.File(h5_file, "r") as h5:
+        h5["x"][1.5]
+    with pytest.raises(ZeroDivisionError), reading(h5_file, "thing"):
+        1 / 0  # noqa: B018 - a bug of ours inside the context
+    original = InputError("data.h5: exactly this")
+    with pytest.raises(InputError) as info, reading(h5_file, "thing"):
+        raise original
+    assert info.value is original
+    with pytest.raises(ModelError), reading(h5_file, "thing"):
+        raise ModelError("passes unchanged")
+    with pytest.raises(KeyboardInterrupt), reading(h5_file, "thing"):
+        raise KeyboardInterrupt
+
+
+def test_reading_names_recursion_and_memory_plainly(tmp_path):
+    with pytest.raises(InputError, match="f.json: not a readable thing .structure nested too "
+                                         "deeply"), reading(tmp_path / "f.json", "thing"):
+        json.loads("[" * 100_000)  # RecursionError raised inside the json module
+    with pytest.raises(InputError, match="more memory"), reading(tmp_path / "f.json", "thing"):
+        raise MemoryError
+    with pytest.raises(RecursionError), reading(tmp_path / "f.json", "thing"):
+        raise RecursionError  # from our own code: a bug, not the file
+
+
+# --------------------------------------------------------------------------- sizes
+
+def test_check_file(tmp_path):
+    with pytest.raises(InputError, match="f.bin: file not found"):
+        check_file(tmp_path / "f.bin")
+    with pytest.raises(InputError, match="is a folder"):
+        check_file(tmp_path)
+    (tmp_path / "f.bin").write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        check_file(tmp_path / "f.bin")
+    (tmp_path / "f.bin").write_bytes(b"abc")
+    assert check_file(tmp_path / "f.bin") == 3
+
+
+def test_check_declared_against_storage_and_limit(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(bytes(1000))
+    assert check_declared(125, 8, path) == 125  # exactly the file
+    with pytest.raises(InputError, match="declares 126 values"):
+        check_declared(126, 8, path)
+    assert check_declared(10**6, 4, path, available=4000, ratio=MAX_COMPRESSION_RATIO) == 10**6
+    with pytest.raises(InputError, match="even at the best compression ratio"):
+        check_declared(10**7, 4, path, available=4000, ratio=MAX_COMPRESSION_RATIO)
+    with pytest.raises(InputError, match="negative"):
+        check_declared(-1, 4, path)
+    with pytest.raises(InputError, match="a reader may allocate"):
+        check_declared(2**40, 8, path, available=2**50, limit_bytes=2**30)
+
+
+def test_read_bytes_limited(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 100)
+    assert read_bytes_limited(path, 100) == b"x" * 100
+    with pytest.raises(InputError, match="too large"):
+        read_bytes_limited(path, 99)
+
+
+# --------------------------------------------------------------------------- values
+
+def test_finite_after_cast_floats(tmp_path):
+    values = np.array([1.0, 1e300, 2.0])
+    assert np.isfinite(values).all()  # finite as float64...
+    with pytest.raises(InputError, match=r"f.h5: times: value 1e\+300 at index 1 is NaN, "
+                                         "infinite or beyond the float32 range"):
+        finite_after_cast(values, np.float32, "times", tmp_path / "f.h5")  # ...not as float32
+    out = finite_after_cast(np.array([1, 2], np.int64), np.float32, "x", "f.h5")
+    assert out.dtype == np.float32 and out.tolist() == [1.0, 2.0]
+    with pytest.raises(InputError, match="expected numbers"):
+        finite_after_cast(np.array(["a"]), np.float32, "x", "f.h5")
+
+
+@pytest.mark.parametrize(("values", "dtype"), [
+    (np.array([2**63 + 5], np.uint64), np.int64),   # wraps to a negative offset
+    (np.array([300, 1]), np.int8),                  # wraps to 44
+    (np.array([-1], np.int8), np.uint32),
+    (np.array([1.5]), np.int32),
+    (np.array([np.nan]), np.int64),
+    (np.array([2.0**63]), np.int64),
+])
+def test_finite_after_cast_refuses_integer_wrap(values, dtype):
+    with pytest.raises(InputError, match="not a whole number within"):
+        finite_after_cast(values, dtype, "offsets", "f.h5")
+
+
+def test_finite_after_cast_integers_pass_unchanged():
+    out = finite_after_cast(np.array([0, 2**62], np.uint64), np.int64, "x", "f.h5")
+    assert out.dtype == np.int64 and out.tolist() == [0, 2**62]
+    assert finite_after_cast(np.array([3.0, -2.0]), np.int8, "x", "f.h5").tolist() == [3, -2]
+    assert finite_after_cast(np.zeros(0), np.int64, "x", "f.h5").size == 0
