@@ -58,6 +58,9 @@ WORKSPACES: tuple[WorkspaceSpec, ...] = (
                   "engines.spectrum.batch:JOB"),
     WorkspaceSpec("cdc", "CDC events (COMET)", "widgets.cdc.workspace:CdcWorkspace",
                   "app.cli.cdc", "widgets.cdc.screenshots:shots", "engines.cdc.batch:JOB"),
+    WorkspaceSpec("nodules", "Lung nodules (CT)", "widgets.nodules.workspace:NodulesWorkspace",
+                  "app.cli.nodules", "widgets.nodules.screenshots:shots",
+                  "engines.nodules.batch:JOB"),
 )
 
 

@@ -133,3 +133,14 @@ def open_review_document(detections, source: str | Path, threshold: float | None
                        meta={"seriesuid": detections.seriesuid,
                              "threshold": detections.threshold if threshold is None
                              else threshold})
+
+
+def restore_review(source: str | Path):
+    """The autosaved review of ``source`` (a scan file or DICOM folder) when a sidecar is
+    beside it, else None; reopening a scan shows its review before any Analyze
+    (:func:`engines.core.autosave.open_review`'s ``RestoreResult``)."""
+    from engines.core.autosave import open_review, sidecar_path
+
+    if not sidecar_path(source).is_file():
+        return None
+    return open_review(source, CLASS_NAMES, [], kind=REVIEW_KIND)

@@ -328,3 +328,20 @@ def iter_evaluate(model, dataset, config=None, truth_config: TruthConfig | None 
     slice_threshold = (model.slice_threshold if config.slice_threshold is None
                        else config.slice_threshold)
     return summarise(outcomes, threshold, slice_threshold, bootstrap)
+
+
+def iter_compare(model, dataset, config=None, bootstrap: int = 1000, with_peer: bool = True):
+    """The model's :class:`Evaluation` on a dataset and, when ``with_peer``, the classical
+    peer's on the same scans (:func:`engines.nodules.peer.iter_evaluate_peer`); yields
+    Progress, returns ``(model_evaluation, peer_evaluation or None)``."""
+    from engines.core.progress import forward
+    from engines.nodules.peer import iter_evaluate_peer
+
+    span = 0.8 if with_peer else 1.0
+    ours = yield from forward(iter_evaluate(model, dataset, config, bootstrap=bootstrap), 0.0,
+                              span, "model: ")
+    peer = None
+    if with_peer:
+        peer = yield from forward(iter_evaluate_peer(dataset, bootstrap=bootstrap), span,
+                                  1.0 - span, "peer: ")
+    return ours, peer

@@ -31,6 +31,9 @@ SCANS_PER_SUBSET = 100
 SAMPLE_SCANS = 4
 SAMPLE_SEED = 7
 DEFAULT = "luna16"
+#: the synthetic settings of the sample sets (None: :class:`SyntheticConfig`'s defaults; tests
+#: make them small)
+SAMPLE_CONFIG: SyntheticConfig | None = None
 
 
 def _check_target(out: Path) -> None:
@@ -137,7 +140,8 @@ def _is_complete(path: Path) -> bool:
 
 def _writer(format: str):
     def write(path: Path) -> TaskGenerator[Path]:
-        return (yield from iter_write_dataset(path, SAMPLE_SCANS, SAMPLE_SEED, format))
+        return (yield from iter_write_dataset(path, SAMPLE_SCANS, SAMPLE_SEED, format,
+                                              SAMPLE_CONFIG))
 
     return write
 
