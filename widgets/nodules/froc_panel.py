@@ -158,6 +158,7 @@ class FrocPanel(QWidget):
                           for r in model.by_size)
         lines.append(f"Found by size: {sizes}.")
         if peer is not None:
-            lines.append(f"Peer: CPM {peer.cpm:.3f}, {peer.curve.n_false_positives / max(len(peer.scans), 1):.1f} "
-                         "candidates that are not nodules per scan.")
+            per_scan = peer.curve.n_false_positives / max(len(peer.scans), 1)
+            lines.append(f"Peer: CPM {peer.cpm:.3f}; {per_scan:.1f} candidates per scan that "
+                         "are not nodules.")
         return "\n".join(lines)
