@@ -213,6 +213,11 @@ class NodulesWorkspace(RunsMixin, Workspace):
         """The items above the threshold (and every reviewed or drawn one)."""
         return [] if self.document is None else [i for i in self.document if self._shown(i)]
 
+    def outcome(self, item_id: int) -> str | None:
+        """``"tp"``, ``"fp"`` or ``"excluded"`` of a shown item against the truth (None
+        without annotations)."""
+        return self._outcomes.get(item_id)
+
     def _outcome_text(self, _document, item: ReviewItem) -> str:
         return OUTCOME_TEXT.get(self._outcomes.get(item.id, ""), "")
 
