@@ -43,6 +43,11 @@ BACKBONES: Registry = Registry("nodule detector")
 LEVEL_STRIDES = (4, 8, 16, 32)
 #: Input normalisation of the windowed [0, 1] images (lung ≈ 0.1, soft tissue ≈ 0.75).
 IMAGE_MEAN, IMAGE_STD = 0.35, 0.3
+#: Batch-norm momentum of every layer. torchvision's MobileNets use 0.01 (and the SSDlite head
+#: 0.03), fit for ImageNet-length runs: after a few hundred steps their running statistics
+#: are still near their initial values, so in eval mode every anchor scored the same (~0.3)
+#: and a CPU-length training found nothing. 0.1 (PyTorch's default) follows within ~30 steps.
+BN_MOMENTUM = 0.1
 
 
 def _detector_names() -> tuple[str, ...]:
@@ -221,6 +226,9 @@ def create_detector(config: DetectorConfig | None = None, pixel_mm: float = 0.7)
                 nms_thresh=config.nms_iou, detections_per_img=config.max_per_slice,
                 iou_thresh=config.match_iou, topk_candidates=10 * config.max_per_slice)
     model.transform = PlainTransform(IMAGE_MEAN, IMAGE_STD)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = BN_MOMENTUM
     return model
 
 

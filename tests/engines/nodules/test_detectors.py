@@ -88,3 +88,25 @@ def test_local_backbone_weights(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"not a pickle")
     with pytest.raises(ModelError, match="bad.pth: not readable"):
         load_backbone_weights(model, tmp_path / "bad.pth")
+
+
+def test_batch_norm_statistics_follow_a_short_training():
+    """After 30 train-mode batches the running means are those of the data (with
+    torchvision's momentum 0.01 they stayed near their start, and eval mode scored every
+    anchor alike)."""
+    from engines.nodules.detectors import BN_MOMENTUM
+
+    torch.manual_seed(0)
+    net = create_detector(DetectorConfig(arch="ssdlite_mobilenet_v3_small"), 1.5)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.momentum == BN_MOMENTUM for m in norms)
+    first = norms[0]
+    seen = []
+    first.register_forward_hook(lambda _m, args, _out: seen.append(args[0].mean(dim=(0, 2, 3))))
+    net.train()
+    with torch.no_grad():
+        for _ in range(30):
+            net.backbone(net.transform.normalise(torch.rand(2, 3, 64, 64) * 0.2 + 0.6))
+    data_mean = torch.stack(seen).mean(dim=0)
+    assert data_mean.abs().max() > 0.05  # the start (0) is far from the data
+    assert torch.allclose(first.running_mean, data_mean, atol=0.1 * data_mean.abs().max())
