@@ -67,9 +67,13 @@ class OpenedScan:
     def title(self) -> str:
         where = f"scan {self.index + 1}/{len(self.dataset.scans)} of {self.dataset.root.name}" \
             if self.dataset is not None else self.path.name
-        truth = (f", {len(self.nodules)} annotated nodules" if self.nodules is not None
-                 else ", no annotations")
-        return f"{where}: {self.scan.seriesuid} {self.scan.volume.describe()}{truth}"
+        truth = (f" · {len(self.nodules)} annotated nodules" if self.nodules is not None
+                 else " · no annotations")
+        volume = self.scan.volume
+        size = "×".join(str(n) for n in volume.shape[::-1])
+        spacing = "×".join(f"{v:.3g}" for v in volume.spacing_xyz)
+        return (f"{where} · {self.scan.seriesuid} · {size} voxels of {spacing} mm (x×y×z)"
+                f"{truth}")
 
 
 def _is_dicom_folder(path: Path) -> bool:

@@ -82,14 +82,14 @@ class RunsMixin:
         from engines.nodules.candidates import open_review_document
 
         self.detections = detections
-        shown = detections.slices.above(detections.slice_threshold)
-        self.boxes.set_slice_boxes(shown.z, shown.boxes)
         if self.document is None or not len(self.document):
             result = open_review_document(detections, self.opened.path, threshold=0.0)
             self.toolbar.set_threshold(detections.threshold)
             self.set_review(result.document, result.message, result.warning is not None)
         else:
             self._refresh_boxes()
+        self._show_slice_boxes()
+        shown = detections.slices.above(detections.slice_threshold)
         above = len(detections.above())
         text = (f"{detections.seriesuid[-24:]}: {above} candidates at probability ≥ "
                 f"{detections.threshold:.2f} ({len(detections.candidates)} in all), "

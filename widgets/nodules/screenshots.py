@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+SHOWN_FROM = 0.3  # probability from which candidates are listed in the review shot
+
 
 def shots(session) -> list[Path]:
     """The synthetic sample scans with the demo model: Analyze, the review of the best
@@ -39,6 +41,7 @@ def shots(session) -> list[Path]:
     if ws.opened.has_truth:
         ws.toolbar.colour_combo.setCurrentIndex(1)
         ws.toolbar.colour_combo.activated.emit(1)
+    ws.toolbar.set_threshold(SHOWN_FROM)  # the weaker candidates too, as a reviewer scans them
     panel = ws.panel
     accept = next(k for k in panel.keymap.keys if k.text == "Accept")
     reject = next(k for k in panel.keymap.keys if k.text == "Reject")
@@ -52,6 +55,7 @@ def shots(session) -> list[Path]:
         panel.go(1)
     if first is not None:
         panel.set_current(first)
+        ws.zoom_to(ws.document[first])
     shots.append(session.grab("nodules_review"))
 
     if ws.opened.has_truth:

@@ -54,6 +54,8 @@ from widgets.nodules.training_panel import TrainingPanel
 SCAN_FILTER = ("Chest CT (*.mhd *.mha *.nii *.nii.gz *.dcm);;LUNA16 MetaImage (*.mhd *.mha);;"
                "NIfTI (*.nii *.nii.gz);;All files (*)")
 OUTCOME_TEXT = {"tp": "TP", "fp": "FP", "excluded": "excluded"}
+COLUMN_WIDTHS = (40, 80, 28, 60, 56, 64, 56)  # id, state, ✓, score, Ø, slices, truth (px)
+ZOOM_MM = 90.0  # field of view of the axial view zoomed on a candidate
 
 
 def _slices(_document, item: ReviewItem) -> str:
@@ -93,6 +95,8 @@ class NodulesWorkspace(RunsMixin, Workspace):
             extra_field("diameter_mm", "Ø mm", "{:.1f}", "Diameter estimate (mm)"),
             ItemField("slices", "Slices", _slices, tip="Slices the candidate spans"),
             self.outcome_field, NOTE_FIELD])
+        for column, width in enumerate(COLUMN_WIDTHS):
+            self.table.setColumnWidth(column, width)
         self.panel = ReviewPanel(nodules_keymap())
         self.froc = FrocPanel()
         self.training = TrainingPanel()
@@ -162,7 +166,7 @@ class NodulesWorkspace(RunsMixin, Workspace):
         """Show ``opened``: its slices in the lung window, and its autosaved review if any."""
         self.opened = opened
         self.detections = None
-        self.boxes.set_slice_boxes(np.zeros(0, np.int64), np.zeros((0, 4)))
+        self._show_slice_boxes()
         dataset = opened.dataset
         names = [f"{i + 1}: {e.seriesuid[-24:]}" for i, e in enumerate(dataset.scans)] \
             if dataset is not None else [opened.scan.seriesuid[-24:]]
@@ -201,7 +205,18 @@ class NodulesWorkspace(RunsMixin, Workspace):
 
     def _threshold_changed(self, _threshold: float) -> None:
         self._apply_filter()
+        self._show_slice_boxes()
         self._refresh_boxes()
+
+    def _show_slice_boxes(self) -> None:
+        """The 2-D boxes at the model's slice threshold, or the slider's when higher."""
+        detections = self.detections
+        if detections is None:
+            self.boxes.set_slice_boxes(np.zeros(0, np.int64), np.zeros((0, 4)))
+            return
+        shown = detections.slices.above(max(detections.slice_threshold,
+                                            self.toolbar.threshold))
+        self.boxes.set_slice_boxes(shown.z, shown.boxes)
 
     def _shown(self, item: ReviewItem) -> bool:
         return item.reviewed or item.score is None or item.score >= self.toolbar.threshold
@@ -247,6 +262,16 @@ class NodulesWorkspace(RunsMixin, Workspace):
         """Move the crosshair (all three slices) to the centre of ``item``'s box."""
         z0, y0, x0, z1, y1, x1 = item.box
         self.views.set_position(((z0 + z1) / 2 - 0.5, (y0 + y1) / 2 - 0.5, (x0 + x1) / 2 - 0.5))
+
+    def zoom_to(self, item: ReviewItem, field_mm: float = ZOOM_MM) -> None:
+        """Zoom the axial view to ``field_mm`` around ``item``'s box (the other views keep
+        theirs)."""
+        z0, y0, x0, z1, y1, x1 = item.box
+        u, v = self.views.index_to_view("axial", ((z0 + z1) / 2 - 0.5, (y0 + y1) / 2 - 0.5,
+                                                  (x0 + x1) / 2 - 0.5))
+        half = field_mm / 2
+        self.views.panes["axial"].view_box.setRange(xRange=(u - half, u + half),
+                                                    yRange=(v - half, v + half), padding=0)
 
     def _box_edited(self, item_id: int, box) -> None:
         if self.opened is not None:

@@ -36,7 +36,7 @@ def test_analyze_runs_in_a_task_and_draws_the_slice_boxes(qtbot, with_model, hos
         assert "analyze" in ws.tasks  # returned at once; the work is in the runner's thread
     detections = blocker.args[0]
     assert not host.errors and ws.detections is detections
-    shown = detections.slices.above(detections.slice_threshold)
+    shown = detections.slices.above(max(detections.slice_threshold, ws.toolbar.threshold))
     z = int(shown.z[0])
     ws.views.set_position((z, *ws.views.position[1:]))
     ws.boxes.refresh()

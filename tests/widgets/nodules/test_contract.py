@@ -24,7 +24,7 @@ class TestNodulesContract(WorkspaceContract):
 
     def check_drawn(self, ws, detections):
         assert ws.detections is detections and detections.scan is ws.opened.scan
-        shown = detections.slices.above(detections.slice_threshold)
+        shown = detections.slices.above(max(detections.slice_threshold, ws.toolbar.threshold))
         assert len(shown) > 0
         z = ws.views.position[0]
         on_slice = int((shown.z == z).sum())
