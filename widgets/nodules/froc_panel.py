@@ -74,8 +74,9 @@ class FrocPanel(QWidget):
         for row, text in enumerate(labels):
             self.table.setItem(row, 0, QTableWidgetItem(text))
         self.table.setMinimumWidth(300)
-        self.peer_check = QCheckBox("Also score the classical peer (HU threshold, components, "
-                                    "sphericity)")
+        self.peer_check = QCheckBox("Also score the classical peer")
+        self.peer_check.setToolTip("Pre-deep-learning CAD: HU threshold, connected components, "
+                                   "a sphericity and size filter")
         self.peer_check.setChecked(True)
         self.run_buttons = RunButtons("Evaluate on the dataset", self.evaluateRequested,
                                       self.stopRequested)
