@@ -221,7 +221,8 @@ def check_declared(n_elements: int, itemsize: int, path: str | Path, *,
         Bytes that hold those values in the file (default: the whole file's size).
     ratio
         Best compression ratio of the storage (1 for raw data,
-        :data:`MAX_COMPRESSION_RATIO` for DEFLATE).
+        :data:`MAX_COMPRESSION_RATIO` for DEFLATE, ``math.inf`` for codecs without a bound
+        such as JPEG 2000 or LZW, which leaves only ``limit_bytes``).
     limit_bytes
         Largest allocation allowed whatever the file holds (None: no limit).
 
@@ -234,14 +235,15 @@ def check_declared(n_elements: int, itemsize: int, path: str | Path, *,
     if n < 0:
         raise InputError.for_file(path, f"{what} declares a negative size ({n})")
     need = n * int(itemsize)
+    claim = f"{n:,} bytes" if itemsize == 1 else f"{n} values ({size_text(need)})"
     stored = check_file(path) if available is None else int(available)
     if need > stored * ratio:
         how = " even at the best compression ratio" if ratio > 1 else ""
-        raise InputError.for_file(path, f"{what} declares {n} values ({size_text(need)}) but "
-                                        f"the file stores only {size_text(stored)} for "
-                                        f"them{how} (damaged or hostile header)")
+        raise InputError.for_file(path, f"{what} declares {claim} but the file stores only "
+                                        f"{size_text(stored)} for them{how} (damaged or "
+                                        "hostile header)")
     if limit_bytes is not None and need > limit_bytes:
-        raise InputError.for_file(path, f"{what} declares {size_text(need)}, more than the "
+        raise InputError.for_file(path, f"{what} declares {claim}, more than the "
                                         f"{size_text(limit_bytes)} a reader may allocate")
     return n
 

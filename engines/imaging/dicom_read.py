@@ -16,8 +16,8 @@ import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator
+from engines.core.safe_read import reading
 from engines.imaging.dicom_series import SliceHeader, choose_series, group_series, scan_folder
-from engines.imaging.guards import reading
 from engines.imaging.volume import Volume
 
 #: Decoders to prefer where installed, being several times faster than pydicom's first choice
@@ -188,7 +188,7 @@ def _decode(header: SliceHeader, plugin: str) -> np.ndarray:
     import pydicom
     from pydicom.pixels import pixel_array
 
-    with reading(header.path, also=(RuntimeError, NotImplementedError)):
+    with reading(header.path, "DICOM file"):
         ds = pydicom.dcmread(header.path, force=True)
         if "PixelData" not in ds and "FloatPixelData" not in ds:
             raise InputError.for_file(header.path, "no pixel data (a truncated file?)")

@@ -8,13 +8,14 @@ counted, so the caller can say what it left out.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engines.core.errors import InputError
-from engines.imaging.guards import MAX_DECODED_BYTES, check_declared_bytes, reading
+from engines.core.safe_read import check_declared, reading
 
 #: Transfer syntaxes whose pixel data is stored as is (the file size bounds it).
 NATIVE_SYNTAXES = frozenset({"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2"})
@@ -147,7 +148,7 @@ def read_header(path: Path) -> SliceHeader | str:
         When the file claims to be DICOM but its header cannot be parsed, or declares more
         pixel data than it can hold.
     """
-    with reading(path):
+    with reading(path, "DICOM file"):
         return _parse_header(path)
 
 
@@ -174,11 +175,9 @@ def _parse_header(path: Path) -> SliceHeader | str:
     syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or
                  "1.2.840.10008.1.2.1")
     declared = rows * columns * max(bits, 1) // 8
-    if syntax in NATIVE_SYNTAXES:
-        check_declared_bytes(path, declared, path.stat().st_size, what="the pixel data")
-    elif declared > MAX_DECODED_BYTES:
-        check_declared_bytes(path, declared, path.stat().st_size, compressed=True,
-                             what="the pixel data")
+    check_declared(declared, 1, path, available=path.stat().st_size,
+                   ratio=1 if syntax in NATIVE_SYNTAXES else math.inf,
+                   what="the header of the pixel data")
     slope = _number(ds, "RescaleSlope", 1)
     intercept = _number(ds, "RescaleIntercept", 1)
     spacing = _number(ds, "PixelSpacing", 2)

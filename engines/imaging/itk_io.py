@@ -4,7 +4,7 @@ SimpleITK, which gives the geometry in LPS as :class:`Volume` keeps it.
 Declared sizes are checked before SimpleITK reads anything: MetaImage headers by hand
 (:mod:`engines.imaging.metaimage_header`), NIfTI headers with nibabel's lazy loader (header
 dims × data type against the file size for ``.nii``; for ``.nii.gz`` against the deflate ratio
-and :data:`~engines.imaging.guards.MAX_DECODED_BYTES`).
+and :data:`~engines.core.safe_read.MAX_ALLOCATION_BYTES`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from engines.core.errors import InputError
-from engines.imaging.guards import check_declared_bytes, reading
+from engines.core.safe_read import MAX_COMPRESSION_RATIO, check_declared, reading
 from engines.imaging.metaimage_header import check_metaimage, parse_metaimage_header
 from engines.imaging.volume import Volume, compact_values
 
@@ -89,7 +89,7 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
     import nibabel
 
     path = Path(path)
-    with reading(path, also=(nibabel.spatialimages.HeaderDataError,)):
+    with reading(path, "NIfTI file"):
         image = nibabel.load(path)          # the header only; data stay on disk
         if not isinstance(image, nibabel.Nifti1Image | nibabel.Nifti2Image):
             raise InputError.for_file(path, f"a {type(image).__name__}, not NIfTI")
@@ -102,10 +102,12 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
     declared = math.prod(shape) * itemsize
     size = path.stat().st_size
     if path.name.lower().endswith(".gz"):
-        check_declared_bytes(path, declared, size, compressed=True, what="the voxels")
+        check_declared(declared, 1, path, available=size, ratio=MAX_COMPRESSION_RATIO,
+                       what="the header of the voxels")
         check_gzip_complete(path, offset + declared)
     else:
-        check_declared_bytes(path, declared, size - offset, what="the voxels")
+        check_declared(declared, 1, path, available=size - offset,
+                       what="the header of the voxels")
     return shape
 
 
@@ -117,13 +119,13 @@ def check_gzip_complete(path: Path, expected: int) -> None:
     file, or several gzip members) the stream is decompressed once, in 1 MiB chunks that are
     thrown away, up to ``expected`` bytes.
     """
-    with reading(path), open(path, "rb") as handle:
+    with reading(path, "gzip file"), open(path, "rb") as handle:
         handle.seek(-4, os.SEEK_END)
         (trailer,) = struct.unpack("<I", handle.read(4))
     if trailer == expected % 2**32:
         return
     total = 0
-    with reading(path), gzip.open(path, "rb") as stream:
+    with reading(path, "gzip file"), gzip.open(path, "rb") as stream:
         while total < expected:
             chunk = stream.read(min(2**20, expected - total))
             if not chunk:
@@ -162,7 +164,7 @@ def read_itk(path: str | Path) -> Volume:
         modality = "" if modality == "UNKNOWN" else modality
     else:
         check_nifti(path)
-    with reading(path, also=(RuntimeError,)):
+    with reading(path, "image file"):
         image = sitk.ReadImage(str(path), imageIO=IMAGE_IO[kind])
     volume = from_sitk(image, source=path, metadata=metadata)
     spacing, origin = volume.spacing_xyz, volume.origin_xyz

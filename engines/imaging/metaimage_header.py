@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engines.core.errors import InputError
-from engines.imaging.guards import check_declared_bytes, reading
+from engines.core.safe_read import MAX_COMPRESSION_RATIO, check_declared, reading
 
 #: Bytes of an element of each MetaImage ``ElementType``.
 ELEMENT_BYTES = {
@@ -71,7 +71,7 @@ def parse_metaimage_header(path: str | Path) -> MetaHeader:
         Not a MetaImage header, missing or malformed keys, a data file list or pattern.
     """
     path = Path(path)
-    with reading(path), open(path, "rb") as handle:
+    with reading(path, "MetaImage header"), open(path, "rb") as handle:
         head = handle.read(MAX_HEADER_BYTES)
     fields: dict[str, str] = {}
     offset = 0
@@ -147,9 +147,7 @@ def check_metaimage(path: str | Path) -> MetaHeader:
                     path, f"CompressedDataSize {header.compressed_size:,} is more than the "
                           f"{available:,} bytes in {header.data_file.name}")
             available = header.compressed_size
-        check_declared_bytes(path, header.data_bytes, available, compressed=True,
-                             what=f"the voxels in {header.data_file.name}")
-    else:
-        check_declared_bytes(path, header.data_bytes, available,
-                             what=f"the voxels in {header.data_file.name}")
+    check_declared(header.data_bytes, 1, path, available=available,
+                   ratio=MAX_COMPRESSION_RATIO if header.compressed else 1,
+                   what=f"the header of the voxels in {header.data_file.name}")
     return header

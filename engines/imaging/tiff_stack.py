@@ -22,17 +22,11 @@ import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator
-from engines.imaging.guards import MAX_DECODED_BYTES, check_declared_bytes, reading
+from engines.core.safe_read import check_declared, reading
 from engines.imaging.tiff_spacing import FileSpacing, file_spacing
 from engines.imaging.volume import Volume, compact_values
 
 TIFF_SUFFIXES = (".tif", ".tiff")
-
-
-def _tiff_errors() -> tuple[type[BaseException], ...]:
-    import tifffile
-
-    return (tifffile.TiffFileError, RuntimeError)
 
 
 class _LoggedErrors(logging.Handler):
@@ -56,7 +50,7 @@ def _open_tiff(path: Path) -> Iterator:
     logger = logging.getLogger("tifffile")
     logger.addHandler(handler)
     try:
-        with reading(path, also=_tiff_errors()), tifffile.TiffFile(path) as tif:
+        with reading(path, "TIFF file"), tifffile.TiffFile(path) as tif:
             yield tif
             if handler.messages:
                 detail = handler.messages[-1].split("> ", 1)[-1]
@@ -116,10 +110,8 @@ def _check_strips(path: Path, pages, declared: int, compressed: bool) -> None:
                 raise InputError.for_file(path, "pixel data runs past the end of the file "
                                                 "(truncated)")
             total += count
-    if compressed:
-        check_declared_bytes(path, declared, MAX_DECODED_BYTES, what="the pages")
-    else:
-        check_declared_bytes(path, declared, total, what="the pages")
+    check_declared(declared, 1, path, available=total, ratio=math.inf if compressed else 1,
+                   what="the header of the pages")
 
 
 def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
@@ -151,15 +143,15 @@ def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
         compressed = int(key.compression) != 1
         contiguous = stack.dataoffset is not None and not compressed
         if contiguous:
-            check_declared_bytes(path, declared, path.stat().st_size - stack.dataoffset,
-                                 what="the pages")
+            check_declared(declared, 1, path, available=path.stat().st_size - stack.dataoffset,
+                           what="the header of the pages")
         else:
             _check_strips(path, stack.pages, declared, compressed)
         spacing, notes, source = resolve_spacing(file_spacing(tif), spacing_xyz, path.name)
         array = None if contiguous else compact_values(stack.asarray().reshape(shape))
         big = tif.is_bigtiff
     if array is None:
-        with reading(path, also=_tiff_errors()):
+        with reading(path, "TIFF file"):
             array = tifffile.memmap(path, mode="c").reshape(shape)
     metadata = {"reader": "tifffile" + (" (memory-mapped)" if contiguous else ""),
                 "spacing_source": source, "bigtiff": big, "warnings": warnings + notes}
@@ -209,7 +201,7 @@ def read_tiff_folder(folder: str | Path, *, spacing_xyz=None) -> TaskGenerator[V
     yield Progress(0.05, f"{len(files)} TIFF headers read")
     array = np.empty((len(files), *expected[0]), expected[1])
     for k, path in enumerate(files):
-        with reading(path, also=_tiff_errors()):
+        with reading(path, "TIFF file"):
             array[k] = tifffile.imread(path).reshape(expected[0])
         if k % 16 == 15:
             yield Progress(0.05 + 0.95 * (k + 1) / len(files), f"slice {k + 1}/{len(files)}")
