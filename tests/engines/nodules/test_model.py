@@ -76,8 +76,11 @@ def test_foreign_or_broken_files_are_model_errors(detector, tmp_path):
 
 
 def test_bundled_demo_model_reaches_its_recorded_figures():
-    """Two fresh synthetic scans (a seed the model never saw) against the sidecar's
-    validation figures; a small sample, so a tolerance."""
+    """Two fresh synthetic scans (a seed the model never saw, 9 nodules) against the sidecar's
+    validation figures (per-slice recall 0.44, CPM 0.25 on 6 scans); a small sample, so a
+    tolerance. The demo model got recall 0.84 and CPM 0.35 here, an untrained one 0 and 0.
+    Per-slice precision at the low slice threshold is dominated by how many vessel cuts a
+    scan has, so it is not compared."""
     from engines.core.froc import Findings
     from engines.core.model import demo_model_path
     from engines.nodules.detect import detect_scan
@@ -100,6 +103,9 @@ def test_bundled_demo_model_reaches_its_recorded_figures():
                            np.array([n.diameter_mm for n in synthetic.nodules]))
         outcomes.append(scan_outcome(detect_scan(model, scan), nodules, None, group=index))
     result = summarise(outcomes, model.threshold, model.slice_threshold, bootstrap=10)
-    assert result.counts.recall >= recorded["recall"] - 0.06
-    assert result.counts.precision >= recorded["precision"] - 0.25
-    assert result.cpm >= recorded["cpm"] - 0.25
+    counts = result.counts
+    assert counts.recall >= recorded["recall"] - 0.1
+    assert result.cpm >= recorded["cpm"] / 2  # 9 nodules: CPM moves in steps of 1/9
+    # by the definitions, not the paper's swapped Table 3
+    assert counts.precision == pytest.approx(counts.tp / (counts.tp + counts.fp))
+    assert counts.recall == pytest.approx(counts.tp / (counts.tp + counts.fn))
