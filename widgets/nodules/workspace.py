@@ -55,7 +55,7 @@ SCAN_FILTER = ("Chest CT (*.mhd *.mha *.nii *.nii.gz *.dcm);;LUNA16 MetaImage (*
                "NIfTI (*.nii *.nii.gz);;All files (*)")
 OUTCOME_TEXT = {"tp": "TP", "fp": "FP", "excluded": "excluded"}
 COLUMN_WIDTHS = (40, 80, 28, 60, 56, 64, 56)  # id, state, ✓, score, Ø, slices, truth (px)
-ZOOM_MM = 90.0  # field of view of the axial view zoomed on a candidate
+ZOOM_MM = 150.0  # field of view of the axial view zoomed on a candidate
 
 
 def _slices(_document, item: ReviewItem) -> str:
@@ -112,6 +112,7 @@ class NodulesWorkspace(RunsMixin, Workspace):
         left.addWidget(self.table)
         left.addWidget(self.panel)
         left.setStretchFactor(0, 1)
+        left.setSizes([430, 360])  # room for the panel's wrapped "Where" and "Extras" lines
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
