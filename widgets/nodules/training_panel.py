@@ -90,7 +90,12 @@ class TrainingPanel(QWidget):
 
     def set_configs(self, detector: DetectorConfig, preprocess: PreprocessConfig,
                     train: TrainConfig) -> None:
-        """Show the settings in the editors."""
+        """Show the settings in the editors (and their preset's name when they are one)."""
+        name = next((k for k, v in PRESETS.items() if v == (detector, preprocess, train)), None)
+        if name is not None and name != self.preset_combo.currentText():
+            self.preset_combo.blockSignals(True)
+            self.preset_combo.setCurrentText(name)
+            self.preset_combo.blockSignals(False)
         self.detector_form.set_value(detector)
         self.preprocess_form.set_value(preprocess)
         self.form.set_value(train)

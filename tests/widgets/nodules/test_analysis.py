@@ -83,3 +83,16 @@ def test_training_draws_curves_and_sets_the_model(qtbot, workspace, host):
     x, _ = ws.training.curves.curves["val_ap"].getData()
     assert len(x) == 2
     assert "Trained" in ws.training.status.text()
+
+
+def test_a_preset_fills_the_forms_and_is_named_when_set_in_code(workspace):
+    from widgets.nodules.training_panel import PRESETS
+
+    panel = workspace.training
+    names = list(PRESETS)
+    panel.preset_combo.setCurrentText(names[2])
+    assert panel.configs("cpu")[0] == PRESETS[names[2]][0]
+    panel.set_configs(*PRESETS[names[1]])
+    assert panel.preset_combo.currentText() == names[1]
+    detector, preprocess, train = panel.configs("cpu")
+    assert (detector, preprocess) == PRESETS[names[1]][:2] and train.steps == 60
