@@ -16,7 +16,9 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="lablens-tests-"))
 os.environ["LABLENS_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ["XDG_CONFIG_HOME"] = str(_SESSION_DIR / "config")  # QSettings goes here
 
-SHARED_SPECTRA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "spectra"
+SHARED_SPECTRA = Path(os.environ.get(  # a worktree elsewhere points here at the shared data
+    "LABLENS_SHARED_SPECTRA",
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "spectra"))
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ from app.cli.common import (
     write_json,
 )
 
+VARIED = "mixed19"
+
 
 def register(parser: argparse.ArgumentParser):
     from engines.spectrum.evaluation import EvaluateConfig
@@ -36,8 +38,12 @@ def register(parser: argparse.ArgumentParser):
     p.add_argument("--out", type=Path, required=True, help="folder to write DIR/<library>/...")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--library", action="append", metavar="NAME",
-                   help=f"only this library (repeatable; default all: {', '.join(LABELS)})")
-    p.add_argument("--measurements", type=int, default=2, help="long measurements per class")
+                   help=f"only this library (repeatable; default all: {', '.join(LABELS)}); "
+                        f"{VARIED}: 19 materials measured like a real library (3-12 .Spe files "
+                        "per class with their own calibrations, live times and resolutions, "
+                        "split by file into train/ and test/)")
+    p.add_argument("--measurements", type=int, default=2,
+                   help=f"long measurements per class (not for {VARIED})")
     p.set_defaults(handler=_sample)
 
     p = verbs.add_parser("info", help="summary of a spectrum file, dataset folder or model")
@@ -55,6 +61,22 @@ def register(parser: argparse.ArgumentParser):
     add_json_option(p)
     p.set_defaults(handler=_train)
 
+    p = verbs.add_parser("calibrate", help="choose the ML fallback level and calibrate the "
+                                           "'not in the library' test of a saved model")
+    add_model_option(p)
+    p.add_argument("--data", type=Path, required=True, help="the model's reference library")
+    p.add_argument("--out", type=Path, required=True, help="where to save the calibrated model")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration draws")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="significance of the open-set test (default 0.01)")
+    p.add_argument("--no-hybrid", dest="hybrid", action="store_false",
+                   help="no ML fallback: the network calls at every count level")
+    p.add_argument("--no-open-set", dest="open_set", action="store_false",
+                   help="no open-set calibration")
+    add_device_option(p)
+    add_json_option(p)
+    p.set_defaults(handler=_calibrate)
+
     p = verbs.add_parser("evaluate", help="accuracy per count level: CNN vs ML, NCC, chi2")
     add_model_option(p)
     p.add_argument("--data", type=Path, required=True, help="held-out DIR/<material>/<spectra>")
@@ -69,6 +91,8 @@ def register(parser: argparse.ArgumentParser):
     p.add_argument("--counts", type=int, help="classify a seeded RSM-3 draw of K counts")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws (file i: seed + i)")
     p.add_argument("--top", type=int, default=3, help="classes listed per file")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="significance of the 'not in the library' test (default: the model's)")
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(handler=_classify)
@@ -96,13 +120,16 @@ def _load_library(folder: Path, grid):
 def _sample(args: argparse.Namespace) -> int:
     from engines.spectrum.samples import LABELS
     from engines.spectrum.synthetic import iter_sample_library, library_spec
+    from engines.spectrum.synthetic.varied import iter_varied_library
 
     names = args.library or list(LABELS)
     for name in names:
-        library_spec(name)  # unknown names fail before anything is written
+        if name != VARIED:
+            library_spec(name)  # unknown names fail before anything is written
     for name in names:
-        root = run_with_bar(iter_sample_library(args.out, name, args.seed, args.measurements),
-                            f"writing {name}")
+        task = (iter_varied_library(args.out, name, args.seed) if name == VARIED else
+                iter_sample_library(args.out, name, args.seed, args.measurements))
+        root = run_with_bar(task, f"writing {name}")
         print(f"{name}: {root}")
     return 0
 
@@ -141,6 +168,47 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from engines.core.errors import InputError
+    from engines.spectrum.calibrate import iter_calibrate
+
+    if args.alpha is not None and not 0.0 < args.alpha < 1.0:
+        raise InputError(f"--alpha must be in (0, 1), got {args.alpha}")
+    classifier = _load_model(args.model, args.device)
+    library = _load_library(args.data, classifier.grid)
+    half = _stored_half(args.model)
+    run_with_bar(iter_calibrate(classifier, library, seed=args.seed, hybrid=args.hybrid,
+                                open_set=args.open_set), "calibrating")
+    if args.alpha is not None and classifier.open_set is not None:
+        classifier.open_set = dataclasses.replace(classifier.open_set, alpha=args.alpha)
+    path = classifier.save(args.out, half=half)
+    hybrid = classifier.metrics.get("hybrid", {})
+    print(f"saved {path}")
+    for row in hybrid.get("levels", []):
+        print(f"  {row['counts']:>8,} counts: network {row['network_accuracy']:.4f}, "
+              f"ML peer {row['ml_accuracy']:.4f}")
+    print("calls: " + (f"the ML peer below {classifier.fallback_counts:,} counts, the network "
+                       "above" if classifier.fallback_counts else "the network at every level"))
+    write_json(args.json, {"model": str(path), "fallback_counts": classifier.fallback_counts,
+                           "hybrid": hybrid, "open_set": None if classifier.open_set is None
+                           else classifier.open_set.to_json()})
+    return 0
+
+
+def _stored_half(model: str) -> bool:
+    """Whether a saved model keeps fp16 weights (its sidecar says so)."""
+    from engines.core.checkpoint import model_paths
+    from engines.core.model import resolve_model_path
+
+    try:
+        sidecar = model_paths(resolve_model_path(model, "spectrum"))[1]
+        return bool(json.loads(sidecar.read_text()).get("stored_half"))
+    except (OSError, ValueError, LookupError):
+        return False
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from engines.spectrum.evaluation import EvaluateConfig, evaluate, format_table
 
@@ -159,21 +227,34 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _classify(args: argparse.Namespace) -> int:
+    from engines.core.errors import InputError
     from engines.spectrum.analysis import analyze_spectra, classification_record
     from engines.spectrum.readers import read_spectrum
 
+    if args.alpha is not None and not 0.0 < args.alpha < 1.0:
+        raise InputError(f"--alpha must be in (0, 1), got {args.alpha}")
     spectra = [read_spectrum(path) for path in args.files]
     classifier = _load_model(args.model, args.device)
-    analyses = run_with_bar(analyze_spectra(classifier, spectra, args.counts, args.seed),
-                            "classifying")
+    analyses = run_with_bar(analyze_spectra(classifier, spectra, args.counts, args.seed,
+                                            args.alpha), "classifying")
     results = [classification_record(analysis, args.top) for analysis in analyses]
     for path, analysis, record in zip(args.files, analyses, results, strict=True):
         others = ", ".join(f"{t['class']} {t['probability']:.3f}" for t in record["top"][1:])
         when = f", {analysis.live_time_s:.3f} s" if analysis.live_time_s else ""
-        print(f"{path.name}: {analysis.predicted} ({analysis.confidence:.3f})"
+        fit = "" if record["p_fit"] is None else (
+            f"; fit p = {record['p_fit']:.2g}" + ("" if record["p_network"] is None
+                                                  else f", features p = {record['p_network']:.2g}"))
+        called = " by the ML peer" if analysis.method == "ml" else ""
+        print(f"{path.name}: {analysis.verdict} ({analysis.confidence:.3f}{called}{fit})"
               f"{'; next: ' + others if others else ''}  "
               f"[{analysis.total_counts:.0f} counts{when}]")
+        if analysis.coverage < 0.95:
+            print(f"  the spectrum covers only {analysis.coverage:.0%} of the model's energy "
+                  "range")
+    alpha = args.alpha if args.alpha is not None else (
+        classifier.open_set.alpha if classifier.open_set is not None else None)
     write_json(args.json, {"model": args.model, "counts": args.counts, "seed": args.seed,
+                           "alpha": alpha, "fallback_counts": classifier.fallback_counts,
                            "classes": classifier.classes, "results": results})
     return 0
 
@@ -207,9 +288,13 @@ def _live(args: argparse.Namespace) -> int:
     result = run_with_bar(acquire(classifier, spectrum, config), "acquiring")
     if result.decided_class is None:
         top = int(result.probabilities[-1].argmax())
+        if result.in_library is not None and not result.in_library[-1]:
+            reason = f"not in the library (closest: {result.classes[top]})"
+        else:
+            reason = (f"top class {result.classes[top]} {result.probabilities[-1, top]:.3f} < "
+                      f"{config.threshold}")
         print(f"{args.file.name}: no decision within {result.times_s[-1]:.2f} s "
-              f"({result.total_counts[-1]:.0f} counts); top class {result.classes[top]} "
-              f"{result.probabilities[-1, top]:.3f} < {config.threshold}")
+              f"({result.total_counts[-1]:.0f} counts); {reason}")
     else:
         step = int(np.argmax(result.times_s >= result.decision_time_s))
         print(f"{args.file.name}: {result.decided_name} at {result.decision_time_s:.2f} s live "
@@ -219,7 +304,8 @@ def _live(args: argparse.Namespace) -> int:
                            "classes": result.classes, "decision_time_s": result.decision_time_s,
                            "decided": result.decided_name, "times_s": result.times_s,
                            "total_counts": result.total_counts,
-                           "probabilities": result.probabilities})
+                           "probabilities": result.probabilities,
+                           "in_library": result.in_library})
     return 0
 
 

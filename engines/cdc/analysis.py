@@ -45,12 +45,16 @@ class EventTable:
         return int(rows[0]) if rows.size else -1
 
     def rows(self, purity: np.ndarray | None = None, retention: np.ndarray | None = None,
-             threshold: float | None = None) -> tuple[list[str], list[list[Any]]]:
-        """CSV header and rows; purity/retention (N,) at ``threshold`` when given (NaN -> "")."""
+             threshold: float | None = None, pt_mev: np.ndarray | None = None
+             ) -> tuple[list[str], list[list[Any]]]:
+        """CSV header and rows; purity/retention (N,) at ``threshold`` and the fitted p_T
+        (MeV/c) when given (NaN -> "")."""
         header = ["event_number", "hits", "occupancy", "signal_hits"]
         scored = purity is not None and retention is not None
         if scored:
             header += ["threshold", "purity", "retention"]
+        if pt_mev is not None:
+            header.append("pt_mev")
         rows = []
         for i in range(len(self)):
             row: list[Any] = [int(self.event_number[i]), int(self.n_hits[i]),
@@ -59,6 +63,8 @@ class EventTable:
             if scored:
                 row += [f"{threshold:.6g}", *("" if not np.isfinite(v) else f"{v:.5f}"
                                               for v in (purity[i], retention[i]))]
+            if pt_mev is not None:
+                row.append("" if not np.isfinite(pt_mev[i]) else f"{pt_mev[i]:.3f}")
             rows.append(row)
         return header, rows
 
@@ -188,33 +194,73 @@ class ScoredCells:
 
 
 @dataclass
+class ScoreSet:
+    """One scorer's scores of a whole file.
+
+    Attributes
+    ----------
+    cells : ScoredCells
+        Cell scores of every event.
+    hit_scores : list of N (n_hits,) float32
+        Per-hit scores (what a predictions file stores).
+    threshold
+        The scorer's default cut.
+    curve
+        Cell-level purity–retention curve (None without truth).
+    name
+        What produced the scores, for titles (e.g. ``"U-Net light-w32 + track fit"``).
+    """
+
+    cells: ScoredCells
+    hit_scores: list[np.ndarray]
+    threshold: float
+    curve: CurveSummary | None
+    name: str
+
+
+@dataclass
 class FileAnalysis:
     """Scores of a whole file and, with truth, its purity–retention curves.
 
     Attributes
     ----------
-    model : ScoredCells
-        Cell scores of every event.
-    hit_scores : list of N (n_hits,) float32
-        Per-hit scores (what a predictions file stores).
-    threshold
-        The scorer's default cut (the model's threshold, or the one stored with predictions).
+    unet : ScoreSet
+        The U-Net's scores (or the scores stored in a predictions file).
+    fitted : ScoreSet or None
+        The U-Net + track fit's combined scores (None for stored scores).
+    fits : list of N TrackFit or None
+        The fitted circle of every event.
     has_truth
         All events carry truth: curves and purity/retention are defined.
-    model_curve, peer_curve
-        Cell-level curves of the model and of the GBDT peer (None when not computed).
-    scorer
-        What produced the scores, for titles (e.g. ``"U-Net efficientnet-b0"``).
+    peer_curve
+        Cell-level curve of the GBDT peer (None when not computed).
+    peer_unavailable
+        Why the peer was asked for but could not be cross-fitted (e.g. a file with one signal
+        window), else None.
     """
 
-    model: ScoredCells
-    hit_scores: list[np.ndarray]
-    threshold: float
+    unet: ScoreSet
+    fitted: ScoreSet | None
+    fits: list | None
     has_truth: bool
-    model_curve: CurveSummary | None = None
     peer_curve: CurveSummary | None = None
-    scorer: str = "model"
+    peer_unavailable: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def scores(self, use_fit: bool = True) -> ScoreSet:
+        """The combined scores when asked for and present, else the U-Net's."""
+        return self.fitted if use_fit and self.fitted is not None else self.unet
+
+    @property
+    def from_model(self) -> bool:
+        """Whether the scores come from the loaded model (not from a predictions file)."""
+        return self.fitted is not None
+
+    def pt_mev(self) -> np.ndarray:
+        """Fitted p_T of every event, (N,) float64, NaN where no track was found."""
+        if not self.fits:
+            return np.full(len(self.unet.cells), np.nan)
+        return np.array([f.pt_mev if f.found else np.nan for f in self.fits])
 
 
 def _all_truth(events: Sequence[Event]) -> bool:
@@ -224,14 +270,17 @@ def _all_truth(events: Sequence[Event]) -> bool:
 
 def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
                  batch_size: int = 16, peer_config=None) -> Generator[Progress, None, FileAnalysis]:
-    """Score every event with ``segmenter`` (a :class:`engines.cdc.model.CdcSegmenter`).
+    """Score every event with ``segmenter`` (a :class:`engines.cdc.model.CdcSegmenter`) and
+    fit its track (:mod:`engines.cdc.trackfit`).
 
     With ``with_peer`` and truth in every event, the GBDT peer is also fitted and scored
-    (:func:`engines.cdc.evaluation.iter_evaluate`, reusing the model's scores); without truth
-    the peer is skipped. ``peer_config`` is its :class:`engines.cdc.peer.PeerConfig`.
+    (:func:`engines.cdc.peer.iter_cross_fit`); without truth the peer is skipped.
+    ``peer_config`` is its :class:`engines.cdc.peer.PeerConfig`.
     """
-    from engines.cdc.evaluation import iter_evaluate
-    from engines.cdc.model import Prediction
+    from engines.cdc.images import cell_scores_to_hits
+    from engines.cdc.metrics import hit_scores_to_cells
+    from engines.cdc.peer import iter_cross_fit
+    from engines.cdc.trackfit import iter_fit_events
 
     n = len(events)
     if n == 0:
@@ -240,60 +289,123 @@ def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
         raise InputError(f"the peer comparison handles at most {PEER_MAX_EVENTS} events, "
                          f"the file has {n}; analyze without the peer")
     peer_span = 0.4 if with_peer else 0.0
-    parts, hit_scores = [], []
+    span = 1.0 - peer_span
+    fit_config = segmenter.fit_config()
+    unet_parts, fit_parts, hit_scores, fit_hits, fits = [], [], [], [], []
     for start in range(0, n, CHUNK_EVENTS):
         chunk = list(events[start:start + CHUNK_EVENTS])
-        prediction = yield from forward(
-            segmenter.iter_predict(chunk, batch_size), (1.0 - peer_span) * start / n,
-            (1.0 - peer_span) * len(chunk) / n, f"model, events {start + 1}–{start + len(chunk)}"
-                                                f" of {n}: ")
-        parts.append(ScoredCells.from_cell_scores(chunk, prediction.cell_scores))
+        where = f"events {start + 1}–{start + len(chunk)} of {n}: "
+        prediction = yield from forward(segmenter.iter_predict(chunk, batch_size),
+                                        span * start / n, 0.8 * span * len(chunk) / n,
+                                        "model, " + where)
+        fitted = yield from forward(iter_fit_events(chunk, prediction.cell_scores, fit_config),
+                                    span * (start + 0.8 * len(chunk)) / n,
+                                    0.2 * span * len(chunk) / n, "track fit, " + where)
+        unet_parts.append(ScoredCells.from_cell_scores(chunk, prediction.cell_scores))
+        fit_parts.append(ScoredCells.from_cell_scores(chunk, fitted.cell_scores))
         hit_scores.extend(prediction.hit_scores)
-    model = ScoredCells.concatenate(parts)
+        fit_hits.extend(cell_scores_to_hits(chunk, fitted.cell_scores, segmenter.image_config,
+                                            segmenter.density))
+        fits.extend(fitted.fits)
     all_events = events if isinstance(events, list) else list(events)
     truth = _all_truth(all_events)
-    analysis = FileAnalysis(model, hit_scores, segmenter.threshold, truth,
-                            model.summary() if truth else None,
-                            scorer=f"U-Net {segmenter.encoder}")
+    unet = ScoredCells.concatenate(unet_parts)
+    combined = ScoredCells.concatenate(fit_parts)
+    name = f"U-Net {segmenter.encoder}"
+    analysis = FileAnalysis(
+        ScoreSet(unet, hit_scores, segmenter.threshold, unet.summary() if truth else None,
+                 name),
+        ScoreSet(combined, fit_hits, fit_config.threshold,
+                 combined.summary() if truth else None, f"{name} + track fit"),
+        fits, truth)
     if with_peer and truth:
-        evaluation = yield from forward(
-            iter_evaluate(segmenter, all_events, with_peer=True, peer_config=peer_config,
-                          prediction=Prediction(model.dense(), hit_scores)),
-            1.0 - peer_span, peer_span)
-        analysis.peer_curve = evaluation.peer.cell
+        from engines.cdc.metrics import cell_level
+
+        try:
+            peer_scores = yield from forward(iter_cross_fit(all_events, peer_config),
+                                             1.0 - peer_span, peer_span)
+        except InputError as exc:  # too few events with signal to cross-fit
+            analysis.peer_unavailable = str(exc)
+        else:
+            analysis.peer_curve = cell_level(all_events, hit_scores_to_cells(all_events,
+                                                                              peer_scores))
     yield Progress(1.0, f"analyzed {n} events")
     return analysis
 
 
 def write_analysis(path: str | Path, events: Sequence[Event], analysis: FileAnalysis,
-                   segmenter=None, source: str | Path | None = None) -> Path:
-    """Write the scored hits of ``analysis`` as a predictions file (our HDF5 format), with the
-    one metadata layout that :func:`analysis_from_stored_scores` reads back: ``threshold``,
-    ``scorer``, ``source`` and, for a model's scores, its ``encoder`` and ``image_config``."""
+                   segmenter=None, source: str | Path | None = None,
+                   use_fit: bool = True) -> Path:
+    """Write the scored hits of ``analysis`` (the combined U-Net + fit scores, or the U-Net's
+    with ``use_fit`` False) as a predictions file (our HDF5 format), with the one metadata
+    layout that :func:`analysis_from_stored_scores` reads back: ``threshold``, ``scorer``,
+    ``source`` and, for a model's scores, its ``encoder`` and ``image_config``."""
     from engines.cdc.hdf5_io import write_predictions
 
-    metadata: dict[str, Any] = {"threshold": analysis.threshold, "scorer": analysis.scorer,
+    scores = analysis.scores(use_fit)
+    metadata: dict[str, Any] = {"threshold": scores.threshold, "scorer": scores.name,
                                 "source": str(source) if source else ""}
     if segmenter is not None:
         metadata.update(encoder=segmenter.encoder,
                         image_config=segmenter.image_config.to_json())
-    return write_predictions(path, events, analysis.hit_scores, metadata)
+    return write_predictions(path, events, scores.hit_scores, metadata)
+
+
+def event_report(events: Sequence[Event], analysis: FileAnalysis) -> list[dict[str, Any]]:
+    """One row per event: number, hits, hit cells, cells kept by the U-Net and by U-Net + fit
+    at their thresholds, the fitted track (found, p_T, cells) and, with truth, signal cells
+    and the event's purity and retention with the fit."""
+    unet, fitted = analysis.unet, analysis.scores(True)
+    u_purity, u_retention = unet.cells.per_event(unet.threshold)
+    f_purity, f_retention = fitted.cells.per_event(fitted.threshold)
+    rows = []
+    for i, event in enumerate(events):
+        _cells, u_score, signal = unet.cells.of_event(i)
+        _cells, f_score, _signal = fitted.cells.of_event(i)
+        row: dict[str, Any] = {"event_number": event.event_number, "hits": event.n_hits,
+                               "hit_cells": int(len(u_score)),
+                               "kept_cells_unet": int(np.count_nonzero(u_score
+                                                                       >= unet.threshold)),
+                               "kept_cells": int(np.count_nonzero(f_score >= fitted.threshold))}
+        if analysis.fits:
+            row["track"] = analysis.fits[i].to_json()
+        if event.has_truth:
+            row.update(signal_cells=int(np.count_nonzero(signal)),
+                       purity=_number(f_purity[i]), retention=_number(f_retention[i]),
+                       purity_unet=_number(u_purity[i]), retention_unet=_number(u_retention[i]))
+        rows.append(row)
+    return rows
+
+
+def _number(value: float) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), 5)
 
 
 def iter_analyze_file(segmenter, data: str | Path, out: str | Path, batch_size: int = 16
                       ) -> Generator[Progress, None, dict[str, Any]]:
-    """Score every hit of an event file and write the predictions file ``out``; returns what
-    ``cdc analyze`` reports: ``out``, ``events``, ``hits``, ``hits_above_threshold``,
-    ``threshold``."""
+    """Score every hit of an event file, fit the tracks and write the predictions file
+    ``out`` (U-Net + fit scores); returns what ``cdc analyze`` reports: ``out``, ``events``,
+    ``hits``, ``hits_above_threshold``, ``threshold``, ``tracks_found``, the whole-file
+    purity/retention with truth, and ``per_event`` (:func:`event_report`)."""
     from engines.cdc.io import read_events
 
     events = read_events(data, lazy=False)
     analysis = yield from iter_analyze(segmenter, events, batch_size=batch_size)
     write_analysis(out, events, analysis, segmenter, data)
-    scores = np.concatenate(analysis.hit_scores) if analysis.hit_scores else np.zeros(0)
-    return {"out": str(out), "events": len(events), "hits": int(scores.size),
-            "hits_above_threshold": int(np.count_nonzero(scores >= segmenter.threshold)),
-            "threshold": segmenter.threshold}
+    fitted = analysis.scores(True)
+    scores = np.concatenate(fitted.hit_scores) if fitted.hit_scores else np.zeros(0)
+    result: dict[str, Any] = {
+        "out": str(out), "events": len(events), "hits": int(scores.size),
+        "scores": "U-Net + track fit", "threshold": fitted.threshold,
+        "hits_above_threshold": int(np.count_nonzero(scores >= fitted.threshold)),
+        "unet_threshold": analysis.unet.threshold,
+        "tracks_found": int(sum(f.found for f in analysis.fits or []))}
+    if analysis.has_truth:
+        for key, scored in (("with_fit", fitted), ("unet", analysis.unet)):
+            purity, retention = scored.cells.overall(scored.threshold)
+            result[key] = {"purity": _number(purity), "retention": _number(retention)}
+    result["per_event"] = event_report(events, analysis)
+    return result
 
 
 def analysis_from_stored_scores(events: Sequence[Event]) -> FileAnalysis | None:
@@ -311,20 +423,24 @@ def analysis_from_stored_scores(events: Sequence[Event]) -> FileAnalysis | None:
     except (TypeError, ValueError):
         threshold = 0.5
     truth = _all_truth(events)
-    return FileAnalysis(model, hit_scores, min(max(threshold, 0.0), 1.0), truth,
-                        model.summary() if truth else None,
-                        scorer=f"stored scores ({metadata.get('encoder', 'unknown model')})",
+    scorer = metadata.get("scorer") or metadata.get("encoder", "unknown model")
+    return FileAnalysis(ScoreSet(model, hit_scores, min(max(threshold, 0.0), 1.0),
+                                 model.summary() if truth else None,
+                                 f"stored scores ({scorer})"), None, None, truth,
                         metadata=dict(metadata))
 
 
 @dataclass
 class OpenedFile:
-    """What opening a file yields: the events, their table and stored scores (if any)."""
+    """What opening a file yields: the events, their table, stored scores (if any), the
+    colour scales of its data and whether it names trigger counters."""
 
     events: EventFile
     table: EventTable
     analysis: FileAnalysis | None
     path: Path | None = None
+    scales: Any = None
+    trigger_counters: bool = False
 
 
 def iter_open_events(path: str | Path) -> Generator[Progress, None, OpenedFile]:
@@ -337,6 +453,10 @@ def iter_open_events(path: str | Path) -> Generator[Progress, None, OpenedFile]:
     events = read_events(path)
     if len(events) == 0:
         raise InputError.for_file(path, "holds no event")
+    from engines.cdc.display import colour_scales
+
     table = yield from iter_event_table(events)
     analysis = analysis_from_stored_scores(events)
-    return OpenedFile(events, table, analysis, path)
+    scales = colour_scales(events)
+    counters = any(events[i].trigger_counter >= 0 for i in range(min(len(events), 50)))
+    return OpenedFile(events, table, analysis, path, scales, counters)

@@ -19,8 +19,9 @@ from typing import NamedTuple
 import numpy as np
 
 from engines.cdc.events import Event
+from engines.cdc.features import HitTable, hit_table, log_charge
 from engines.cdc.geometry import N_CELLS
-from engines.cdc.images import FORMATS, ImageConfig, build_images, pixel_of_cell, select_hits
+from engines.cdc.images import FORMATS, ImageConfig, build_images, cell_of_pixel, select_hits
 from engines.cdc.signal_density import SignalDensity
 from engines.core.errors import InputError
 
@@ -30,7 +31,8 @@ DEFAULT_IMAGE_CONFIG = ImageConfig(hit_selection="first")
 
 @dataclass(frozen=True)
 class HitWindow:
-    """Hits shown by the display: ``time_ns`` (ns from the trigger) and ``adc`` ranges, inclusive.
+    """Hits shown by the display: ``time_ns`` (the event's times: ns from the trigger, or on the
+    file's clock without one) and ``adc`` (charge in the file's units) ranges, inclusive.
 
     Infinite bounds mean no limit.
     """
@@ -49,6 +51,20 @@ class HitWindow:
     def is_open(self) -> bool:
         """True when the window hides nothing."""
         return all(np.isinf(b) for b in (*self.time_ns, *self.adc))
+
+    def describe(self) -> str:
+        """``"time -50…400 ns, charge ≥ 1"``: an open end is left out, a range open at both
+        ends reads "no limit"."""
+        def span(low: float, high: float, unit: str) -> str:
+            if np.isinf(low) and np.isinf(high):
+                return "no limit"
+            if np.isinf(high):
+                return f"≥ {low:g}{unit}"
+            if np.isinf(low):
+                return f"≤ {high:g}{unit}"
+            return f"{low:g}…{high:g}{unit}"
+
+        return f"time {span(*self.time_ns, ' ns')}, charge {span(*self.adc, '')}"
 
     def mask(self, event: Event) -> np.ndarray:
         """(n_hits,) bool: True for hits inside the window."""
@@ -129,9 +145,8 @@ def cell_view(event: Event, cells: np.ndarray | None = None, scores: np.ndarray 
     signal = np.zeros(N_CELLS, dtype=bool)
     signal[cell[event.is_signal]] = True
     shown_hits = np.flatnonzero(inside)
-    chosen = shown_hits[select_hits(np.zeros(shown_hits.size, np.int64), cell[shown_hits],
-                                    event.time_ns[shown_hits].astype(np.float64),
-                                    event.adc[shown_hits].astype(np.float64), config, density)]
+    hits = hit_table([event], config.time_reference_percentile)
+    chosen = shown_hits[select_hits(HitTable(*(a[shown_hits] for a in hits)), config, density)]
     selected = np.full(N_CELLS, -1, dtype=np.int64)
     selected[cell[chosen]] = chosen
     time_ns = np.full(N_CELLS, np.nan, dtype=np.float32)
@@ -175,8 +190,8 @@ def model_images(event: Event, image_format: str, image_config: ImageConfig | No
     Parameters
     ----------
     image_format
-        ``"reduced"`` (71×71) or ``"normal"`` (128×128); the model's other settings (scaling,
-        bits, hit selection, Δφ) are kept.
+        ``"reduced"`` (71×71), ``"normal"`` (128×128) or ``"polar"`` (20×320); the model's
+        other settings (scaling, bits, hit selection, Δφ) are kept.
     cells, scores : (k,) arrays, optional
         Model scores of the event's hit cells.
     """
@@ -190,15 +205,53 @@ def model_images(event: Event, image_format: str, image_config: ImageConfig | No
     height, width = config.grid_shape
     rgb = np.zeros((height, width, 3), dtype=np.float32)
     rgb[:, :, :config.channels] = np.moveaxis(batch.images[0], 0, -1)
-    pixels = pixel_of_cell(image_format)
+    shown = cell_of_pixel(image_format)
+    pixels = np.flatnonzero(shown >= 0)
     if config.channels == 2:  # keep empty cells white
         flat = rgb.reshape(-1, 3)
         empty = np.all(flat[pixels, :2] == 1.0, axis=1)
         flat[pixels[empty], 2] = 1.0
-    score = np.full(height * width, np.nan, dtype=np.float32)
+    per_cell = np.full(N_CELLS, np.nan, dtype=np.float32)
     if cells is not None and scores is not None:
-        score[pixels[np.asarray(cells, dtype=np.int64)]] = scores
-    cell = np.full(height * width, -1, dtype=np.int64)
-    cell[pixels] = np.arange(N_CELLS)
+        per_cell[np.asarray(cells, dtype=np.int64)] = scores
+    score = np.where(shown >= 0, per_cell[np.maximum(shown, 0)], np.nan).astype(np.float32)
     return ModelImages(rgb, score.reshape(height, width), batch.labels[0] > 0,
-                       cell.reshape(height, width))
+                       shown.astype(np.int64).reshape(height, width))
+
+
+@dataclass(frozen=True)
+class ColourScales:
+    """Colour-bar levels of a file from its data (robust percentiles).
+
+    ``time_ns`` and ``log10_charge``: the 1st and 99th percentiles of the hit times and of
+    log10 charge; ``trigger_times``: whether the times are relative to a trigger (for the
+    axis label). ``time_bounds_ns`` and ``log10_charge_bounds``: the full ranges (0.1–99.9 %,
+    for the display-window sliders).
+    """
+
+    time_ns: tuple[float, float]
+    log10_charge: tuple[float, float]
+    time_bounds_ns: tuple[float, float]
+    log10_charge_bounds: tuple[float, float]
+    trigger_times: bool
+
+
+def colour_scales(events, max_events: int = 500) -> ColourScales:
+    """:class:`ColourScales` from up to ``max_events`` events spread over ``events``."""
+    n = len(events)
+    step = max(1, -(-n // max_events))
+    chosen = [events[i] for i in range(0, n, step)]
+    times = np.concatenate([e.time_ns for e in chosen]) if chosen else np.zeros(0)
+    charge = log_charge(np.concatenate([e.adc for e in chosen])) if chosen else np.zeros(0)
+
+    def pct(values: np.ndarray, low: float, high: float, default: tuple[float, float]
+            ) -> tuple[float, float]:
+        if values.size == 0:
+            return default
+        lo, hi = (float(v) for v in np.percentile(values, (low, high)))
+        return (lo, hi if hi > lo else lo + 1.0)
+
+    return ColourScales(pct(times, 1, 99, (-500.0, 1500.0)), pct(charge, 1, 99, (0.0, 3.0)),
+                        pct(times, 0.1, 99.9, (-500.0, 1500.0)),
+                        pct(charge, 0.1, 99.9, (0.0, 3.0)),
+                        bool(chosen) and all(e.trigger_time_known for e in chosen))

@@ -1,14 +1,15 @@
 """Typed containers for CDC events: :class:`Event` (one trigger window) and :class:`EventFile`.
 
 Times are in ns relative to the event's trigger time (the CTH reference time) unless the
-trigger time is unknown, in which case ``trigger_time_ns`` is 0 and times are as recorded.
+trigger time is unknown, in which case ``trigger_time_ns`` is 0 and times are as recorded
+(absolute on the simulation's clock, e.g. −100…3500 ns in ICEDUST files).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, overload
 
@@ -18,6 +19,18 @@ from engines.cdc.geometry import N_CELLS, N_CTH_COUNTERS, N_READOUT, get_geometr
 
 _HIT_FIELDS = {"cell": np.int32, "time_ns": np.float32, "adc": np.float32, "is_signal": np.bool_,
                "track_id": np.int32}
+_OPTIONAL_FIELDS = {"drift_time_ns": np.float32, "score": np.float32, "pid": np.int32,
+                    "turn_id": np.int32}
+
+#: PDG codes of the particles of ICEDUST's ``fTrack.fPID`` and their names
+PARTICLE_NAMES = {11: "e-", -11: "e+", 13: "mu-", -13: "mu+", 22: "gamma", 211: "pi+",
+                  -211: "pi-", 2112: "neutron", 2212: "proton", 1000010020: "deuteron",
+                  1000010030: "triton", 1000020040: "alpha"}
+
+
+def particle_name(pdg: int) -> str:
+    """Name of a PDG code (``"PDG 321"`` for codes outside :data:`PARTICLE_NAMES`)."""
+    return PARTICLE_NAMES.get(int(pdg), f"PDG {int(pdg)}")
 
 
 @dataclass(eq=False)
@@ -33,11 +46,14 @@ class Event:
     time_ns : (n_hits,) float32
         Detected hit time relative to the trigger time, ns.
     adc : (n_hits,) float32
-        Pulse charge, ADC counts.
+        Pulse charge in the file's own units: ICEDUST's ``fCharge`` (simulation units, about
+        1…10⁵) or ADC counts. Image features use its logarithm relative to the event's median
+        (:mod:`engines.cdc.features`), so the unit does not matter.
     is_signal : (n_hits,) bool
         Truth label: hit from the conversion-electron track (all False without truth).
     track_id : (n_hits,) int32
-        Track number of signal hits, -1 for background.
+        Monte-Carlo track number of each hit when the source has it (synthetic events: 0 for
+        the signal track, 1… for background tracks); -1 where unknown.
     has_truth
         Whether ``is_signal``/``track_id`` carry truth.
     trigger_counter
@@ -48,6 +64,13 @@ class Event:
         Drift time of each hit, ns, when the source provides it.
     score : (n_hits,) float32 or None
         Per-hit signal score in [0, 1] from a model, when the event was analysed.
+    pid : (n_hits,) int32 or None
+        Monte-Carlo truth: PDG code of the particle that made each hit (0 unknown).
+    momentum_mev : (n_hits, 3) float32 or None
+        Monte-Carlo truth: (p_x, p_y, p_z) of that particle at the hit, MeV/c (NaN unknown).
+    turn_id : (n_hits,) int32 or None
+        Monte-Carlo truth: turn of the helix the hit belongs to (ICEDUST ``fTurnID``; -1
+        unknown).
 
     Hits may appear in any order; several hits may share a cell.
     """
@@ -63,6 +86,9 @@ class Event:
     trigger_time_ns: float = 0.0
     drift_time_ns: np.ndarray | None = None
     score: np.ndarray | None = None
+    pid: np.ndarray | None = None
+    momentum_mev: np.ndarray | None = None
+    turn_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = np.asarray(self.cell).shape[0] if np.ndim(self.cell) == 1 else -1
@@ -74,9 +100,15 @@ class Event:
             self.track_id = np.full(n, -1, dtype=np.int32)
         for name, dtype in _HIT_FIELDS.items():
             setattr(self, name, _hit_array(getattr(self, name), dtype, n, name))
-        for name in ("drift_time_ns", "score"):
+        for name, dtype in _OPTIONAL_FIELDS.items():
             if getattr(self, name) is not None:
-                setattr(self, name, _hit_array(getattr(self, name), np.float32, n, name))
+                setattr(self, name, _hit_array(getattr(self, name), dtype, n, name))
+        if self.momentum_mev is not None:
+            momentum = np.ascontiguousarray(self.momentum_mev, dtype=np.float32)
+            if momentum.shape != (n, 3):
+                raise ValueError(f"Event.momentum_mev has shape {momentum.shape}, "
+                                 f"expected ({n}, 3)")
+            self.momentum_mev = momentum
         if n and (self.cell.min() < 0 or self.cell.max() >= N_CELLS):
             raise ValueError(f"cell index outside 0…{N_CELLS - 1}")
         if not -1 <= int(self.trigger_counter) < N_CTH_COUNTERS:
@@ -105,6 +137,17 @@ class Event:
         return int(np.count_nonzero(self.is_signal))
 
     @property
+    def trigger_time_known(self) -> bool:
+        """Whether hit times are relative to a measured trigger (CTH) time: a trigger counter
+        is known or the trigger time is not the 0 that stands for "unknown"."""
+        return self.trigger_counter >= 0 or self.trigger_time_ns != 0.0
+
+    @property
+    def has_mc_truth(self) -> bool:
+        """Whether per-hit Monte-Carlo truth (particle, momentum or turn) is present."""
+        return any(v is not None for v in (self.pid, self.momentum_mev, self.turn_id))
+
+    @property
     def occupancy(self) -> float:
         """Fraction of the 4482 read-out cells with at least one hit."""
         cells = self.hit_cells
@@ -112,18 +155,20 @@ class Event:
 
     def select(self, mask: np.ndarray) -> Event:
         """A copy keeping only the hits where ``mask`` (n_hits,) bool is True."""
-        def pick(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[mask]
-        return Event(self.event_number, self.cell[mask], self.time_ns[mask], self.adc[mask],
-                     self.is_signal[mask], self.track_id[mask], self.has_truth,
-                     self.trigger_counter, self.trigger_time_ns, pick(self.drift_time_ns),
-                     pick(self.score))
+        per_hit = ("cell", "time_ns", "adc", "is_signal", "track_id", *_OPTIONAL_FIELDS,
+                   "momentum_mev")
+        return replace(self, **{name: None if getattr(self, name) is None
+                                else getattr(self, name)[mask] for name in per_hit})
 
     def with_score(self, score: np.ndarray) -> Event:
         """A copy carrying per-hit model scores, (n_hits,) float in [0, 1]."""
-        return Event(self.event_number, self.cell, self.time_ns, self.adc, self.is_signal,
-                     self.track_id, self.has_truth, self.trigger_counter, self.trigger_time_ns,
-                     self.drift_time_ns, score)
+        return replace(self, score=score)
+
+    def without_trigger(self) -> Event:
+        """A copy as a file without CTH times would hold it: absolute hit times, trigger
+        counter and time unknown (as in ICEDUST files whose ``CTHHitTree`` has no time)."""
+        return replace(self, time_ns=self.time_ns + np.float32(self.trigger_time_ns),
+                       trigger_counter=-1, trigger_time_ns=0.0)
 
 
 def _hit_array(values: Any, dtype: type, n: int, name: str) -> np.ndarray:

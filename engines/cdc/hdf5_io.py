@@ -7,7 +7,8 @@ Layout (full description in docs/cdc_hdf5_schema.md)::
     /events/     event_number int64, hit_offset int64, hit_count int64,
                  trigger_counter int16, trigger_time_ns float64, has_truth uint8   (n_events,)
     /hits/       cell int16, time_ns float32, adc float32, is_signal uint8,
-                 track_id int32 [, drift_time_ns float32] [, score float32]       (n_hits,)
+                 track_id int32 [, drift_time_ns float32] [, score float32]
+                 [, pid int32, turn_id int32, px_mev, py_mev, pz_mev float32]        (n_hits,)
 
 The hits of event ``i`` are ``/hits/*[hit_offset[i] : hit_offset[i] + hit_count[i]]``.
 Files are written atomically (temporary file + ``os.replace``); readers validate everything
@@ -49,7 +50,14 @@ EVENT_FIELDS = {"event_number": np.int64, "hit_offset": np.int64, "hit_count": n
                 "has_truth": np.uint8}
 HIT_FIELDS = {"cell": np.int16, "time_ns": np.float32, "adc": np.float32,
               "is_signal": np.uint8, "track_id": np.int32}
-OPTIONAL_HIT_FIELDS = {"drift_time_ns": np.float32, "score": np.float32}
+#: Monte-Carlo truth, each group written when any event carries it (``momentum_mev`` as three
+#: columns; NaN / 0 / -1 where a hit has none)
+MC_FIELDS = {"pid": {"pid": np.int32}, "turn_id": {"turn_id": np.int32},
+             "momentum_mev": {"px_mev": np.float32, "py_mev": np.float32,
+                              "pz_mev": np.float32}}
+OPTIONAL_HIT_FIELDS = {"drift_time_ns": np.float32, "score": np.float32,
+                       **{k: v for group in MC_FIELDS.values() for k, v in group.items()}}
+_MISSING = {"pid": 0, "turn_id": -1, "momentum_mev": np.nan}
 _CHUNK = 1 << 14
 _LOCAL_LAYOUTS = (0, 1, 2)  # H5D_COMPACT, H5D_CONTIGUOUS, H5D_CHUNKED (not virtual)
 
@@ -77,6 +85,14 @@ def _event_columns(batch: list[Event], scores: list[np.ndarray] | None,
             for e in batch])
     if scores is not None:
         cols["score"] = np.concatenate(scores)
+    for name, columns in MC_FIELDS.items():
+        if want[name]:
+            values = np.concatenate([
+                getattr(e, name) if getattr(e, name) is not None else
+                np.full((e.n_hits, len(columns)) if len(columns) > 1 else e.n_hits,
+                        _MISSING[name]) for e in batch])
+            for j, column in enumerate(columns):
+                cols[column] = values[:, j] if len(columns) > 1 else values
     return cols
 
 
@@ -103,7 +119,7 @@ def write_events(path: str | Path, events: Iterable[Event], metadata: dict | Non
     if scores is not None:
         if len(scores) != len(events_list):
             raise ValueError(f"{len(scores)} score arrays for {len(events_list)} events")
-    want = {"drift_time_ns": _has_drift(events_list)}
+    want = _present(events_list)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with h5py.File(tmp, "w") as h5:
@@ -114,6 +130,9 @@ def write_events(path: str | Path, events: Iterable[Event], metadata: dict | Non
                 hit_types["drift_time_ns"] = np.float32
             if scores is not None:
                 hit_types["score"] = np.float32
+            for name, columns in MC_FIELDS.items():
+                if want[name]:
+                    hit_types.update(columns)
             hit_ds = {k: _create(hit_group, k, v) for k, v in hit_types.items()}
             n_hits, n_events, batch = 0, 0, []
             batch_scores: list[np.ndarray] | None = [] if scores is not None else None
@@ -161,11 +180,15 @@ def write_events(path: str | Path, events: Iterable[Event], metadata: dict | Non
     return path
 
 
-def _has_drift(events: Sequence[Event]) -> bool:
+def _present(events: Sequence[Event]) -> dict[str, bool]:
+    """Which optional hit fields (drift time, each MC-truth group) any of ``events`` carries."""
     reader = getattr(events, "reader", None)
-    if reader is not None and hasattr(reader, "hit_fields"):
-        return "drift_time_ns" in reader.hit_fields  # no need to read a lazy file twice
-    return any(e.drift_time_ns is not None for e in events)
+    if reader is not None and hasattr(reader, "hit_fields"):  # no need to read a file twice
+        fields = reader.hit_fields
+        return {"drift_time_ns": "drift_time_ns" in fields,
+                **{name: all(c in fields for c in columns) for name, columns in MC_FIELDS.items()}}
+    return {name: any(getattr(e, name) is not None for e in events)
+            for name in ("drift_time_ns", *MC_FIELDS)}
 
 
 def write_predictions(path: str | Path, events: Sequence[Event],
@@ -405,6 +428,16 @@ class Hdf5EventReader:
             if not np.all((score >= 0) & (score <= 1)):
                 raise self._error(f"{where}: /hits/score outside [0, 1]")
             out["score"] = score
+        for name in ("pid", "turn_id"):
+            if name in raw:
+                if raw[name].dtype.kind not in "iu":
+                    raise self._error(f"/hits/{name} must hold integers")
+                out[name] = finite_after_cast(raw[name], np.int32, f"{where}: /hits/{name}",
+                                              self.path)
+        if all(c in raw for c in MC_FIELDS["momentum_mev"]):  # NaN where a hit has none
+            out["momentum_mev"] = np.column_stack([
+                finite_after_cast(raw[c], np.float32, f"{where}: /hits/{c}", self.path,
+                                  allow_nan=True) for c in MC_FIELDS["momentum_mev"]])
         return out
 
     def read(self, start: int, stop: int) -> list[Event]:
@@ -418,7 +451,8 @@ class Hdf5EventReader:
                       bool(index["has_truth"][i]), int(index["trigger_counter"][i]),
                       float(index["trigger_time_ns"][i]),
                       parts["drift_time_ns"][j] if "drift_time_ns" in parts else None,
-                      parts["score"][j] if "score" in parts else None)
+                      parts["score"][j] if "score" in parts else None,
+                      **{name: parts[name][j] for name in MC_FIELDS if name in parts})
                 for j, i in enumerate(range(start, start + len(count)))]
 
 

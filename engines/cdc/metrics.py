@@ -185,18 +185,22 @@ class ScorerResult:
 
 @dataclass
 class EvaluationResult:
-    """Model and (optionally) peer on the same events; :meth:`to_json` is the CLI contract."""
+    """Model, model + track fit and (optionally) peer on the same events; :meth:`to_json` is
+    the CLI contract (the U-Net's figures at the top, the others under ``with_fit`` and
+    ``peer``)."""
 
     model: ScorerResult
     peer: ScorerResult | None
     n_events: int
     occupancy_mean: float
     notes: dict[str, Any] = field(default_factory=dict)
+    with_fit: ScorerResult | None = None
 
     def to_json(self) -> dict[str, Any]:
         out = self.model.to_json()
         out["events"] = self.n_events
         out["occupancy_mean"] = self.occupancy_mean
+        out["with_fit"] = None if self.with_fit is None else self.with_fit.to_json()
         out["peer"] = None if self.peer is None else self.peer.to_json()
         out.update(self.notes)
         return out

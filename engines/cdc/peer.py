@@ -1,17 +1,20 @@
 """The peer: a gradient-boosted per-hit classifier on local features (the previous method's
 first stage, before the Hough transform; COMET Phase-I TDR).
 
-Features of each hit (:data:`FEATURE_NAMES`): its time and ADC, its LayerID, its Δφ to the
-trigger counter, how many hits its cell holds and its rank in time among them, and what its
-neighbour cells (same layer ±1 and the nearest cells of the adjacent layers, see
+Features of each hit (:data:`FEATURE_NAMES`): its time from the reference and its charge in
+decades from the event's median (the unit-free features of :mod:`engines.cdc.features`),
+whether the event has a trigger time, its LayerID, its Δφ to the trigger counter (0 without
+one), how many hits its cell holds and its rank in time among them, and what its neighbour
+cells (same layer ±1 and the nearest cells of the adjacent layers, see
 :mod:`engines.cdc.geometry`) show: how many are hit, how many hold a hit within
-``time_window_ns`` of it, the smallest time difference to a neighbouring hit and the mean ADC
-of the time-matched neighbouring hits.
+``time_window_ns`` of it, the smallest time difference to a neighbouring hit and the mean
+charge feature of the time-matched neighbouring hits.
 
 Evaluation by 2-fold cross-fitting. scikit-learn models cannot be saved without pickle, which
 this project refuses (a model file must never run code), so the peer is not stored with the
 U-Net. Instead it is fitted on the evaluation events themselves: the events are split in two
-halves (seeded), a classifier trained on half A scores half B and one trained on half B scores
+halves (seeded; the events with a signal track and those without are each dealt alternately
+to the halves, so a file with few signal windows has some in both), a classifier trained on half A scores half B and one trained on half B scores
 half A. Every hit is thus scored by a classifier that never saw its event, and the peer sees
 the same occupancy as the events it is scored on (an advantage over a model trained once).
 """
@@ -25,14 +28,15 @@ from typing import Any
 import numpy as np
 
 from engines.cdc.events import Event
+from engines.cdc.features import hit_table
 from engines.cdc.geometry import N_CELLS, get_geometry
 from engines.core.config import param, to_json, validate
 from engines.core.errors import InputError
 from engines.core.progress import Progress
 
-FEATURE_NAMES = ("time_ns", "adc", "layer", "delta_phi", "cell_hits", "rank_in_cell",
-                 "neighbours_hit", "neighbours_in_time", "min_neighbour_dt_ns",
-                 "neighbour_adc_in_time")
+FEATURE_NAMES = ("time_ns", "log10_charge", "trigger_known", "layer", "delta_phi",
+                 "cell_hits", "rank_in_cell", "neighbours_hit", "neighbours_in_time",
+                 "min_neighbour_dt_ns", "neighbour_charge_in_time")
 _MAX_RANK = 16
 _NO_NEIGHBOUR_DT = 5000.0
 
@@ -57,15 +61,9 @@ class PeerConfig:
 
 def _chunk_features(events: Sequence[Event], window: float) -> np.ndarray:
     geometry = get_geometry()
-    counts = np.array([e.n_hits for e in events])
-    event = np.repeat(np.arange(len(events)), counts)
-    cell = np.concatenate([e.cell for e in events]).astype(np.int64)
-    time = np.concatenate([e.time_ns for e in events]).astype(np.float64)
-    adc = np.concatenate([e.adc for e in events]).astype(np.float64)
-    counters = np.array([e.trigger_counter for e in events])[event]
-    dphi = np.mod(geometry.cell_phi[cell] - geometry.cth_phi_center[np.maximum(counters, 0)]
-                  + np.pi, 2 * np.pi) - np.pi
-    dphi = np.where(counters >= 0, dphi, 0.0)
+    hits = hit_table(events)
+    event, cell, time, adc = hits.event, hits.cell, hits.time_ns, hits.charge
+    dphi = np.nan_to_num(hits.delta_phi)
     key = event * N_CELLS + cell
     order = np.lexsort((time, key))
     sorted_key = key[order]
@@ -90,7 +88,8 @@ def _chunk_features(events: Sequence[Event], window: float) -> np.ndarray:
     matched_adc = np.where(in_time, adcs[nkey], 0.0).sum(axis=(1, 2))
     n_matched = in_time.sum(axis=(1, 2))
     min_dt = np.minimum(dt.min(axis=(1, 2)), _NO_NEIGHBOUR_DT)
-    columns = [time, adc, geometry.layer_of_cell[cell], dphi, multiplicity[key], rank,
+    columns = [time, hits.charge, hits.trigger_known, geometry.layer_of_cell[cell], dphi,
+               multiplicity[key], rank,
                neighbour_hit.sum(axis=1), in_time.any(axis=2).sum(axis=1), min_dt,
                np.divide(matched_adc, n_matched, out=np.zeros_like(matched_adc),
                          where=n_matched > 0)]
@@ -126,7 +125,8 @@ def iter_cross_fit(events: Sequence[Event], config: PeerConfig | None = None
     Raises
     ------
     InputError
-        Fewer than 4 events, events without truth, or a half without signal or background.
+        Fewer than 4 events, events without truth, or fewer than two events with signal hits
+        (a half without signal).
     """
     config = config or PeerConfig()
     events = list(events)
@@ -139,8 +139,14 @@ def iter_cross_fit(events: Sequence[Event], config: PeerConfig | None = None
     labels = np.concatenate([e.is_signal for e in events])
     bounds = np.cumsum([0] + [e.n_hits for e in events])
     rng = np.random.default_rng(config.seed)
+    with_signal = np.array([e.n_signal_hits > 0 for e in events])
+    if with_signal.sum() < 2:
+        raise InputError(f"the peer needs at least 2 events with signal hits to cross-fit, "
+                         f"got {int(with_signal.sum())}")
+    dealt = np.r_[rng.permutation(np.flatnonzero(with_signal)),
+                  rng.permutation(np.flatnonzero(~with_signal))]
     half = np.zeros(len(events), dtype=bool)
-    half[rng.permutation(len(events))[: len(events) // 2]] = True
+    half[dealt[::2]] = True
     in_half = np.repeat(half, np.diff(bounds))
     scores = np.zeros(len(labels), dtype=np.float32)
     for fold, train_rows in enumerate((in_half, ~in_half)):

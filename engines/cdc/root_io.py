@@ -17,7 +17,10 @@ Trigger
     else -1. Hit times are then stored relative to the trigger time. Without CTH
     information the counter is -1, ``trigger_time_ns`` is 0 and hit times are as recorded.
 Truth
-    ``track_id`` is 0 for signal hits and -1 otherwise (a single signal track per event).
+    ``track_id`` is ``CDCHit.fTrack.fTrackID`` when the file has it, else 0 for signal hits
+    and -1 otherwise (a single signal track per event). The Monte-Carlo truth ICEDUST writes is
+    kept where present: ``fTrack.fPID`` (``pid``), ``fTurnID`` (``turn_id``) and
+    ``fMCMom.fX/fY/fZ`` (``momentum_mev``, MeV/c).
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ from engines.core.safe_read import (
 HIT_TREE = "CDCHitTree"
 CTH_TREE = "CTHHitTree"
 REQUIRED = ("fChannel", "fDetectedTime", "fCharge", "fEventNumber")
-OPTIONAL = ("fDriftTime", "fIsSig")
+MC_MOMENTUM = ("fMCMom.fX", "fMCMom.fY", "fMCMom.fZ")
+OPTIONAL = ("fDriftTime", "fIsSig", "fTrack.fTrackID", "fTrack.fPID", "fTurnID", *MC_MOMENTUM)
 CTH_TIME_NAMES = ("fDetectedTime", "fTime", "fT")
 MAX_ENTRIES = 100_000_000
 MAX_HITS = 100_000_000
@@ -182,16 +186,35 @@ def _group_events(cols: dict[str, np.ndarray], triggers: dict[int, tuple[int, fl
                                 np.float32, "CDCHit.fDetectedTime relative to the CTH trigger",
                                 path)
     has_truth = "fIsSig" in cols
+    truth = _mc_truth(cols, path)
     events = []
     for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
         idx = order[s:e]
         event_number = int(number[idx[0]])
         counter, _ = triggers.get(event_number, (-1, 0.0))
         signal = cols["fIsSig"][idx] != 0 if has_truth else np.zeros(len(idx), bool)
+        track = truth["track_id"][idx] if "track_id" in truth else np.where(signal, 0, -1)
         events.append(Event(event_number, cell[idx], time_ns[s:e], charge[idx], signal,
-                            np.where(signal, 0, -1), has_truth, counter, float(t0[k]),
-                            drift[idx] if drift is not None else None))
+                            track, has_truth, counter, float(t0[k]),
+                            drift[idx] if drift is not None else None,
+                            **{k: v[idx] for k, v in truth.items() if k != "track_id"}))
     return events
+
+
+def _mc_truth(cols: dict[str, np.ndarray], path: Path) -> dict[str, np.ndarray]:
+    """The Monte-Carlo truth branches the file has, as Event fields (per hit, file order)."""
+    truth = {}
+    for branch, name in (("fTrack.fTrackID", "track_id"), ("fTrack.fPID", "pid"),
+                         ("fTurnID", "turn_id")):
+        if branch in cols:
+            if cols[branch].dtype.kind not in "biu":
+                raise InputError.for_file(path, f"CDCHit.{branch} holds non-integer values")
+            truth[name] = finite_after_cast(cols[branch], np.int32, f"CDCHit.{branch}", path)
+    if all(b in cols for b in MC_MOMENTUM):
+        truth["momentum_mev"] = np.column_stack([
+            finite_after_cast(cols[b], np.float32, f"CDCHit.{b}", path, allow_nan=True)
+            for b in MC_MOMENTUM])
+    return truth
 
 
 def write_root(path: str | Path, events: list[Event] | EventFile, per_event: bool = False) -> Path:
@@ -223,6 +246,16 @@ def write_root(path: str | Path, events: list[Event] | EventFile, per_event: boo
     if all(e.drift_time_ns is not None for e in events):
         columns["CDCHit.fDriftTime"] = [e.drift_time_ns[m].astype(np.float64)
                                         for e, m in zip(events, read_out, strict=True)]
+    for branch, name in (("fTrack.fTrackID", "track_id"), ("fTrack.fPID", "pid"),
+                         ("fTurnID", "turn_id")):
+        if all(getattr(e, name) is not None for e in events) and (
+                name != "track_id" or any(e.has_mc_truth for e in events)):
+            columns[f"CDCHit.{branch}"] = [getattr(e, name)[m].astype(np.int32)
+                                           for e, m in zip(events, read_out, strict=True)]
+    if all(e.momentum_mev is not None for e in events):
+        for j, branch in enumerate(MC_MOMENTUM):
+            columns[f"CDCHit.{branch}"] = [e.momentum_mev[m, j].astype(np.float64)
+                                           for e, m in zip(events, read_out, strict=True)]
     cth = [e for e in events if e.trigger_counter >= 0]
     with uproot.recreate(path) as file:
         if per_event:

@@ -1,16 +1,20 @@
-"""Conversion-electron tracks (μ⁻Al → e⁻Al, 104.97 MeV/c) and the CDC hits they leave.
+"""Conversion-electron tracks (μ⁻Al → e⁻Al) and the CDC hits they leave.
 
 Model, per candidate track (vectorised over the points of one helix):
 
+Momentum
+    ``momentum_mev`` = 101.5 MeV/c, the conversion electron's momentum *at the CDC* in ICEDUST
+    (it leaves the target with 104.97 MeV/c and loses about 3.5 MeV/c on its way; the energy
+    loss inside the chamber is neglected).
 Vertex and direction
     Uniform over the stopping-target disks (radius ``target_radius_cm``, |z| ≤
     ``target_half_length_cm``); direction isotropic (cos θ uniform), so p_T = p·sin θ varies
     and tracks with small p_z curl for many turns.
 Helix
     In the solenoid field B (1 T along +z) the electron turns anticlockwise seen from +z on a
-    circle of radius R = p_T / (0.3·B) (35.0 cm at p_T = 104.97 MeV/c); it advances R·cot θ in
-    z per radian. Points are sampled every ``step_cm`` of transverse arc, time of flight s/c
-    (β ≈ 1). Energy loss and multiple scattering are neglected.
+    circle of radius R = p_T / (0.3·B) (33.9 cm at p_T = 101.5 MeV/c); see
+    :mod:`engines.cdc.trajectory`. Points are sampled every ``step_cm`` of transverse arc, time
+    of flight s/c (β ≈ 1). Multiple scattering is neglected.
 Trigger (CTH)
     The track triggers at the first point inside a hodoscope's z-range
     (``cth_z_min_cm`` ≤ |z| ≤ ``cth_z_max_cm``, upstream or downstream) with 44.78 ≤ r ≤
@@ -19,25 +23,28 @@ Trigger (CTH)
     moving out; outer, 64…127, when moving in). The electron is not followed further.
     Candidates that never trigger within ``max_turns`` turns are rejected.
 Cells hit
-    Each sampled point inside the CDC (|z| ≤ ``cdc_half_length_cm``) lies in the layer whose
-    1.6 cm radial band contains it and in the cell of the nearest wire of that layer at its z
-    (stereo wires twist by tan α / r per cm from the read-out end-plate at
-    ``readout_plate_z_cm``). Every passage — outgoing and returning arcs, every turn — is
-    sampled, so a cell is hit once however often the track crosses it (repeat passages a few
-    ns apart would merge into one pulse). Guard-layer cells are not read out. A track must hit
-    at least ``min_layers`` read-out layers, or it is rejected (paper Sec. 3.3).
+    Each sampled point inside the CDC lies in one cell (stereo wires at its z,
+    :func:`engines.cdc.trajectory.cells_at`). Every passage — outgoing and returning arcs, every
+    turn — is sampled; a cell is hit once per track (repeat passages a few ns apart merge into
+    one pulse). A track must hit at least ``min_layers`` read-out layers, or it is rejected
+    (paper Sec. 3.3). Pulses below ``charge_threshold`` are lost.
 Hit time
     Leading edge: min over the track's points in the cell of (time of flight +
     distance-to-wire × ``drift_ns_per_cm``), plus a Gaussian jitter ``time_jitter_ns``;
     relative to the trigger (the time the track reaches the CTH): mostly −50…400 ns, negative
     for hits made before the track reached the CTH.
-ADC
-    Landau-like (Moyal) with most probable value ``adc_mpv`` per 1.6 cm of path in the cell
-    and width ``adc_width``, scaled by the path length; clipped to [0, ``adc_max``].
+Charge
+    ``fCharge`` in the simulation's units: Landau-like (Moyal) with most probable value
+    ``charge_mpv`` per 1.6 cm of path in the cell and width ``charge_width``, scaled by the
+    path length (the reference file's signal hits have a median of about 52, background 390).
 Event time
-    t0 = muon stop time (normal, ``stop_time_ns``) + muonic-Al decay (exponential,
-    τ = 864 ns) + flight to the CTH, restricted to the measurement window ``trigger_window_ns``
-    by drawing the decay time from the truncated exponential.
+    t0 (absolute, the CTH time) = time of the proton bunch that made the muon (every
+    ``bunch_period_ns`` from 0) + muon stop time (normal, ``stop_time_ns``) + muonic-Al decay
+    (exponential, τ = 864 ns) + flight to the CTH, restricted to ``trigger_window_ns`` (so
+    that the track's hits fall inside the read-out window) by drawing the decay time from the
+    truncated exponential.
+Truth
+    Per hit: the electron's momentum vector at the hit and the turn number (``turn_id``).
 """
 
 from __future__ import annotations
@@ -54,17 +61,17 @@ from engines.cdc.geometry import (
     get_geometry,
 )
 from engines.cdc.synthetic_background import moyal
+from engines.cdc.trajectory import SPEED_OF_LIGHT_CM_PER_NS, cells_at, radius_cm
 from engines.core.config import param, validate
 from engines.core.errors import InputError
-
-SPEED_OF_LIGHT_CM_PER_NS = 29.9792458
 
 
 @dataclass(frozen=True)
 class SignalConfig:
     """Parameters of the signal-electron model."""
 
-    momentum_mev: float = param(104.97, label="Momentum", unit="MeV/c", range=(50.0, 200.0))
+    momentum_mev: float = param(101.5, label="Momentum at the CDC", unit="MeV/c",
+                                range=(50.0, 200.0))
     field_t: float = param(1.0, label="Solenoid field", unit="T", range=(0.5, 2.0))
     target_radius_cm: float = param(10.0, label="Target radius", unit="cm", range=(0.0, 20.0))
     target_half_length_cm: float = param(20.0, label="Target half-length", unit="cm",
@@ -80,19 +87,19 @@ class SignalConfig:
     muon_lifetime_ns: float = param(864.0, label="Muon lifetime", unit="ns",
                                     range=(100.0, 2200.0), help="muonic aluminium")
     stop_time_ns: tuple[float, float] = param((150.0, 50.0), label="Muon stop time", unit="ns",
-                                              range=(0.0, 1e4), help="mean, σ after the pulse")
-    trigger_window_ns: tuple[float, float] = param((700.0, 1170.0), label="Trigger window",
-                                                   unit="ns", range=(0.0, 1e4),
-                                                   help="measurement window for t0")
+                                              range=(0.0, 1e4), help="mean, σ after the bunch")
+    bunch_period_ns: float = param(1170.0, label="Bunch period", unit="ns", range=(100.0, 1e4))
+    trigger_window_ns: tuple[float, float] = param((0.0, 2900.0), label="Trigger window",
+                                                   unit="ns", range=(-1e4, 1e5),
+                                                   help="absolute range of t0")
     drift_ns_per_cm: float = param(400.0, label="Drift time per cm", unit="ns/cm",
                                    range=(200.0, 1000.0), help="400 ns/cm = 25 µm/ns")
     time_jitter_ns: float = param(3.0, label="Time jitter", unit="ns", range=(0.0, 20.0))
-    adc_mpv: float = param(130.0, label="ADC MPV", range=(10.0, 500.0),
-                           help="per 1.6 cm of track")
-    adc_width: float = param(30.0, label="ADC width", range=(1.0, 200.0))
-    adc_max: float = param(2000.0, label="ADC saturation", range=(100.0, 1e5))
-    adc_threshold: float = param(20.0, label="Discriminator threshold", range=(0.0, 200.0),
-                                 help="smaller pulses are lost")
+    charge_mpv: float = param(44.0, label="Charge MPV", range=(1.0, 1e4),
+                              help="fCharge per 1.6 cm of track (simulation units)")
+    charge_width: float = param(10.0, label="Charge width", range=(0.1, 1e4))
+    charge_threshold: float = param(13.0, label="Discriminator threshold", range=(0.0, 1e4),
+                                    help="smaller pulses are lost")
     min_layers: int = param(5, label="Least layers", range=(1, 18),
                             help="read-out layers a track must cross")
     step_cm: float = param(0.25, label="Sampling step", unit="cm", range=(0.05, 1.0))
@@ -114,12 +121,19 @@ class SignalTrack:
     time_ns : (n,) float64
         Hit time relative to the trigger, ns.
     drift_time_ns, adc : (n,) float64
+        Drift time (ns) and charge (simulation units).
+    momentum_mev : (n, 3) float64
+        The electron's (p_x, p_y, p_z) at each hit, MeV/c.
+    turn_id : (n,) int64
+        Turn of the helix at each hit (0 = before its first full turn).
     trigger_counter : int
         CTH counter 0…127.
     flight_to_cth_ns : float
         Time from the decay to the trigger, ns.
     pt_mev, cos_theta : float
         Transverse momentum and cosine of the pitch angle.
+    centre_cm : (float, float)
+        Centre of the helix circle in the end view, cm.
     n_layers : int
         Read-out layers hit.
     """
@@ -128,18 +142,25 @@ class SignalTrack:
     time_ns: np.ndarray
     drift_time_ns: np.ndarray
     adc: np.ndarray
+    momentum_mev: np.ndarray
+    turn_id: np.ndarray
     trigger_counter: int
     flight_to_cth_ns: float
     pt_mev: float
     cos_theta: float
+    centre_cm: tuple[float, float]
     n_layers: int
+
+    @property
+    def radius_cm(self) -> float:
+        return float(radius_cm(self.pt_mev))
 
 
 def _helix_points(rng: np.random.Generator, config: SignalConfig):
     """Sample one candidate helix; returns None when it cannot reach the needed radius."""
     cos_theta = rng.uniform(-1.0, 1.0)
     sin_theta = np.sqrt(1.0 - cos_theta**2)
-    radius = config.momentum_mev * sin_theta / (10.0 * 0.299792458 * config.field_t)
+    radius = radius_cm(config.momentum_mev * sin_theta, config.field_t)
     r_vertex = config.target_radius_cm * np.sqrt(rng.random())
     phi_vertex = rng.uniform(0.0, 2.0 * np.pi)
     x0, y0 = r_vertex * np.cos(phi_vertex), r_vertex * np.sin(phi_vertex)
@@ -155,7 +176,7 @@ def _helix_points(rng: np.random.Generator, config: SignalConfig):
     x, y = cx + radius * np.cos(alpha), cy + radius * np.sin(alpha)
     z = z0 + psi * radius * cos_theta / sin_theta
     t = psi * radius / sin_theta / SPEED_OF_LIGHT_CM_PER_NS
-    return x, y, z, t, radius * 10.0 * 0.299792458 * config.field_t, cos_theta
+    return x, y, z, t, psi, phi_dir, (cx, cy), cos_theta
 
 
 def _trigger(x, y, z, config: SignalConfig) -> tuple[int, int] | None:
@@ -173,25 +194,6 @@ def _trigger(x, y, z, config: SignalConfig) -> tuple[int, int] | None:
     return i, counter
 
 
-def _cells_hit(x, y, z, t, config: SignalConfig):
-    """Per-point cell, drift distance and arrival time inside the CDC read-out layers."""
-    geometry = get_geometry()
-    r = np.hypot(x, y)
-    layer = np.rint((r - LAYER_RADIUS_CM[0]) / CELL_DEPTH_CM).astype(np.int64)
-    inside = (layer >= 0) & (layer < geometry.n_layers) & (np.abs(z) <= config.cdc_half_length_cm)
-    layer, x, y, z, t = layer[inside], x[inside], y[inside], z[inside], t[inside]
-    twist = geometry.stereo_twist_rad_per_cm[layer] if config.use_stereo else 0.0
-    shift = twist * (z - config.readout_plate_z_cm)
-    pitch = 2.0 * np.pi / geometry.wires_per_layer[layer]
-    wire = np.rint((np.arctan2(y, x) - geometry.layer_phi0[layer] - shift) / pitch).astype(np.int64)
-    cell = geometry.cell_index(layer, wire)
-    wire_phi = geometry.cell_phi[cell] + shift
-    distance = np.hypot(x - LAYER_RADIUS_CM[layer] * np.cos(wire_phi),
-                        y - LAYER_RADIUS_CM[layer] * np.sin(wire_phi))
-    readout = ~geometry.is_guard[cell]
-    return cell[readout], distance[readout], t[readout]
-
-
 def draw_signal_track(rng: np.random.Generator, config: SignalConfig,
                       max_candidates: int = 10_000) -> tuple[SignalTrack, int]:
     """Draw candidates until one triggers and crosses ``min_layers`` read-out layers.
@@ -203,36 +205,43 @@ def draw_signal_track(rng: np.random.Generator, config: SignalConfig,
         helix = _helix_points(rng, config)
         if helix is None:
             continue
-        x, y, z, t, pt, cos_theta = helix
+        x, y, z, t, psi, phi_dir, centre, cos_theta = helix
         trigger = _trigger(x, y, z, config)
         if trigger is None:
             continue
         stop, counter = trigger
-        cell, distance, t_point = _cells_hit(x[:stop], y[:stop], z[:stop], t[:stop], config)
+        point, cell, distance = cells_at(x[:stop], y[:stop], z[:stop],
+                                         config.cdc_half_length_cm, config.readout_plate_z_cm,
+                                         config.use_stereo)
         if len(np.unique(geometry.layer_of_cell[cell])) < config.min_layers:
             continue
-        arrival = t_point + distance * config.drift_ns_per_cm
+        arrival = t[point] + distance * config.drift_ns_per_cm
         # a passage is a run of consecutive points in one cell; its path sets the pulse charge
         passage = np.cumsum(np.r_[0, cell[1:] != cell[:-1]])
         passage_path = np.bincount(passage) * config.step_cm / np.sqrt(1.0 - cos_theta**2)
         order = np.lexsort((arrival, cell))
         first = order[np.flatnonzero(np.r_[True, np.diff(cell[order]) != 0])]
         n = len(first)
-        adc = (passage_path[passage[first]] / CELL_DEPTH_CM
-               * (config.adc_mpv + config.adc_width * moyal(rng, n)))
-        above = adc >= config.adc_threshold
-        first, adc = first[above], adc[above]
+        charge = (passage_path[passage[first]] / CELL_DEPTH_CM
+                  * (config.charge_mpv + config.charge_width * moyal(rng, n)))
+        above = charge >= config.charge_threshold
+        first, charge = first[above], charge[above]
         n_layers = len(np.unique(geometry.layer_of_cell[cell[first]]))
         if n_layers < config.min_layers:
             continue
         n = len(first)
-        t_trigger = t[stop]
-        time = arrival[first] - t_trigger + config.time_jitter_ns * rng.standard_normal(n)
+        time = arrival[first] - t[stop] + config.time_jitter_ns * rng.standard_normal(n)
+        pt = config.momentum_mev * np.sqrt(1.0 - cos_theta**2)
+        angle = phi_dir + psi[point[first]]
+        momentum = np.stack([pt * np.cos(angle), pt * np.sin(angle),
+                             np.full(n, config.momentum_mev * cos_theta)], axis=1)
         return SignalTrack(
             cell=cell[first], time_ns=time,
-            drift_time_ns=distance[first] * config.drift_ns_per_cm,
-            adc=np.clip(adc, 0.0, config.adc_max), trigger_counter=counter,
-            flight_to_cth_ns=float(t_trigger), pt_mev=float(pt), cos_theta=float(cos_theta),
+            drift_time_ns=distance[first] * config.drift_ns_per_cm, adc=charge,
+            momentum_mev=momentum, turn_id=np.floor(psi[point[first]] / (2 * np.pi)
+                                                    ).astype(np.int64),
+            trigger_counter=counter, flight_to_cth_ns=float(t[stop]), pt_mev=float(pt),
+            cos_theta=float(cos_theta), centre_cm=(float(centre[0]), float(centre[1])),
             n_layers=n_layers), attempt
     raise InputError(f"no signal track accepted in {max_candidates} candidates: the signal "
                      "configuration lets no track reach the CTH and the CDC")
@@ -240,13 +249,21 @@ def draw_signal_track(rng: np.random.Generator, config: SignalConfig,
 
 def draw_trigger_time(rng: np.random.Generator, flight_to_cth_ns: float,
                       config: SignalConfig) -> float:
-    """Absolute trigger time t0 (ns after the proton pulse) inside the measurement window."""
+    """Absolute trigger time t0 (ns) inside ``trigger_window_ns``: a bunch, the muon's stop
+    time, its decay (truncated exponential) and the flight to the CTH."""
     lo, hi = config.trigger_window_ns
     stop = max(0.0, rng.normal(*config.stop_time_ns))
-    a = max(0.0, lo - stop - flight_to_cth_ns)
-    b = max(a + 1e-6, hi - stop - flight_to_cth_ns)
+    bunches = np.arange(np.floor(lo / config.bunch_period_ns) - 1,
+                        np.ceil(hi / config.bunch_period_ns) + 1) * config.bunch_period_ns
+    starts = bunches + stop + flight_to_cth_ns
     tau = config.muon_lifetime_ns
-    # inverse CDF of the exponential truncated to [a, b]
+    # probability of each bunch's decay landing in the window, then the truncated exponential
+    a = np.maximum(0.0, lo - starts)
+    b = np.maximum(0.0, hi - starts)
+    weight = np.exp(-a / tau) - np.exp(-b / tau)
+    if weight.sum() <= 0:
+        raise InputError(f"trigger window {lo:g}…{hi:g} ns cannot hold a muon decay")
+    k = rng.choice(len(starts), p=weight / weight.sum())
     u = rng.random()
-    decay = a - tau * np.log1p(-u * (1.0 - np.exp(-(b - a) / tau)))
-    return float(stop + decay + flight_to_cth_ns)
+    decay = a[k] - tau * np.log1p(-u * (1.0 - np.exp(-(b[k] - a[k]) / tau)))
+    return float(starts[k] + decay)

@@ -77,17 +77,14 @@ def save_checkpoint(path: str | Path, tensors: dict[str, Any], metadata: dict[st
     return weights_path
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Load ``(tensors, metadata)``; floating tensors come back as float32 on the CPU.
+def load_metadata(path: str | Path) -> dict[str, Any]:
+    """The JSON sidecar of a model, without its weights (no torch import).
 
     Raises
     ------
     ModelError
-        If either file is missing or malformed.
+        If either file is missing or the sidecar is malformed.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     weights_path, meta_path = model_paths(path)
     for required in (weights_path, meta_path):
         if not required.is_file():
@@ -99,6 +96,22 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
                          f"({str(exc).removeprefix(meta_path.name + ': ')})") from None
     if not isinstance(metadata, dict):
         raise ModelError(f"{meta_path.name}: expected a JSON object")
+    return metadata
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Load ``(tensors, metadata)``; floating tensors come back as float32 on the CPU.
+
+    Raises
+    ------
+    ModelError
+        If either file is missing or malformed.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    metadata = load_metadata(path)
+    weights_path = model_paths(path)[0]
     try:
         tensors = load(weights_path.read_bytes())
     except (SafetensorError, ValueError, RuntimeError) as exc:

@@ -122,7 +122,8 @@ class FitConfig:
                                       range=(0.01, 1e6), flag="minutes", suggest=30.0,
                                       decimals=1, step=5.0,
                                       help="stop after this wall time and keep the best "
-                                           "weights so far")
+                                           "weights so far; the learning-rate schedule "
+                                           "follows the time when it is ahead of the steps")
     seed: int = param(0, label="Seed", range=(0, 2**31 - 1))
     device: str = param("auto", label="Device", choices=_device_choices,
                         help="auto = CUDA > MPS > CPU", cli=False)
@@ -226,8 +227,19 @@ def iter_fit(model, batches: Iterator[Any], step_loss: Callable[[Any, Any], tupl
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     device = next(model.parameters()).device
     optimiser = _optimizer(model, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, lambda s: warmup_cosine(s, steps, config.warmup_fraction))
+    clock = {"start": time.monotonic()}
+    budget_s = None if config.max_minutes is None else 60.0 * config.max_minutes
+
+    def schedule(step: int) -> float:
+        # with a time budget the schedule runs on whichever is further: steps or time, so
+        # the learning rate has decayed when the budget ends, however busy the machine (not
+        # under torchrun, where every process must use the same learning rate)
+        if budget_s is not None and _distributed() is None:
+            elapsed = (time.monotonic() - clock["start"]) / budget_s
+            step = max(step, int(steps * min(1.0, elapsed)))
+        return warmup_cosine(step, steps, config.warmup_fraction)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, schedule)
     ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     dist = _distributed()
     trained = model
@@ -247,6 +259,7 @@ def iter_fit(model, batches: Iterator[Any], step_loss: Callable[[Any, Any], tupl
             stopper.update(best[select], state["best_step"])
     best_step = stopper.best_step if best else 0
     started = time.monotonic() - (history[-1]["seconds"] if history else 0.0)
+    clock["start"] = started
     losses: list[float] = []
     stop_reason = "step budget"
     for batch in batches:

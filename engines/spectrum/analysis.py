@@ -2,8 +2,11 @@
 
 A spectrum is rebinned onto the model's energy grid; optionally a short measurement of ``k``
 counts is drawn from it (RSM-3, paper Sec. III-A) to see what the model would say after a few
-seconds. The result carries the class probabilities, the class activation map of the call over
-energy and everything needed to draw and to export it.
+seconds. The result carries the class probabilities, who made the call (the network, or the ML
+peer below the hybrid's count level), the open-set verdict ("not in the library (closest: X)"
+when the spectrum fits no class), the evidence over energy (the class activation map of a
+network call; for an ML call the per-channel log-likelihood ratio of the call against the
+runner-up, whose sum is the ML decision) and everything needed to draw and to export it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from engines.spectrum.classifier import SpectrumClassifier
 
 MAX_DRAW_COUNTS = 10_000_000
+MIN_COVERAGE = 0.9  # a spectrum covering less of the model's kept energy range is not a library one
 
 
 @dataclass
@@ -56,6 +60,14 @@ class SpectrumAnalysis:
         ``k`` of the short measurement, None when the spectrum was classified as recorded.
     seed
         Seed of the short-measurement draw.
+    method
+        ``"cnn"`` (the network called) or ``"ml"`` (the hybrid's ML peer called).
+    open_set
+        The open-set scores (:meth:`OpenSetScores.row`), None without an open-set calibration.
+    evidence_label
+        What ``cam`` shows.
+    coverage
+        Fraction of the model's kept energy range the spectrum covers (0-1).
     """
 
     name: str
@@ -68,6 +80,26 @@ class SpectrumAnalysis:
     live_time_s: float | None
     short_counts: int | None = None
     seed: int = 0
+    method: str = "cnn"
+    open_set: dict | None = None
+    evidence_label: str = ""
+    coverage: float = 1.0
+
+    @property
+    def in_library(self) -> bool | None:
+        """The open-set verdict; None when the model cannot tell."""
+        return None if self.open_set is None else bool(self.open_set["in_library"])
+
+    @property
+    def verdict(self) -> str:
+        """``"X"`` or ``"not in the library (closest: X)"``."""
+        if self.in_library is False:
+            return f"not in the library (closest: {self.predicted})"
+        return self.predicted
+
+    @property
+    def called_by(self) -> str:
+        return "ML peer (hybrid)" if self.method == "ml" else "CNN"
 
     @property
     def predicted_index(self) -> int:
@@ -138,7 +170,7 @@ def short_measurement(counts: np.ndarray, k: int, live_time_s: float | None, see
 
 
 def analyze_spectra(classifier: SpectrumClassifier, spectra: Sequence[Spectrum],
-                    short_counts: int | None = None, seed: int = 0
+                    short_counts: int | None = None, seed: int = 0, alpha: float | None = None
                     ) -> TaskGenerator[list[SpectrumAnalysis]]:
     """Classify spectra and compute the CAM of each call; a generator (one Progress each).
 
@@ -150,6 +182,8 @@ def analyze_spectra(classifier: SpectrumClassifier, spectra: Sequence[Spectrum],
         Classify an RSM-3 draw of this many counts instead of the whole spectrum.
     seed
         Seed of the draws (spectrum ``i`` uses ``seed + i``).
+    alpha
+        Significance of the open-set test (default: the model's).
 
     Returns
     -------
@@ -164,30 +198,91 @@ def analyze_spectra(classifier: SpectrumClassifier, spectra: Sequence[Spectrum],
         live = spectrum.live_time_s
         if short_counts is not None:
             counts, live = short_measurement(counts, short_counts, live, seed + index)
-        result = classifier.cam(counts)
+        assessment = classifier.assess(counts, alpha=alpha)
+        probabilities = assessment.probabilities[0]
+        method = str(assessment.method[0])
+        if method == "ml":
+            evidence, label = ml_evidence(classifier, counts, probabilities)
+        else:
+            evidence = classifier.cam(counts, class_index=int(np.argmax(probabilities))).maps[0]
+            label = f"CAM of {classifier.classes[int(np.argmax(probabilities))]}"
+        scores = None if assessment.open_set is None else assessment.open_set.row(0)
+        coverage = kept_coverage(classifier, spectrum)
+        if scores is not None:
+            scores["reason"] = open_set_reason(scores, coverage)
+            scores["in_library"] = scores["in_library"] and coverage >= MIN_COVERAGE
         out.append(SpectrumAnalysis(name, spectrum.source, list(classifier.classes),
-                                    result.probabilities[0], edges, counts, result.maps[0],
-                                    live, short_counts, seed + index))
+                                    probabilities, edges, counts, evidence, live, short_counts,
+                                    seed + index, method, scores, label, coverage))
     yield Progress(1.0, f"classified {len(out)} spectra")
     return out
 
 
+def open_set_reason(scores: dict, coverage: float) -> str:
+    """Why a spectrum is (not) in the library, in words."""
+    if coverage < MIN_COVERAGE:
+        return (f"the spectrum covers only {coverage:.0%} of the model's energy range, so it "
+                "was not measured like the library")
+    if not scores["in_library"]:
+        fit, net = scores["p_fit"], scores.get("p_network")
+        if net is None or fit <= net:
+            return "no class template fits the counts"
+        return "the network's features are unlike every class"
+    return "fits a class of the library"
+
+
+def ml_evidence(classifier: SpectrumClassifier, counts: np.ndarray, probabilities: np.ndarray
+                ) -> tuple[np.ndarray, str]:
+    """Per-channel evidence of an ML call: ``n_i ln(p_top,i / p_second,i)`` on the full grid
+    (NaN where discarded), whose sum is the log-likelihood ratio of the call over the
+    runner-up, and its label."""
+    from engines.spectrum.cam import to_full_grid
+    from engines.spectrum.peers import DEFAULT_FLOOR
+
+    top, second = np.argsort(probabilities)[::-1][:2]
+    logs = np.log(np.maximum(classifier.templates[[top, second]], DEFAULT_FLOOR))
+    kept = np.asarray(counts, dtype=np.float64)[classifier.keep_mask]
+    evidence = kept * (logs[0] - logs[1])
+    label = (f"ML evidence: {classifier.classes[top]} vs {classifier.classes[second]} "
+             "(log-likelihood ratio per channel)")
+    return to_full_grid(evidence[None, :].astype(np.float32), classifier.keep_mask)[0], label
+
+
+def kept_coverage(classifier: SpectrumClassifier, spectrum: Spectrum) -> float:
+    """Fraction (0-1) of the energy span of the model's kept channels that the spectrum's own
+    energy range covers (a NaI spectrum cut off at 3 MeV covers half of a 0.1-5.6 MeV model)."""
+    kept = classifier.keep_mask
+    energies = classifier.grid.edges
+    low, high = energies[:-1][kept].min(), energies[1:][kept].max()
+    edges = spectrum.edges
+    covered = max(0.0, min(high, edges[-1]) - max(low, edges[0]))
+    return float(covered / (high - low))
+
+
 def classification_record(analysis: SpectrumAnalysis, top: int = 3) -> dict:
-    """What ``spectrum classify`` reports per file (and ``batch`` per row): the call, its
-    probability, the ``top`` classes, total counts and live time."""
+    """What ``spectrum classify`` reports per file (and ``batch`` per row): the verdict, the
+    call and its probability, who called it, the open-set scores (``in_library``, ``p_fit``,
+    ``p_network``, ``log_likelihood``, ``feature_distance``, ``reason``; None without a
+    calibration), the
+    ``top`` classes, total counts, live time and the covered share of the model's range."""
     order = np.argsort(analysis.probabilities)[::-1][:max(1, top)]
+    scores = analysis.open_set or {"in_library": None, "p_fit": None, "p_network": None,
+                                   "log_likelihood": None, "feature_distance": None,
+                                   "reason": None}
     return {"file": str(analysis.source) if analysis.source else analysis.name,
-            "predicted": analysis.predicted, "probability": analysis.confidence,
+            "verdict": analysis.verdict, "predicted": analysis.predicted,
+            "probability": analysis.confidence, "called_by": analysis.method, **scores,
             "top": [{"class": analysis.classes[i], "probability": float(analysis.probabilities[i])}
                     for i in order],
-            "total_counts": analysis.total_counts, "live_time_s": analysis.live_time_s}
+            "total_counts": analysis.total_counts, "live_time_s": analysis.live_time_s,
+            "energy_coverage": analysis.coverage}
 
 
 def prediction_table(analyses: Sequence[SpectrumAnalysis]) -> tuple[list[str], list[list]]:
     """Header and rows for a predictions CSV.
 
-    Columns: file, mode, total_counts, live_time_s, predicted, confidence and one
-    ``p_<class>`` column per class.
+    Columns: file, mode, total_counts, live_time_s, predicted, confidence, called_by,
+    in_library, p_fit, p_network and one ``p_<class>`` column per class.
 
     Raises
     ------
@@ -199,12 +294,17 @@ def prediction_table(analyses: Sequence[SpectrumAnalysis]) -> tuple[list[str], l
     classes = analyses[0].classes
     if any(a.classes != classes for a in analyses):
         raise InputError("the predictions come from models with different classes")
-    header = ["file", "mode", "total_counts", "live_time_s", "predicted", "confidence"]
+    header = ["file", "mode", "total_counts", "live_time_s", "predicted", "confidence",
+              "called_by", "in_library", "p_fit", "p_network"]
     header += [f"p_{name}" for name in classes]
     rows = []
     for a in analyses:
         live = "" if a.live_time_s is None else f"{a.live_time_s:.4f}"
+        scores = a.open_set or {}
+        fit, net = scores.get("p_fit"), scores.get("p_network")
         rows.append([str(a.source) if a.source else a.name, a.mode, f"{a.total_counts:.0f}",
-                     live, a.predicted, f"{a.confidence:.6f}",
+                     live, a.predicted, f"{a.confidence:.6f}", a.method,
+                     "" if a.in_library is None else str(a.in_library).lower(),
+                     "" if fit is None else f"{fit:.4g}", "" if net is None else f"{net:.4g}",
                      *(f"{p:.6f}" for p in a.probabilities)])
     return header, rows

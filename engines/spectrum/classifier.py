@@ -7,6 +7,7 @@ config, metrics, library versions). Loading never runs code from the files.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from engines.core.errors import InputError, LabLensError, ModelError
 from engines.spectrum.cam import ClassActivationMap, class_activation_maps, to_full_grid, upsample
 from engines.spectrum.confidence import CountTemperature
 from engines.spectrum.models.configs import config_to_json
+from engines.spectrum.openset import OpenSet, OpenSetScores
 from engines.spectrum.preprocessing import PreprocessConfig, check_counts, prepare_input
 from engines.spectrum.spectrum import EnergyGrid
 
@@ -25,6 +27,26 @@ if TYPE_CHECKING:
     from engines.spectrum.models.layers import GapClassifier
 
 KIND = "lablens.spectrum_classifier"
+
+
+@dataclass
+class Assessment:
+    """What the classifier says about a batch of spectra (arrays of length B).
+
+    Attributes
+    ----------
+    probabilities
+        (B, n_classes) of the call: the network's (count-calibrated), or the multinomial ML
+        posterior where the hybrid falls back to the ML peer.
+    method
+        (B,) ``"cnn"`` or ``"ml"``: which made the call.
+    open_set
+        Open-set scores, None when the model has no open-set calibration.
+    """
+
+    probabilities: np.ndarray
+    method: np.ndarray
+    open_set: OpenSetScores | None
 
 
 class SpectrumClassifier:
@@ -48,6 +70,12 @@ class SpectrumClassifier:
     temperature
         Count-dependent confidence calibration (:mod:`engines.spectrum.confidence`); the
         identity when absent.
+    open_set
+        Calibrated "is it in the library at all" test (:mod:`engines.spectrum.openset`).
+    fallback_counts
+        The hybrid: spectra with fewer counts than this on the grid are called by the
+        multinomial ML peer on the templates, where validation showed the network less accurate
+        (None: the network always calls). Needs templates.
 
     Notes
     -----
@@ -59,7 +87,8 @@ class SpectrumClassifier:
     def __init__(self, model: GapClassifier, classes: list[str], grid: EnergyGrid,
                  preprocess: PreprocessConfig, templates: np.ndarray | None = None,
                  training: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
-                 temperature: CountTemperature | None = None) -> None:
+                 temperature: CountTemperature | None = None, open_set: OpenSet | None = None,
+                 fallback_counts: int | None = None) -> None:
         classes = [str(c) for c in classes]
         if len(classes) != model.n_classes:
             raise ModelError(f"{len(classes)} class names for a model with "
@@ -81,6 +110,15 @@ class SpectrumClassifier:
         self.training = dict(training or {})
         self.metrics = dict(metrics or {})
         self.temperature = temperature or CountTemperature()
+        if (open_set is not None or fallback_counts is not None) and templates is None:
+            raise ModelError("the open-set test and the ML fallback need the class templates")
+        if open_set is not None and open_set.smoothing.size != len(classes):
+            raise ModelError("the open-set calibration is for another number of classes")
+        if open_set is not None and open_set.has_network and (
+                open_set.means.shape != (len(classes), model.n_features)):
+            raise ModelError("the open-set feature model does not match the network")
+        self.open_set = open_set
+        self.fallback_counts = None if fallback_counts is None else int(fallback_counts)
 
     @property
     def n_classes(self) -> int:
@@ -141,19 +179,79 @@ class SpectrumClassifier:
         InputError
             Wrong channel count, NaN or negative counts.
         """
+        return self.assess(counts, batch_size, open_set=False).probabilities
+
+    def forward(self, counts: np.ndarray, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Logits (B, n_classes) and pooled features (B, n_features), float64, of validated
+        counts (B, n_channels)."""
+        import torch
+
+        logits, pooled = [], []
+        for _, x in self._batches(counts, batch_size):
+            features = self.model.features(x).float().mean(dim=-1)
+            with torch.autocast(features.device.type, enabled=False):
+                logits.append(self.model.classifier(features.float()).cpu().numpy())
+            pooled.append(features.cpu().numpy())
+        if not logits:
+            return np.zeros((0, self.n_classes)), np.zeros((0, self.model.n_features))
+        return (np.concatenate(logits).astype(np.float64),
+                np.concatenate(pooled).astype(np.float64))
+
+    def ml_logits(self, counts: np.ndarray) -> np.ndarray:
+        """Multinomial log-likelihoods (B, n_classes) of the kept counts under the templates
+        (the ML peer, :func:`engines.spectrum.peers.ml_scores`)."""
+        from engines.spectrum.peers import ml_scores
+
+        if self.templates is None:
+            raise ModelError("the model stores no class templates")
+        return ml_scores(counts[:, self.keep_mask], self.templates)
+
+    def uses_ml(self, counts: np.ndarray) -> np.ndarray:
+        """(B,) bool: the hybrid calls these validated counts with the ML peer (fewer than
+        :attr:`fallback_counts` counts on the grid, the count level of the evaluation)."""
+        if self.fallback_counts is None:
+            return np.zeros(counts.shape[0], dtype=bool)
+        return counts.sum(axis=1) < self.fallback_counts
+
+    def assess(self, counts: np.ndarray, batch_size: int = 256, open_set: bool = True,
+               alpha: float | None = None) -> Assessment:
+        """Probabilities of the call (hybrid), who made it, and the open-set scores.
+
+        Parameters
+        ----------
+        counts
+            (B, n_channels) or (n_channels,) raw counts on :attr:`grid`.
+        open_set
+            Compute the open-set scores (when the model has an open-set calibration).
+        alpha
+            Significance of the open-set test (default: the model's).
+        """
         counts = check_counts(counts, self.grid.n_channels)
-        return self._probabilities(self.predict_logits(counts, batch_size), counts)
+        probabilities = self._probabilities(self.predict_logits(counts, batch_size), counts)
+        ml = self.uses_ml(counts)
+        if ml.any():
+            probabilities[ml] = _softmax(self.ml_logits(counts[ml]))
+        scores = None
+        if open_set and self.open_set is not None:
+            pooled = self.forward(counts, batch_size)[1] if self.open_set.has_network else None
+            scores = self.open_set.scores(counts[:, self.keep_mask], self.templates, pooled,
+                                          alpha)
+        return Assessment(probabilities, np.where(ml, "ml", "cnn"), scores)
 
     def _probabilities(self, logits: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Softmax of the count-calibrated logits; counts (B, n_channels) give each draw's k."""
-        logits = self.temperature.apply(logits, counts[:, self.keep_mask].sum(axis=1))
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return exp / exp.sum(axis=1, keepdims=True)
+        return _softmax(self.temperature.apply(logits, counts[:, self.keep_mask].sum(axis=1)))
 
-    def predict(self, counts: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """Most probable class index, shape (B,), int64."""
-        return self.predict_logits(counts, batch_size).argmax(axis=1)
+    def predict(self, counts: np.ndarray, batch_size: int = 256, hybrid: bool = True
+                ) -> np.ndarray:
+        """Most probable class index, shape (B,), int64: of the hybrid (the ML peer below
+        :attr:`fallback_counts`), or of the network alone with ``hybrid=False``."""
+        counts = check_counts(counts, self.grid.n_channels)
+        called = self.predict_logits(counts, batch_size).argmax(axis=1)
+        ml = self.uses_ml(counts) if hybrid else np.zeros(counts.shape[0], bool)
+        if ml.any():
+            called[ml] = self.ml_logits(counts[ml]).argmax(axis=1)
+        return called
 
     def cam(self, counts: np.ndarray, class_index: int | np.ndarray | None = None,
             batch_size: int = 256) -> ClassActivationMap:
@@ -223,6 +321,8 @@ class SpectrumClassifier:
             "training": self.training,
             "metrics": self.metrics,
             "confidence": self.temperature.to_json(),
+            "open_set": None if self.open_set is None else self.open_set.to_json(),
+            "fallback_counts": self.fallback_counts,
         }
 
     def save(self, path: str | Path, half: bool = False) -> Path:
@@ -243,6 +343,8 @@ class SpectrumClassifier:
             tensors[f"model.{name}"] = value
         if self.templates is not None:
             tensors["templates"] = torch.from_numpy(self.templates.astype(np.float32))
+        if self.open_set is not None:
+            tensors.update({k: torch.from_numpy(v) for k, v in self.open_set.tensors().items()})
         metadata = {**self.metadata(), "stored_half": bool(half)}
         return save_checkpoint(path, tensors, metadata, half=False)
 
@@ -274,6 +376,13 @@ class SpectrumClassifier:
             model = create_model(meta["arch"], len(classes), int(meta["in_channels"]),
                                  **meta["model_config"])
             temperature = CountTemperature.from_json(meta.get("confidence"))
+            open_set_tensors = {k: tensors.pop(k).double().numpy() for k in list(tensors)
+                                if k.startswith("open_set.")}
+            open_set = OpenSet.from_json(meta.get("open_set"), open_set_tensors)
+            fallback = meta.get("fallback_counts")
+            if fallback is not None and (isinstance(fallback, bool) or not isinstance(
+                    fallback, int) or fallback < 1):
+                raise ModelError(f"{source}: fallback_counts must be a positive integer")
         except KeyError as exc:
             raise ModelError(f"{source}: missing entry {exc.args[0]!r}") from None
         except (LabLensError, TypeError, ValueError, AttributeError) as exc:
@@ -289,9 +398,12 @@ class SpectrumClassifier:
         load_state_dict_strict(model, weights, source)
         if templates is not None:
             templates = templates.double().numpy()
-        return cls(model.to(device), classes, grid, preprocess, templates,
-                   training=meta.get("training"), metrics=meta.get("metrics"),
-                   temperature=temperature)
+        try:
+            return cls(model.to(device), classes, grid, preprocess, templates,
+                       training=meta.get("training"), metrics=meta.get("metrics"),
+                       temperature=temperature, open_set=open_set, fallback_counts=fallback)
+        except ModelError as exc:
+            raise ModelError(f"{source}: {exc}") from None
 
     def describe(self) -> str:
         """Human-readable summary: architecture, size, classes, grid, preprocessing, metrics."""
@@ -308,6 +420,10 @@ class SpectrumClassifier:
             f"discarded {self.preprocess.discard}, normalisation '{self.preprocess.normalisation}'"
             f"{', position channel' if self.preprocess.coord_channel else ''}",
             f"Templates for classical peers: {'yes' if self.templates is not None else 'no'}",
+            "Calls: " + (f"the multinomial ML peer below {self.fallback_counts:,} counts, the "
+                         "network above" if self.fallback_counts else "the network"),
+            "Open-set test: " + (f"goodness of fit{' + feature distance' if self.open_set.has_network else ''}"
+                                 f", alpha {self.open_set.alpha:g}" if self.open_set else "none"),
             f"Device: {self.device}",
         ]
         if self.metrics:
@@ -317,6 +433,12 @@ class SpectrumClassifier:
             lines.append("Training: " + ", ".join(f"{k}={_short(v)}" for k, v in
                                                   self.training.items() if not isinstance(v, dict)))
         return "\n".join(lines)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    logits = np.asarray(logits, dtype=np.float64)
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def _short(value: Any) -> str:

@@ -2,9 +2,13 @@
 
 For every count level ``k`` the evaluation draws ``draws_per_class`` short measurements of ``k``
 counts per class from the evaluation data's long spectra (held-out files, rebinned onto the
-model's energy grid) and classifies each draw four ways: the CNN, the multinomial
+model's energy grid) and classifies each draw: the network alone ("CNN"), the classifier as it
+calls (the hybrid, when it falls back to the ML peer below a count level), the multinomial
 maximum-likelihood template classifier (the physical bound), normalised cross-correlation and
-chi-squared matching. The peers' templates are the *model's* stored class templates (what it was
+chi-squared matching. Classes of the data the model does not know are *out of the library*: their
+draws are not classified but measure the open-set test (AUROC of each score, false accepts at
+95 % true accepts, and the accept rates at the model's alpha), see
+:func:`engines.spectrum.openset.open_set_summary`. The peers' templates are the *model's* stored class templates (what it was
 trained on) on the model's kept channels, so all four see the same draws and the same
 information. Only the kept channels are drawn: ``Binomial(k, P_kept)`` of the ``k`` events fall
 in them, spread as a multinomial over them, which is exact RSM-3 on the full grid followed by
@@ -31,6 +35,7 @@ from engines.spectrum.spectrum import EnergyGrid
 
 if TYPE_CHECKING:
     from engines.spectrum.classifier import SpectrumClassifier
+    from engines.spectrum.openset import OpenSetScores
 
 DEFAULT_COUNTS: tuple[int, ...] = (100, 1000, 5000, 19650, 100_000, 500_000)
 MAX_COUNTS = 10_000_000
@@ -93,11 +98,19 @@ class LevelResult:
     n: int
     cnn_confusion: np.ndarray | None
     peer_confusion: dict[str, np.ndarray] = field(default_factory=dict)
+    hybrid_confusion: np.ndarray | None = None
+    ml_called: float = 0.0
+    open_set: dict[str, Any] | None = None
 
     @property
     def accuracy(self) -> float | None:
         """CNN accuracy in [0, 1] (None without a CNN)."""
         return _accuracy(self.cnn_confusion)
+
+    @property
+    def hybrid_accuracy(self) -> float | None:
+        """Accuracy of the classifier as it calls (None without a fallback)."""
+        return _accuracy(self.hybrid_confusion)
 
     def peer_accuracy(self, method: str) -> float | None:
         """Accuracy of a peer (None when it was not run)."""
@@ -119,7 +132,9 @@ class EvaluationResult:
     classes
         The model's classes (rows and columns of every confusion matrix).
     evaluated_classes
-        Classes present in the evaluation data (a subset of ``classes``).
+        Classes of the evaluation data the model knows.
+    unknown_classes
+        Classes of the evaluation data the model does not know (out of the library).
     levels
         One :class:`LevelResult` per count level, increasing counts.
     count_rate_cps
@@ -133,11 +148,15 @@ class EvaluationResult:
     draws_per_class: int
     seed: int
     peers: tuple[str, ...]
+    unknown_classes: list[str] = field(default_factory=list)
+    fallback_counts: int | None = None
 
     def curve(self, method: str = "cnn") -> tuple[np.ndarray, np.ndarray]:
-        """``(counts, accuracy)`` arrays of shape (n_levels,) for "cnn" or a peer (NaN = not run)."""
+        """``(counts, accuracy)`` arrays of shape (n_levels,) for "cnn", "hybrid" or a peer
+        (NaN = not run)."""
         counts = np.array([level.counts for level in self.levels], dtype=np.int64)
-        values = [level.accuracy if method == "cnn" else level.peer_accuracy(method)
+        values = [level.accuracy if method == "cnn" else level.hybrid_accuracy
+                  if method == "hybrid" else level.peer_accuracy(method)
                   for level in self.levels]
         return counts, np.array([np.nan if v is None else v for v in values])
 
@@ -148,9 +167,11 @@ class EvaluationResult:
         results, confusion = [], {}
         for level in self.levels:
             row = {"counts": level.counts, "live_time_s": round(level.live_time_s, 6),
-                   "accuracy": level.accuracy}
+                   "accuracy": level.accuracy, "hybrid_accuracy": level.hybrid_accuracy,
+                   "ml_called": level.ml_called}
             row.update({f"{m}_accuracy": level.peer_accuracy(m) for m in PEER_METHODS})
             row["n"] = level.n
+            row["open_set"] = level.open_set
             results.append(row)
             matrices: dict[str, Any] = {}
             if level.cnn_confusion is not None:
@@ -162,7 +183,8 @@ class EvaluationResult:
                     level.peer_confusion["ml"]).round(4).tolist()
             confusion[str(level.counts)] = matrices
         return {"classes": list(self.classes), "evaluated_classes": list(self.evaluated_classes),
-                "results": results, "confusion": confusion,
+                "unknown_classes": list(self.unknown_classes),
+                "fallback_counts": self.fallback_counts, "results": results, "confusion": confusion,
                 "count_rate_cps": self.count_rate_cps, "draws_per_class": self.draws_per_class,
                 "seed": self.seed, "peers": list(self.peers)}
 
@@ -170,14 +192,32 @@ class EvaluationResult:
 def format_table(result: EvaluationResult) -> str:
     """Plain-text table: counts, live time, n and the accuracy of every method run."""
     methods = (["cnn"] if any(lv.cnn_confusion is not None for lv in result.levels) else [])
+    methods += ["hybrid"] if any(lv.hybrid_confusion is not None for lv in result.levels) else []
     methods += list(result.peers)
-    names = {"cnn": "CNN", "ml": "ML bound", "ncc": "NCC", "chi2": "chi2"}
-    lines = [f"{'counts':>9} {'live s':>9} {'n':>7} " + " ".join(f"{names[m]:>9}" for m in methods)]
+    names = {"cnn": "CNN", "hybrid": "hybrid", "ml": "ML bound", "ncc": "NCC", "chi2": "chi2"}
+    open_set = [lv.open_set for lv in result.levels]
+    extra = ["accept@a", "AUROC", "FA@95"] if any(o for o in open_set) else []
+    lines = [f"{'counts':>9} {'live s':>9} {'n':>7} " + " ".join(
+        f"{names[m]:>9}" for m in methods) + "".join(f" {e:>9}" for e in extra)]
     curves = {m: result.curve(m)[1] for m in methods}
     for i, level in enumerate(result.levels):
         cells = " ".join(f"{curves[m][i]:>9.4f}" for m in methods)
+        if extra:
+            o = open_set[i] or {}
+            cells += "".join(f" {_cell(o.get(key))}" for key in
+                             ("true_accept", "auroc", "false_accept_at_95"))
         lines.append(f"{level.counts:>9} {level.live_time_s:>9.3f} {level.n:>7} {cells}")
+    if result.fallback_counts:
+        lines.append(f"hybrid: the ML peer calls below {result.fallback_counts:,} counts")
+    if result.unknown_classes:
+        lines.append(f"out of the library: {', '.join(result.unknown_classes)} (accept@a = "
+                     "in-library spectra accepted at the model's alpha; FA@95 = out-of-library "
+                     "accepted at 95 % true accepts)")
     return "\n".join(lines)
+
+
+def _cell(value: float | None) -> str:
+    return f"{value:>9.4f}" if value is not None and np.isfinite(value) else f"{'-':>9}"
 
 
 def match_classes(model_classes: list[str], data_classes: list[str],
@@ -195,6 +235,25 @@ def match_classes(model_classes: list[str], data_classes: list[str],
         raise InputError(f"{source}: class(es) the model does not know: {', '.join(unknown)} "
                          f"(the model knows: {', '.join(model_classes)})")
     return np.array([index[name] for name in data_classes], dtype=np.int64)
+
+
+def split_classes(model_classes: list[str], data_classes: list[str],
+                  source: str = "evaluation data") -> np.ndarray:
+    """Model class index of every data class, -1 for classes the model does not know (shape
+    (len(data_classes),), int64).
+
+    Raises
+    ------
+    InputError
+        When the model knows none of the data's classes.
+    """
+    index = {name: i for i, name in enumerate(model_classes)}
+    out = np.array([index.get(name, -1) for name in data_classes], dtype=np.int64)
+    if not np.any(out >= 0):
+        raise InputError(f"{source}: the model knows none of its classes "
+                         f"({', '.join(data_classes)}; the model knows: "
+                         f"{', '.join(model_classes)})")
+    return out
 
 
 def references_on_grid(references: ReferenceSet | Any, grid: EnergyGrid) -> ReferenceSet:
@@ -266,6 +325,10 @@ def full_grid(kept_counts: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return out
 
 
+#: kept counts -> (network calls, (hybrid calls, called by ML) or (None, None), open-set scores)
+Assess = Callable[[np.ndarray], tuple[np.ndarray, tuple, "OpenSetScores | None"]]
+
+
 def evaluate(classifier: SpectrumClassifier, references: ReferenceSet | Any,
              config: EvaluateConfig | None = None) -> TaskGenerator[EvaluationResult]:
     """Evaluate a classifier and its peers per count level (a generator; see module docstring).
@@ -276,27 +339,43 @@ def evaluate(classifier: SpectrumClassifier, references: ReferenceSet | Any,
         Trained classifier; its ``templates`` (if stored) feed the peers.
     references
         Evaluation data: a :class:`ReferenceSet` or spectrum library; any grid (rebinned onto
-        the model's), classes matched to the model's by name.
+        the model's), classes matched to the model's by name; classes the model does not know
+        are out-of-library data for the open-set test.
 
     Yields
     ------
     Progress per batch; at the end of each level with ``counts``, ``live_time_s``,
-    ``accuracy`` and ``<peer>_accuracy``.
+    ``accuracy``, ``hybrid_accuracy`` and ``<peer>_accuracy``.
 
     Raises
     ------
     InputError
-        Classes unknown to the model, references without counts in the kept channels.
+        The model knows none of the classes; references without counts in the kept channels.
     """
     keep = classifier.keep_mask
 
-    def predict(kept_counts: np.ndarray) -> np.ndarray:
-        return classifier.predict(full_grid(kept_counts, keep), batch_size=len(kept_counts))
+    def assess(kept_counts: np.ndarray):
+        counts = full_grid(kept_counts, keep)
+        network = classifier.predict_logits(counts, batch_size=len(counts)).argmax(axis=1)
+        hybrid, ml = None, None
+        if classifier.fallback_counts is not None:
+            ml = classifier.uses_ml(counts)
+            hybrid = network.copy()
+            if ml.any():
+                hybrid[ml] = classifier.ml_logits(counts[ml]).argmax(axis=1)
+        scores = None
+        if classifier.open_set is not None:
+            pooled = (classifier.forward(counts, len(counts))[1]
+                      if classifier.open_set.has_network else None)
+            scores = classifier.open_set.scores(kept_counts, classifier.templates, pooled)
+        return network, (hybrid, ml), scores
 
     config = config or EvaluateConfig()
     peers = config.peers if classifier.templates is not None else ()
-    return (yield from _run(classifier.classes, classifier.grid, keep, predict,
-                            classifier.templates, peers, references, config))
+    result = yield from _run(classifier.classes, classifier.grid, keep, assess,
+                             classifier.templates, peers, references, config)
+    result.fallback_counts = classifier.fallback_counts
+    return result
 
 
 def evaluate_peers(templates: np.ndarray, classes: list[str], grid: EnergyGrid,
@@ -315,12 +394,13 @@ def evaluate_peers(templates: np.ndarray, classes: list[str], grid: EnergyGrid,
                             config.peers, references, config))
 
 
-def _run(classes: list[str], grid: EnergyGrid, keep: np.ndarray,
-         predict: Callable[[np.ndarray], np.ndarray] | None, templates: np.ndarray | None,
-         peers: tuple[str, ...], references: Any, config: EvaluateConfig
-         ) -> TaskGenerator[EvaluationResult]:
+def _run(classes: list[str], grid: EnergyGrid, keep: np.ndarray, assess: Assess | None,
+         templates: np.ndarray | None, peers: tuple[str, ...], references: Any,
+         config: EvaluateConfig) -> TaskGenerator[EvaluationResult]:
+    from engines.spectrum.openset import open_set_summary
+
     refs = references_on_grid(references, grid)
-    true_of_label = match_classes(classes, refs.classes)
+    true_of_label = split_classes(classes, refs.classes)
     rate = config.count_rate_cps or data_count_rate(references) or PAPER_COUNT_RATE
     sampler = KeptSampler(refs.probabilities(), keep)
     n_classes, size = len(classes), config.batch_size
@@ -331,25 +411,41 @@ def _run(classes: list[str], grid: EnergyGrid, keep: np.ndarray,
     for k in config.counts:
         rng = np.random.default_rng([config.seed, k])
         rows = pick_references(refs.labels, draw_labels, rng)
-        cnn = np.zeros((n_classes, n_classes), np.int64) if predict is not None else None
+        cnn = np.zeros((n_classes, n_classes), np.int64) if assess is not None else None
+        hybrid, ml_called, open_scores = None, 0, []
         by_peer = {m: np.zeros((n_classes, n_classes), np.int64) for m in peers}
         for start in range(0, draw_labels.size, size):
             measured = sampler.draw(rows[start:start + size], k, rng)
             truth = true[start:start + size]
-            if cnn is not None:
-                cnn += confusion_matrix(truth, predict(measured), n_classes)
+            known = truth >= 0
+            if assess is not None:
+                network, (called, by_ml), scores = assess(measured)
+                cnn += confusion_matrix(truth[known], network[known], n_classes)
+                if called is not None:
+                    hybrid = np.zeros_like(cnn) if hybrid is None else hybrid
+                    hybrid += confusion_matrix(truth[known], called[known], n_classes)
+                    ml_called += int(np.sum(by_ml[known]))
+                if scores is not None:
+                    open_scores.append((known, scores))
             for method in peers:
-                by_peer[method] += confusion_matrix(truth, peer_predict(method, measured,
-                                                                        templates), n_classes)
+                by_peer[method] += confusion_matrix(
+                    truth[known], peer_predict(method, measured[known], templates), n_classes)
             done += 1
             yield Progress(done / total, f"{k} counts: batch {start // size + 1}/{n_batches}")
-        level = LevelResult(k, live_time_for_counts(k, rate), int(draw_labels.size), cnn, by_peer)
+        n_known = int(np.sum(true >= 0))
+        level = LevelResult(k, live_time_for_counts(k, rate), n_known, cnn, by_peer, hybrid,
+                            ml_called / max(n_known, 1),
+                            open_set_summary(open_scores) if open_scores else None)
         levels.append(level)
         scores = {f"{m}_accuracy": level.peer_accuracy(m) for m in peers}
-        named = ([("CNN", level.accuracy)] if cnn is not None else []) + [
+        named = ([("CNN", level.accuracy)] if cnn is not None else []) + (
+            [("hybrid", level.hybrid_accuracy)] if hybrid is not None else []) + [
             (m, level.peer_accuracy(m)) for m in peers]
         summary = "  ".join(f"{name} {value:.3f}" for name, value in named)
         yield Progress(done / total, f"{k} counts: {summary}", counts=k,
-                       live_time_s=level.live_time_s, accuracy=level.accuracy, **scores)
-    return EvaluationResult(list(classes), list(refs.classes), levels, float(rate),
-                            config.draws_per_class, config.seed, tuple(peers))
+                       live_time_s=level.live_time_s, accuracy=level.accuracy,
+                       hybrid_accuracy=level.hybrid_accuracy, **scores)
+    known_names = [n for n, i in zip(refs.classes, true_of_label, strict=True) if i >= 0]
+    unknown = [n for n, i in zip(refs.classes, true_of_label, strict=True) if i < 0]
+    return EvaluationResult(list(classes), known_names, levels, float(rate),
+                            config.draws_per_class, config.seed, tuple(peers), unknown)

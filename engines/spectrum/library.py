@@ -1,8 +1,10 @@
 """Dataset folders of labelled spectra: ``DIR/<material name>/<spectrum files>``.
 
 The sub-folder name is the class; each class may hold several (long) measurements in any
-supported format. Loading reads every file, rebins it onto the model's energy grid and keeps
-the live times so that the RSM can turn a count budget into a measurement time.
+supported format. Loading reads every file, rebins it onto the model's energy grid (each file
+from its own calibration) and keeps the live times so that the RSM can turn a count budget into a
+measurement time. The rebinned files are cached per folder and grid
+(:mod:`engines.spectrum.reference_cache`), so a library is read and rebinned once.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from engines.core.errors import InputError
 from engines.core.progress import Progress, drive
 from engines.spectrum.readers import SUPPORTED_SUFFIXES, read_spectrum
 from engines.spectrum.rebin import rebin
+from engines.spectrum.reference_cache import ReferenceCache
 from engines.spectrum.spectrum import PAPER_GRID, EnergyGrid, Spectrum
 
 
@@ -126,9 +129,14 @@ def iter_load_library(folder: str | Path,
     spectra = np.zeros((len(files), grid.n_channels))
     live_times = np.full(len(files), np.nan)
     lo, hi = grid.edges[0], grid.edges[-1]
+    cache = ReferenceCache(Path(folder), grid)
     for row, path in enumerate(files):
         yield Progress(row / len(files), f"reading {path.parent.name}/{path.name}",
                        file=row + 1, files=len(files))
+        cached = cache.get(path)
+        if cached is not None:
+            spectra[row], live_times[row] = cached
+            continue
         spectrum = read_spectrum(path)
         if not spectrum.metadata.get("calibrated", True):
             raise InputError.for_file(path, "has no energy calibration, so it cannot be placed "
@@ -144,6 +152,8 @@ def iter_load_library(folder: str | Path,
                                             f"{e[-1]:.1f} keV)")
         if spectrum.live_time_s:
             live_times[row] = spectrum.live_time_s
+        cache.put(path, spectra[row], spectrum.live_time_s or None)
+    cache.save()
     yield Progress(1.0, f"loaded {len(files)} spectra of {len(classes)} classes")
     return SpectrumLibrary(classes, grid, spectra, labels, files, live_times)
 

@@ -4,7 +4,13 @@ A detector looking at a sample of spectrum ``p`` (channel probabilities) at ``ra
 live second records, in every interval ``dt``, independent ``Poisson(rate * dt * p_i)`` counts
 per channel. :func:`acquire` accumulates them tick by tick, classifies the running spectrum and
 reports the *time to decision*: the first live time at which the top class probability reaches
-the confidence threshold (resolution: one update interval). :func:`time_to_decision_stats`
+the confidence threshold *and* the spectrum is in the library by the model's open-set test
+(resolution: one update interval). A decision made while the counts were too few to tell a
+foreign sample is withdrawn as soon as the open-set test rejects the spectrum, so an
+out-of-library sample ends undecided. In real-time mode
+the live time is the wall-clock time since the start: an update that takes longer than the
+interval simply collects the counts of the time it took, so the acquisition never falls behind
+the clock. :func:`time_to_decision_stats`
 simulates many such acquisitions at once (no sleeping) for the "instant analyzer" figure.
 """
 
@@ -12,7 +18,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -95,6 +102,11 @@ class LiveResult:
         never reached).
     final_counts
         (n_channels,) accumulated spectrum at the end.
+    in_library
+        (T,) open-set verdict after each update (True throughout without an open-set test).
+    withdrawn_s
+        Live times at which a decision was withdrawn because the spectrum stopped fitting the
+        library (the decision above is the one standing at the end).
     """
 
     classes: list[str]
@@ -106,6 +118,8 @@ class LiveResult:
     final_counts: np.ndarray
     threshold: float
     rate_cps: float
+    in_library: np.ndarray | None = None
+    withdrawn_s: list[float] = field(default_factory=list)
 
     @property
     def decided_name(self) -> str | None:
@@ -130,53 +144,73 @@ def _reference_probabilities(classifier: SpectrumClassifier, reference: Any) -> 
 
 
 def acquire(classifier: SpectrumClassifier, reference_counts: np.ndarray | Spectrum,
-            config: LiveConfig | None = None) -> TaskGenerator[LiveResult]:
+            config: LiveConfig | None = None, *, clock: Callable[[], float] = time.monotonic,
+            sleep: Callable[[float], None] = time.sleep) -> TaskGenerator[LiveResult]:
     """Simulate a live measurement of a sample whose long spectrum is ``reference_counts``.
 
     Parameters
     ----------
     reference_counts
         (n_channels,) counts on the model's grid, or a :class:`Spectrum` (rebinned here).
+    clock, sleep
+        Wall clock (s) and sleep of the real-time mode (tests pass fakes).
 
     Yields
     ------
     Progress per update with ``live_time_s``, ``total_counts``, ``probabilities`` (n_classes,),
     ``spectrum`` (n_channels,) float64 copy of the accumulated counts, ``decided`` (class name
-    or None) and ``decision_time_s``.
+    or None), ``decision_time_s``, ``in_library`` (None without an open-set test), ``p_fit``
+    and ``p_network``.
     """
     config = config or LiveConfig()
     probabilities = _reference_probabilities(classifier, reference_counts)
     rng = np.random.default_rng(config.seed)
-    times = config.tick_times()
     counts = np.zeros(classifier.grid.n_channels)
-    history, totals = [], []
+    history, totals, times, verdicts = [], [], [], []
     decision_time, decided, previous = None, None, 0.0
-    started = time.monotonic()
-    for t in times:
+    withdrawn: list[float] = []
+    started = clock()
+    for tick in config.tick_times():
+        t = float(tick)
+        if config.realtime:
+            sleep(max(0.0, started + t - clock()))
+            t = min(max(t, clock() - started), config.max_live_time_s)  # the clock rules
+            if t <= previous:
+                continue
         counts += rng.poisson(config.rate_cps * (t - previous) * probabilities)
         previous = t
-        if config.realtime:
-            time.sleep(max(0.0, started + t - time.monotonic()))
-        proba = classifier.predict_proba(counts)[0]
+        assessment = classifier.assess(counts)
+        proba = assessment.probabilities[0]
+        scores = assessment.open_set.row(0) if assessment.open_set is not None else None
+        in_library = True if scores is None else scores["in_library"]
         history.append(proba)
         totals.append(counts.sum())
+        times.append(t)
+        verdicts.append(in_library)
         top = int(np.argmax(proba))
-        if decision_time is None and proba[top] >= config.threshold:
-            decision_time, decided = float(t), top
+        if decision_time is None and proba[top] >= config.threshold and in_library:
+            decision_time, decided = t, top
+        elif decided is not None and not in_library:  # more counts showed it is foreign
+            decision_time, decided = None, None
+            withdrawn.append(t)
         state = (f"decided {classifier.classes[decided]} at {decision_time:.2f} s"
-                 if decided is not None else "undecided")
+                 if decided is not None else
+                 f"decision withdrawn at {withdrawn[-1]:.2f} s" if withdrawn else "undecided")
+        call = (classifier.classes[top] if in_library
+                else f"not in the library (closest: {classifier.classes[top]})")
         yield Progress(t / config.max_live_time_s,
-                       f"{t:.2f} s, {int(totals[-1])} counts: {classifier.classes[top]} "
-                       f"{proba[top]:.3f} ({state})",
-                       live_time_s=float(t), total_counts=float(totals[-1]), probabilities=proba,
+                       f"{t:.2f} s, {int(totals[-1])} counts: {call} {proba[top]:.3f} ({state})",
+                       live_time_s=t, total_counts=float(totals[-1]), probabilities=proba,
                        spectrum=counts.copy(), decision_time_s=decision_time,
-                       decided=None if decided is None else classifier.classes[decided])
-        if config.stop_at_decision and decided is not None:
+                       decided=None if decided is None else classifier.classes[decided],
+                       in_library=None if scores is None else in_library,
+                       p_fit=None if scores is None else scores["p_fit"],
+                       p_network=None if scores is None else scores["p_network"])
+        if (config.stop_at_decision and decided is not None) or t >= config.max_live_time_s:
             break
-    n = len(history)
-    return LiveResult(list(classifier.classes), times[:n].copy(), np.array(totals),
+    return LiveResult(list(classifier.classes), np.array(times), np.array(totals),
                       np.array(history), decision_time, decided, counts, config.threshold,
-                      config.rate_cps)
+                      config.rate_cps, np.array(verdicts, dtype=bool), withdrawn)
 
 
 @dataclass
@@ -240,8 +274,9 @@ def iter_time_to_decision_stats(classifier: SpectrumClassifier, references: Refe
     """Simulate ``runs_per_class`` acquisitions per class of ``references`` in parallel.
 
     Each run draws from one reference of its class (chosen at random); only undecided runs
-    are extended and classified at every update, so the cost falls as runs decide. Always
-    non-realtime; ``config.stop_at_decision`` is implied. Yields Progress per update.
+    are extended and classified at every update, so the cost falls as runs decide. A run
+    decides when its top probability reaches the threshold and the open-set test accepts it.
+    Always non-realtime; ``config.stop_at_decision`` is implied. Yields Progress per update.
     """
     config = config or LiveConfig()
     if isinstance(runs_per_class, bool) or not 1 <= int(runs_per_class) <= 10_000:
@@ -276,9 +311,12 @@ def iter_time_to_decision_stats(classifier: SpectrumClassifier, references: Refe
         outside[active] += rng.poisson(rate_out[active] * dt)
         for start in range(0, active.size, batch_size):
             chunk = active[start:start + batch_size]
-            proba = classifier.predict_proba(full_grid(kept[chunk], keep), batch_size)
+            assessment = classifier.assess(full_grid(kept[chunk], keep), batch_size)
+            proba = assessment.probabilities
             top = proba.argmax(axis=1)
             sure = proba[np.arange(chunk.size), top] >= config.threshold
+            if assessment.open_set is not None:
+                sure &= assessment.open_set.in_library
             decided[chunk[sure]] = top[sure]
             times[chunk[sure]] = t
             at_decision[chunk[sure]] = kept[chunk[sure]].sum(axis=1) + outside[chunk[sure]]

@@ -9,6 +9,7 @@ validation step. Cancelling = no longer iterating.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from engines.core.config import from_json, like, param, to_json
 from engines.core.errors import InputError
-from engines.core.progress import Progress, TaskGenerator
+from engines.core.progress import Progress, TaskGenerator, forward
 from engines.core.training import FitConfig, iter_fit, seed_everything
 from engines.spectrum.options import format_counts, parse_counts
 from engines.spectrum.preprocessing import PreprocessConfig
@@ -80,8 +81,9 @@ class TrainConfig(FitConfig):
                                    help="counts of the validation draws (default: the "
                                         "geometric mean of the range)")
     batch_size: int = param(128, label="Batch size", range=(1, 4096), step=16)
-    steps: int = param(1200, label="Steps", range=(1, 1_000_000), step=100,
-                       help="the cosine schedule spans them")
+    steps: int = param(4000, label="Steps", range=(1, 1_000_000), step=100,
+                       help="the most steps; the cosine schedule spans them, or the time "
+                            "budget when that ends first")
     target_accuracy: float | None = param(None, label="Stop at validation accuracy",
                                           range=(0.0, 1.0), step=0.01, suggest=0.95)
     val_every: int = param(50, label="Validate every", unit="steps", range=(1, 100_000),
@@ -93,6 +95,19 @@ class TrainConfig(FitConfig):
                               help="largest relative stretch of the energy axis before a draw")
     resolution_sigma: float = param(0.0, label="Extra resolution", unit="channels",
                                     range=(0.0, 20.0), help="largest extra Gaussian smoothing")
+    focus: float = param(0.0, label="Focus on confused classes", range=(0.0, 1.0), step=0.1,
+                         help="after every validation, draw classes in proportion to "
+                              "(1 - f) + f x their error rate / the mean; 0 = uniform")
+    curriculum: float = param(0.0, label="Curriculum", range=(0.0, 0.9), step=0.05,
+                              help="share of the steps over which the lowest count of the range "
+                                   "falls from its geometric mean to KMIN (high counts first); "
+                                   "0 = off")
+    hybrid: bool = param(True, label="ML fallback",
+                         help="below the count level where the network trails the ML peer on "
+                              "validation draws, call with the ML peer (said in the result)")
+    open_set: bool = param(True, label="Open-set calibration",
+                           help="calibrate the 'not in the library' test after training")
+    max_minutes: float | None = like(FitConfig, "max_minutes", 20.0)
     optimizer: str = like(FitConfig, "optimizer", "adam")
     lr: float = like(FitConfig, "lr", 0.01, range=(1e-5, 0.1))
     warmup_fraction: float = like(FitConfig, "warmup_fraction", 0.05)
@@ -155,13 +170,36 @@ class _Sampler:
                                            device=device)
         self.class_count = torch.as_tensor(counts_per_class, device=device)
         self.n_classes = references.n_classes
+        self.class_weights: torch.Tensor | None = None  # uniform until focus() is called
         self.config = config
         self.device = device
         self.generator = torch.Generator(device=device).manual_seed(config.seed)
         self.rng = np.random.default_rng([config.seed, 104729]) if device.type == "cpu" else None
 
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Model input (B, C_in, n_kept) and labels (B,)."""
+    def focus(self, recall: np.ndarray) -> None:
+        """Draw classes in proportion to ``(1 - f) + f * error_c / mean error`` (``f`` =
+        ``config.focus``), from the per-class recall (C,) of the last validation: classes the
+        network still confuses get more of each batch (uniform while nothing is confused)."""
+        import torch
+
+        errors = 1.0 - np.clip(np.asarray(recall, dtype=np.float64), 0.0, 1.0)
+        if self.config.focus <= 0 or errors.sum() <= 0:
+            return
+        weights = (1.0 - self.config.focus) + self.config.focus * errors / errors.mean()
+        self.class_weights = torch.as_tensor(weights / weights.sum(), device=self.device)
+
+    def count_range(self, progress: float) -> tuple[int, int]:
+        """Counts drawn at ``progress`` (0-1) of the schedule: the curriculum lowers KMIN from
+        the geometric mean of the range to KMIN over the first ``curriculum`` of the steps."""
+        low, high = self.config.count_range
+        if self.config.curriculum <= 0 or low == high:
+            return low, high
+        start = math.sqrt(low * high)
+        share = min(1.0, progress / self.config.curriculum)
+        return int(round(math.exp(math.log(start) + share * (math.log(low) - math.log(start))))), high
+
+    def batch(self, progress: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model input (B, C_in, n_kept) and labels (B,) at ``progress`` (0-1) of training."""
         import torch
 
         from engines.spectrum.augment import (
@@ -175,7 +213,10 @@ class _Sampler:
 
         config, gen, device = self.config, self.generator, self.device
         size = config.batch_size
-        labels = torch.randint(self.n_classes, (size,), generator=gen, device=device)
+        if self.class_weights is None:
+            labels = torch.randint(self.n_classes, (size,), generator=gen, device=device)
+        else:
+            labels = torch.multinomial(self.class_weights, size, replacement=True, generator=gen)
         within = torch.rand(size, generator=gen, device=device) * self.class_count[labels]
         pick = self.class_start[labels] + within.long().clamp(max=self.class_count[labels] - 1)
         probabilities = self.probabilities[pick]
@@ -187,7 +228,7 @@ class _Sampler:
             probabilities = smear(probabilities, sigmas)
         kept = select_kept(probabilities, config.preprocess)
         mass = kept.sum(dim=1)
-        counts = log_uniform_counts(*config.count_range, size, gen, device)
+        counts = log_uniform_counts(*self.count_range(progress), size, gen, device)
         counts = split_counts(counts, mass, gen, self.rng)
         draws = draw_spectra(kept / mass.clamp_min(1e-300)[:, None], counts, gen, self.rng)
         return normalise_kept(draws, config.preprocess), labels
@@ -276,10 +317,6 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
     val_raw, val_labels = validation_set(references, val_counts, config.val_draws, config.seed)
     val_x = prepare_input(val_raw, config.preprocess, device)
 
-    def batches():
-        while True:
-            yield sampler.batch()
-
     def step_loss(net, batch):
         x, y = batch
         logits = net(x)
@@ -287,9 +324,27 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
         return torch.nn.functional.cross_entropy(logits.float(), y), {"accuracy": accuracy}
 
     def validate(net) -> dict[str, float]:
-        return {"val_accuracy": float(np.mean(_evaluate(net, val_x) == val_labels))}
+        predicted = _evaluate(net, val_x)
+        if config.focus > 0:
+            sampler.focus(np.diag(row_normalise(confusion_matrix(val_labels, predicted,
+                                                                 references.n_classes))))
+        return {"val_accuracy": float(np.mean(predicted == val_labels))}
 
-    fit = yield from iter_fit(model, batches(), step_loss, validate, config, steps=config.steps,
+    steps = config.steps
+
+    started = time.monotonic()
+    budget_s = None if config.max_minutes is None else 60.0 * config.max_minutes
+
+    def batches():  # the curriculum follows the schedule: steps or time, whichever is ahead
+        step = 0
+        while True:
+            progress = step / max(steps, 1)
+            if budget_s is not None:
+                progress = max(progress, (time.monotonic() - started) / budget_s)
+            yield sampler.batch(min(progress, 1.0))
+            step += 1
+
+    fit = yield from iter_fit(model, batches(), step_loss, validate, config, steps=steps,
                               val_every=config.val_every, select="val_accuracy",
                               target=config.target_accuracy)
     best_accuracy, best_step = fit.best["val_accuracy"], fit.best_step
@@ -301,15 +356,35 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
         "val_confusion": row_normalise(confusion).round(4).tolist(),
     }
     training = {
-        "config": config.to_json(), "steps_run": fit.steps_run, "stop_reason": fit.stop_reason,
-        "seconds": round(fit.seconds, 2),
+        "config": config.to_json(), "steps_run": fit.steps_run,
+        "stop_reason": fit.stop_reason, "seconds": round(fit.seconds, 2),
         "seconds_per_step": round(fit.seconds / max(fit.steps_run, 1), 4),
+        "seconds_to_95pct": seconds_to_fraction(fit.history, 0.95),
         "device": describe_device(device), "n_references": int(references.labels.size),
+        "history": [{k: round(float(v), 5) for k, v in record.items()}
+                    for record in fit.history],
     }
     yield Progress(1.0, "calibrating confidence over count levels")
     temperature = fit_temperature(model, references, config, device)
+    classifier = SpectrumClassifier(model.eval(), references.classes, references.grid,
+                                    config.preprocess, templates, training=training,
+                                    metrics=metrics_out, temperature=temperature)
+    if config.hybrid or config.open_set:
+        from engines.spectrum.calibrate import iter_calibrate
+
+        yield from forward(iter_calibrate(classifier, references, config.count_range,
+                                          config.seed, config.hybrid, config.open_set),
+                           1.0, 0.0, "")
     yield Progress(1.0, f"done: {fit.stop_reason}; best val acc {best_accuracy:.4f} at step "
                         f"{best_step}", best_val_accuracy=best_accuracy)
-    return SpectrumClassifier(model.eval(), references.classes, references.grid, config.preprocess,
-                              templates, training=training, metrics=metrics_out,
-                              temperature=temperature)
+    return classifier
+
+
+def seconds_to_fraction(history: list[dict[str, float]], fraction: float) -> float | None:
+    """Seconds of training until the validation accuracy first reached ``fraction`` of its best
+    (None without validations)."""
+    values = [(r["seconds"], r["val_accuracy"]) for r in history if "val_accuracy" in r]
+    if not values:
+        return None
+    best = max(v for _, v in values)
+    return round(next(s for s, v in values if v >= fraction * best), 2)

@@ -116,6 +116,41 @@ def test_classify_files_and_short_draws(sample_dir, model, capsys, tmp_path):
     assert json.loads(out.read_text())["results"][0]["total_counts"] > 1e8
 
 
+def test_classify_reports_the_open_set_verdict(sample_dir, model, capsys, tmp_path):
+    out = tmp_path / "verdict.json"
+    own = sample_dir / "aluminium4" / "Al-1" / "al_1_0.csv"
+    foreign = sample_dir / "materials12" / "PVC" / "pvc_0.csv"  # not an aluminium alloy
+    assert main(["spectrum", "classify", "--model", str(model), str(own), str(foreign),
+                 "--counts", "100000", "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("pvc_0.csv: not in the library (closest: ")
+    data = json.loads(out.read_text())
+    assert data["alpha"] == 0.01
+    own_row, foreign_row = data["results"]
+    for row in (own_row, foreign_row):
+        assert {"verdict", "in_library", "p_fit", "p_network", "called_by", "log_likelihood",
+                "feature_distance", "reason", "energy_coverage"} <= set(row)
+    assert own_row["in_library"] is True and foreign_row["in_library"] is False
+    assert foreign_row["p_fit"] < 0.01 and foreign_row["verdict"].startswith("not in the")
+    assert main(["spectrum", "classify", "--model", str(model), str(own), "--alpha", "2"]) == 2
+
+
+def test_calibrate_sets_the_fallback_and_the_open_set(sample_dir, model, capsys, tmp_path):
+    out = tmp_path / "recalibrated"
+    assert main(["spectrum", "calibrate", "--model", str(model), "--data",
+                 str(sample_dir / "aluminium4"), "--out", str(out), "--alpha", "0.05",
+                 "--json", str(tmp_path / "cal.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "calls: " in printed and "counts: network" in printed
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["open_set"]["alpha"] == 0.05 and meta["stored_half"] is True
+    assert len(meta["metrics"]["hybrid"]["levels"]) == 10
+    data = json.loads((tmp_path / "cal.json").read_text())
+    assert data["fallback_counts"] == meta["fallback_counts"]
+    assert main(["spectrum", "calibrate", "--model", str(model), "--data",
+                 str(sample_dir / "copper5"), "--out", str(out)]) == 2
+
+
 def test_live_single_file_and_statistics(sample_dir, model, capsys, tmp_path):
     out = tmp_path / "live.json"
     source = sample_dir / "aluminium4" / "Al-2" / "al_2_0.csv"
@@ -146,7 +181,7 @@ def test_bad_input_exits_2_with_one_line(args, sample_dir, model, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
     if "COPPER" in args and "--model" in args and "MODEL" in args:
-        assert "does not know: Cu-1, Cu-2" in err[0]
+        assert "knows none of its classes (Cu-1, Cu-2" in err[0]
 
 
 def test_script_exit_code_and_stderr_for_bad_files(tmp_path):
@@ -162,3 +197,16 @@ def test_script_exit_code_and_stderr_for_bad_files(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(expected), result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_classify_calls_a_real_foreign_spectrum_not_in_the_library(shared_spectra, capsys,
+                                                                   tmp_path):
+    """A real HPGe spectrum of activated pottery is none of the demo library's materials."""
+    out = tmp_path / "pottery.json"
+    assert main(["spectrum", "classify", "--model", "demo",
+                 str(shared_spectra / "1110C NAA cave pottery.Spe"), "--json", str(out)]) == 0
+    assert capsys.readouterr().out.startswith("1110C NAA cave pottery.Spe: not in the library "
+                                              "(closest: ")
+    row = json.loads(out.read_text())["results"][0]
+    assert row["in_library"] is False and row["p_fit"] < 0.01
+    assert row["verdict"].startswith("not in the library (closest: ")

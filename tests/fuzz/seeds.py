@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-SPECTRUM_FORMATS = ("csv", "spe", "cnf", "n42")
+SPECTRUM_FORMATS = ("csv", "spe", "cnf", "n42", "specutils")
 EVENT_FORMATS = ("hdf5", "root")
-FORMATS = SPECTRUM_FORMATS + EVENT_FORMATS
+#: specutils last, so the cases of the formats before it stay those of earlier runs
+FORMATS = SPECTRUM_FORMATS[:4] + EVENT_FORMATS + ("specutils",)
 SUFFIX = {"csv": ".csv", "spe": ".spe", "cnf": ".cnf", "n42": ".n42", "hdf5": ".h5",
-          "root": ".root"}
+          "root": ".root", "specutils": ".chn"}
 
 N42_2006 = """<?xml version="1.0" encoding="UTF-8"?>
 <N42InstrumentData xmlns="http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242">
@@ -93,6 +94,11 @@ def seeds(fmt: str) -> tuple[tuple[str, bytes], ...]:
 
         counts = _spectrum(512).counts.astype(np.int64)
         return ((".cnf", build_cnf(counts, coefficients=(1.5, 0.7, 1e-5, 0.0))),)
+    if fmt == "specutils":  # the formats read_spectrum hands to SpecUtils
+        from engines.spectrum.readers.specutils import write_specutils
+
+        return tuple((suffix, _written(write_specutils, suffix, _spectrum(), kind))
+                     for suffix, kind in ((".chn", "chn"), (".pcf", "pcf"), (".spc", "spc")))
     if fmt == "hdf5":
         from engines.cdc.hdf5_io import write_events, write_predictions
 

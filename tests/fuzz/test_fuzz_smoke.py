@@ -15,7 +15,8 @@ from tests.fuzz.seeds import FORMATS, seeds
 from tests.fuzz.targets import run_target
 
 #: Cases per format of the smoke run (about 30 s on 2 busy cores).
-SMOKE_CASES = {"csv": 250, "spe": 200, "cnf": 200, "n42": 250, "hdf5": 150, "root": 120}
+SMOKE_CASES = {"csv": 250, "spe": 200, "cnf": 200, "n42": 250, "hdf5": 150, "root": 120,
+               "specutils": 150}
 SMOKE_SEED = 2026
 
 

@@ -1,5 +1,6 @@
-"""Purity–retention curves of the model and the GBDT peer over the whole file (cell level),
-with the paper's target region (both above 0.9) and the model's operating point at the cut."""
+"""Purity–retention curves over the whole file (cell level): the U-Net, the U-Net + track fit
+and the GBDT peer, with the paper's target region (both above 0.9) and the operating point at
+the cut. The peer's legend entry says whether it ran and, if not, how to run it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
 from engines.cdc.metrics import TARGET, CurveSummary
 
 MODEL_PEN = pg.mkPen((0, 114, 178), width=2.5)
+FIT_PEN = pg.mkPen((0, 158, 115), width=2.5)
 PEER_PEN = pg.mkPen((230, 159, 0), width=2.5, style=pg.QtCore.Qt.PenStyle.DashLine)
 POINT_BRUSH = pg.mkBrush(213, 94, 0)
 
@@ -59,6 +61,7 @@ class CurvesPanel(QWidget):
         self.legend = plot.addLegend(offset=(10, -10), labelTextSize="10pt",
                                      brush=pg.mkBrush(255, 255, 255, 220))
         self.model_curve = plot.plot(pen=MODEL_PEN, name="U-Net")
+        self.fit_curve = plot.plot(pen=FIT_PEN, name="U-Net + track fit")
         self.peer_curve = plot.plot(pen=PEER_PEN, name="GBDT peer (2-fold cross-fit)")
         self.point = pg.ScatterPlotItem(size=13, brush=POINT_BRUSH, pen=pg.mkPen("k", width=1))
         plot.addItem(self.point)
@@ -75,6 +78,7 @@ class CurvesPanel(QWidget):
                               "peer.")
         self.figures.setWordWrap(True)
         self.model_summary: CurveSummary | None = None
+        self.fit_summary: CurveSummary | None = None
         self.peer_summary: CurveSummary | None = None
         row = QHBoxLayout()
         row.addWidget(self.zoom)
@@ -89,19 +93,33 @@ class CurvesPanel(QWidget):
         return self.plot_widget.getPlotItem()
 
     def set_curves(self, model: CurveSummary | None, peer: CurveSummary | None,
-                   model_name: str = "U-Net", message: str = "") -> None:
-        """Draw the cell-level curves (None clears one)."""
-        self.model_summary, self.peer_summary = model, peer
+                   model_name: str = "U-Net", message: str = "",
+                   fitted: CurveSummary | None = None, peer_ticked: bool = False) -> None:
+        """Draw the cell-level curves (None clears one); ``peer_ticked`` says whether the
+        peer will run at the next Analyze (for its legend entry)."""
+        self.model_summary, self.fit_summary, self.peer_summary = model, fitted, peer
         self.model_curve.setData(*_points(model))
+        self.fit_curve.setData(*_points(fitted))
         self.peer_curve.setData(*_points(peer))
         self.legend.getLabel(self.model_curve).setText(
             model_name if model is None else f"{model_name} (AUC {model.auc:.3f})")
-        self.legend.getLabel(self.peer_curve).setText(
-            "GBDT peer (not run)" if peer is None
-            else f"GBDT peer, 2-fold cross-fit (AUC {peer.auc:.3f})")
-        lines = [t for t in (_figures(model_name, model), _figures("GBDT peer", peer), message)
-                 if t]
+        self.legend.getLabel(self.fit_curve).setText(
+            "U-Net + track fit" + ("" if fitted is None else f" (AUC {fitted.auc:.3f})"))
+        self.set_peer_state(peer_ticked)
+        lines = [t for t in (_figures(model_name, model), _figures("U-Net + track fit", fitted),
+                             _figures("GBDT peer", peer), message) if t]
         self.figures.setText("<br>".join(lines) if lines else message)
+
+    def set_peer_state(self, ticked: bool) -> None:
+        """The peer's legend entry: its AUC when it ran, else when it will run."""
+        peer = self.peer_summary
+        if peer is not None:
+            text = f"GBDT peer, 2-fold cross-fit (AUC {peer.auc:.3f})"
+        elif ticked:
+            text = "GBDT peer: runs at the next Analyze"
+        else:
+            text = "GBDT peer: not run (tick “Compare with GBDT peer”, then Analyze)"
+        self.legend.getLabel(self.peer_curve).setText(text)
 
     def set_operating_point(self, threshold: float, purity: float | None,
                             retention: float | None) -> None:

@@ -1,5 +1,5 @@
-"""The event list: sortable columns (event, hits, occupancy, signal hits, purity, retention)
-and a search by event number. Rows are events of the open file; sorting reorders a view of
+"""The event list: sortable columns (event, hits, occupancy, signal hits, purity, retention,
+fitted p_T) and a search by event number. Rows are events of the open file; sorting reorders a view of
 them with numpy, so files of many thousand events sort instantly."""
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ COLUMNS = (
            tip="Occupancy: hit read-out cells / 4482"),
     Column("signal", "Signal", lambda v: str(int(v)), tip="Signal hits (truth)", blank="–"),
     Column("purity", "Purity", "{:.3f}", tip="Purity at the threshold (cell level)"),
-    Column("retention", "Retention", "{:.3f}", tip="Retention at the threshold (cell level)"),
+    Column("retention", "Ret.", "{:.3f}", tip="Retention at the threshold (cell level)"),
+    Column("pt", "pT", "{:.1f}", tip="Transverse momentum of the fitted track, MeV/c "
+           "(p_T = 0.3·B·R; blank: no track found)"),
 )
 
 
@@ -48,15 +50,18 @@ class EventTableModel(ItemTableModel):
         self.set_items(np.arange(len(table)), {
             "event": table.event_number, "hits": table.n_hits, "occupancy": table.occupancy,
             "signal": np.where(table.has_truth, table.n_signal_hits, np.nan),
-            "purity": blank, "retention": blank})
+            "purity": blank, "retention": blank, "pt": blank})
 
-    def set_figures(self, purity: np.ndarray | None, retention: np.ndarray | None) -> None:
-        """Per-event purity and retention (N,) or None to blank the columns."""
+    def set_figures(self, purity: np.ndarray | None, retention: np.ndarray | None,
+                    pt: np.ndarray | None = None) -> None:
+        """Per-event purity, retention and fitted p_T (N,) or None to blank the columns."""
         n = len(self.ids)
-        self.update_values({
-            "purity": np.full(n, np.nan) if purity is None else np.asarray(purity, float),
-            "retention": np.full(n, np.nan) if retention is None else np.asarray(retention,
-                                                                               float)})
+
+        def column(values: np.ndarray | None) -> np.ndarray:
+            return np.full(n, np.nan) if values is None else np.asarray(values, float)
+
+        self.update_values({"purity": column(purity), "retention": column(retention),
+                            "pt": column(pt)})
 
 
 class EventBrowser(QWidget):
@@ -93,10 +98,10 @@ class EventBrowser(QWidget):
         self.summary.setText(summary)
 
     def set_figures(self, purity: np.ndarray | None, retention: np.ndarray | None,
-                    resort: bool = False) -> None:
-        """Fill the purity/retention columns; ``resort`` re-applies a sort on them."""
-        self.model.set_figures(purity, retention)
-        if resort and self.model.sort_column in (4, 5):
+                    pt: np.ndarray | None = None, resort: bool = False) -> None:
+        """Fill the purity/retention/p_T columns; ``resort`` re-applies a sort on them."""
+        self.model.set_figures(purity, retention, pt)
+        if resort and self.model.sort_column in (4, 5, 6):
             current = self.current_event()
             self.model.sort(self.model.sort_column, self.model.sort_order)
             self.select(current)

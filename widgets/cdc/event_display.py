@@ -2,10 +2,13 @@
 
 Two scatter layers over the read-out end-plate (cm, equal aspect): all 4986 cells as small
 hollow grey circles (guard layers dotted lighter), drawn once, and the hit cells of the shown
-event as filled points on top, coloured by hit time, ADC, model score (a colour bar whose
-levels can be dragged) or outcome at the threshold (a legend with counts). Per event only the
-hit layer's positions and brushes change, built with numpy from lookup tables of brushes.
-Hovering a cell (or :meth:`hover_cell`) emits :attr:`hovered` with its hits.
+event as filled points on top, coloured by hit time, log10 charge, score (a colour bar whose
+levels come from the file's data and can be dragged; its title shows the range) or outcome at
+the threshold (a legend with counts). The fitted track's circle is drawn over the hits. The
+fired CTH counter and its legend entry appear only for files with trigger counters, and the
+time axis says whether times count from the trigger or are the file's own clock. Per event
+only the hit layer's positions and brushes change, built with numpy from lookup tables of
+brushes. Hovering a cell (or :meth:`hover_cell`) emits :attr:`hovered` with its hits.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QBrush, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QWidget
 
-from engines.cdc.display import CellView
+from engines.cdc.display import CellView, ColourScales
 from engines.cdc.events import Event
+from engines.cdc.features import log_charge
 from engines.cdc.geometry import CELL_DEPTH_CM, LAYER_RADIUS_CM, get_geometry
 from engines.cdc.outcomes import HIT, NO_HIT, OUTCOME_NAMES, outcome_classes, outcome_codes
 from widgets.cdc.hover import cell_report
@@ -25,6 +29,7 @@ from widgets.cdc.palette import (
     COLOUR_MODES,
     OUTCOME_COLOURS,
     OUTCOME_SIZES,
+    TIME_LABEL_NO_TRIGGER,
     brush_table,
     lut_index,
 )
@@ -40,6 +45,7 @@ HIT_PEN = pg.mkPen(40, 40, 40, 110, width=0.6)
 WALL_PEN = pg.mkPen(90, 90, 90, width=1.5)
 CTH_PEN = pg.mkPen(120, 120, 120, width=1)
 FIRED_BRUSH = pg.mkBrush(213, 94, 0, 230)
+TRACK_PEN = pg.mkPen(20, 20, 20, 220, width=2, style=Qt.PenStyle.DashLine)
 HIT_SIZE = 6.5
 
 
@@ -99,6 +105,10 @@ class EventDisplay(pg.PlotWidget):
                                          pen=pg.mkPen(0, 0, 0, width=2))
         self.marker.setZValue(10)
         plot.addItem(self.marker)
+        self.track_item = pg.PlotCurveItem(pen=TRACK_PEN)
+        self.track_item.setZValue(8)
+        plot.addItem(self.track_item)
+        self.track_text = ""
         self.colorbar = pg.ColorBarItem(values=(0.0, 1.0), width=14, interactive=True,
                                         colorMap=pg.colormap.get("viridis"))
         self.colorbar.getAxis("right").enableAutoSIPrefix(False)
@@ -116,6 +126,8 @@ class EventDisplay(pg.PlotWidget):
 
         self.mode = "outcome"
         self.levels = {name: spec.levels for name, spec in COLOUR_MODES.items()}
+        self.trigger_times = True   # the file's times count from a trigger
+        self.trigger_counters = True  # the file names the firing CTH counter
         self.threshold = 0.5
         self.shown_event: Event | None = None
         self.cells: CellView | None = None
@@ -164,7 +176,34 @@ class EventDisplay(pg.PlotWidget):
             pen.setCosmetic(True)
             cosmetic.setPen(pen)
 
-    # -- event -----------------------------------------------------------------------------------
+    # -- file and event ----------------------------------------------------------------------------
+    def set_file_scales(self, scales: ColourScales, trigger_counters: bool) -> None:
+        """Colour levels from the file's data, and whether it has trigger times / counters
+        (the time axis title and the CTH legend entry follow)."""
+        self.levels["time"] = scales.time_ns
+        self.levels["charge"] = scales.log10_charge
+        self.trigger_times = scales.trigger_times
+        self.trigger_counters = trigger_counters
+        self._legend_key = None
+        self._apply_mode_decorations()
+        self.recolour()
+
+    def set_track(self, centre_cm: tuple[float, float] | None, radius_cm: float = 0.0,
+                  label: str = "") -> None:
+        """Draw the fitted circle (None hides it); ``label`` names it in the legend."""
+        if centre_cm is None or not np.isfinite(radius_cm):
+            self.track_item.setData([], [])
+            text = ""
+        else:
+            angle = np.linspace(0.0, 2.0 * np.pi, 361)
+            self.track_item.setData(centre_cm[0] + radius_cm * np.cos(angle),
+                                    centre_cm[1] + radius_cm * np.sin(angle))
+            text = label
+        if text != self.track_text:
+            self.track_text = text
+            self._legend_key = None
+            self.recolour()
+
     def set_event(self, event: Event, view: CellView, title: str = "") -> None:
         """Show ``event`` reduced to ``view`` (see :func:`engines.cdc.display.cell_view`)."""
         self.shown_event, self.cells, self.has_truth = event, view, bool(event.has_truth)
@@ -211,11 +250,21 @@ class EventDisplay(pg.PlotWidget):
             self.colorbar.setColorMap(pg.colormap.get(spec.colormap))
             self.colorbar.setLevels(self.levels[self.mode])
             self.colorbar.blockSignals(False)
-            self.colorbar.getAxis("right").setLabel(spec.label)
+            self.colorbar.getAxis("right").setLabel(self.colour_label())
+
+    def colour_label(self) -> str:
+        """The colour bar's title: what is coloured and the levels' range."""
+        spec = COLOUR_MODES[self.mode]
+        label = (TIME_LABEL_NO_TRIGGER if self.mode == "time" and not self.trigger_times
+                 else spec.label)
+        low, high = self.levels[self.mode]
+        digits = 2 if self.mode == "score" else (1 if self.mode == "charge" else 0)
+        return f"{label}: {low:.{digits}f} … {high:.{digits}f}"
 
     def _levels_dragged(self, bar: pg.ColorBarItem) -> None:
         if COLOUR_MODES[self.mode].colormap is not None:
             self.levels[self.mode] = tuple(float(v) for v in bar.levels())
+            self.colorbar.getAxis("right").setLabel(self.colour_label())
             self.recolour()
 
     def recolour(self) -> None:
@@ -240,7 +289,8 @@ class EventDisplay(pg.PlotWidget):
                                  for code in outcome_codes(self.has_truth, view.has_scores)])
             return (list(self._outcome_brushes[shown]),
                     np.asarray(OUTCOME_SIZES, dtype=np.float64)[shown])
-        values = {"time": view.time_ns, "adc": view.adc, "score": view.score}[self.mode][cells]
+        values = {"time": view.time_ns, "charge": log_charge(view.adc),
+                  "score": view.score}[self.mode][cells]
         table = self._brush_tables[self.mode]
         index = lut_index(values, self.levels[self.mode], len(table) - 1)
         unscored = self.mode == "score" and not view.has_scores
@@ -251,7 +301,7 @@ class EventDisplay(pg.PlotWidget):
     def _update_legend(self, entries: list[tuple[int, str]]) -> None:
         """Legend: ``(code, text)`` entries, then the empty cell and the trigger counter.
         Rebuilt only when the entries change; otherwise just the texts (counts) change."""
-        key = tuple(code for code, _ in entries)
+        key = (*(code for code, _ in entries), self.trigger_counters, self.track_text)
         if key == self._legend_key:
             for (_sample, label), (_code, text) in zip(self.legend.items, entries, strict=False):
                 if label.text != text:
@@ -265,9 +315,12 @@ class EventDisplay(pg.PlotWidget):
             self.legend.addItem(sample, text)
         empty = pg.ScatterPlotItem(brush=None, pen=EMPTY_PEN, size=5)
         self.legend.addItem(empty, "cell without hit")
-        fired = pg.ScatterPlotItem(symbol="s", brush=FIRED_BRUSH, pen=pg.mkPen(150, 50, 0),
-                                   size=9)
-        self.legend.addItem(fired, "CTH trigger")
+        if self.trigger_counters:
+            fired = pg.ScatterPlotItem(symbol="s", brush=FIRED_BRUSH, pen=pg.mkPen(150, 50, 0),
+                                       size=9)
+            self.legend.addItem(fired, "CTH trigger")
+        if self.track_text:
+            self.legend.addItem(pg.PlotDataItem(pen=TRACK_PEN), self.track_text)
         self.plot_item.layout.invalidate()  # a shorter legend lets the plot shrink again
 
     # -- hover -----------------------------------------------------------------------------------

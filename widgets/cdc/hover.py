@@ -1,4 +1,5 @@
-"""The readout of one cell under the mouse: where it is, its score, truth and every hit."""
+"""The readout of one cell under the mouse: where it is, its score, truth and every hit, with
+the Monte-Carlo truth the file carries (particle, track, momentum, turn)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import html
 import numpy as np
 
 from engines.cdc.display import CellView
-from engines.cdc.events import Event
+from engines.cdc.events import Event, particle_name
 from engines.cdc.geometry import get_geometry
 from engines.cdc.outcomes import NO_HIT, OUTCOME_NAMES
 from widgets.cdc.palette import OUTCOME_COLOURS, qcolor_rgb
@@ -17,6 +18,22 @@ MAX_LISTED_HITS = 8
 
 def _number(value: float, fmt: str) -> str:
     return "–" if value is None or not np.isfinite(value) else format(value, fmt)
+
+
+def _mc_truth(event: Event, index: int) -> str:
+    """Table cells with the hit's particle, track, momentum and turn, where the file has them."""
+    parts = []
+    if event.pid is not None and event.pid[index] != 0:
+        parts.append(html.escape(particle_name(event.pid[index])))
+    if event.has_mc_truth and event.track_id[index] >= 0:
+        parts.append(f"track {int(event.track_id[index])}")
+    if event.momentum_mev is not None and np.all(np.isfinite(event.momentum_mev[index])):
+        px, py, pz = (float(v) for v in event.momentum_mev[index])
+        parts.append(f"p {np.sqrt(px * px + py * py + pz * pz):.1f} MeV/c "
+                     f"(p<sub>T</sub> {np.hypot(px, py):.1f})")
+    if event.turn_id is not None and event.turn_id[index] >= 0:
+        parts.append(f"turn {int(event.turn_id[index])}")
+    return f"<td>{', '.join(parts)}</td>" if parts else ""
 
 
 def cell_report(cell: int, event: Event | None, view: CellView | None, code: int) -> str:
@@ -53,8 +70,8 @@ def cell_report(cell: int, event: Event | None, view: CellView | None, code: int
         score = "" if event.score is None else _number(float(event.score[index]), ".3f")
         hidden = "" if view.hits_in_window[index] else " <i>(outside window)</i>"
         rows.append(f"<tr><td>{mark}</td><td align='right'>{event.time_ns[index]:.1f} ns</td>"
-                    f"<td align='right'>ADC {event.adc[index]:.0f}</td>"
-                    f"<td>{score}</td><td>{truth}{hidden}</td></tr>")
+                    f"<td align='right'>charge {event.adc[index]:.4g}</td>"
+                    f"<td>{score}</td><td>{truth}{hidden}</td>{_mc_truth(event, index)}</tr>")
     more = "" if len(hits) <= MAX_LISTED_HITS else (
         f"<br>… and {len(hits) - MAX_LISTED_HITS} more hits")
     plural = "hit" if n_hits == 1 else "hits"

@@ -16,11 +16,12 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from engines.cdc.display import ModelImages
 from engines.cdc.images import FORMATS
 
-SCORE_MAP = "CET-L19"
+SCORE_MAP = "plasma"
 EMPTY_RGBA = (225, 225, 225, 255)
 TRUTH_PEN = pg.mkPen(0, 158, 115, width=1.6)
 FORMAT_LABELS = {"reduced": "Reduced 71×71 (cell index order)",
-                 "normal": "Normal 128×128 (x, y)"}
+                 "normal": "Normal 128×128 (x, y)",
+                 "polar": "Polar 20×320 (layer × azimuth)"}
 
 
 def _image_plot(layout: pg.GraphicsLayoutWidget, row: int, title: str) -> pg.PlotItem:
@@ -62,9 +63,11 @@ class ModelView(QWidget):
         self.score_plot.addItem(self.truth_item)
         self.model_label = QLabel("")
         self.model_label.setWordWrap(True)
-        self.caption = QLabel("Input: red = hit time, green = ADC, blue = Δφ to the trigger "
-                              "counter; white = cell without hit, black = no cell. Prediction: "
-                              "model score on hit cells; green squares = true signal cells.")
+        self.caption = QLabel("Input: red = time from the trigger (or the window's start), "
+                              "green = log charge from the event's median, blue = Δφ to the "
+                              "trigger counter (mid-value without one); white = cell without "
+                              "hit, black = no cell. Prediction: the U-Net's score on hit "
+                              "cells; green squares = true signal cells.")
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #555; font-size: 9pt")
         self._lut = pg.colormap.get(SCORE_MAP).getLookupTable(0.0, 1.0, 256, alpha=True)
@@ -103,6 +106,9 @@ class ModelView(QWidget):
         self.input_plot.setTitle("Input", size="9pt")
         self.score_plot.setTitle("Prediction and truth" if scored else
                                  "Prediction: none (Analyze)", size="9pt")
+        square = height == width or width < 2 * height
+        for plot in (self.input_plot, self.score_plot):  # a 20×320 strip fills its box
+            plot.setAspectLocked(square)
         self.input_plot.setRange(xRange=(0, width), yRange=(0, height), padding=0.01)
 
     def cell_at(self, column: int, row: int) -> int:

@@ -2,7 +2,10 @@
 
 Outcome colours follow the Okabe–Ito palette (distinguishable with the common colour-vision
 deficiencies); signal-like classes are also drawn larger than background, so the track stands
-out without relying on colour alone. Continuous modes use perceptually uniform maps.
+out without relying on colour alone. Continuous modes use perceptually uniform maps whose low
+end is dark (a low score must not look like the light grey of an empty cell). Their levels come
+from each file's data (:func:`engines.cdc.display.colour_scales`); ``levels`` here are only
+the fallback before a file is open.
 """
 
 from __future__ import annotations
@@ -26,10 +29,12 @@ class ColourMode:
 
 COLOUR_MODES = {
     "time": ColourMode("Time", "Hit time from trigger (ns)", "viridis", (-600.0, 900.0)),
-    "adc": ColourMode("ADC", "Hit charge (ADC counts)", "CET-L8", (0.0, 1000.0)),
-    "score": ColourMode("Score", "Model signal score", "CET-L19", (0.0, 1.0)),
+    "charge": ColourMode("Charge", "log10 charge (file units)", "CET-L8", (0.0, 4.0)),
+    "score": ColourMode("Score", "Signal score", "plasma", (0.0, 1.0)),
     "outcome": ColourMode("Outcome", "", None, (0.0, 1.0)),
 }
+#: the time axis of files without trigger times
+TIME_LABEL_NO_TRIGGER = "Hit time, file clock (ns)"
 
 # indexed by the outcome codes of engines.cdc.outcomes (0 … 8)
 OUTCOME_COLOURS = (

@@ -29,6 +29,7 @@ class RunsMixin:
         bar.export_table.triggered.connect(self._export_table_dialog)
         bar.export_predictions.triggered.connect(self._export_predictions_dialog)
         bar.export_plot.triggered.connect(self._export_plot_dialog)
+        bar.peer.toggled.connect(self._peer_toggled)
         self.training.trainRequested.connect(lambda: self._guard(self.start_training, "Train"))
         self.training.stopRequested.connect(lambda: self._cancel("train"))
 
@@ -55,7 +56,9 @@ class RunsMixin:
             if opened is not self.opened or segmenter is not self.model:
                 return  # the file or the model changed while this ran
             self.set_analysis(analysis)
-            self.statusChanged.emit(f"{name}: {len(opened.table):,} events scored")
+            peer = ("" if analysis.peer_unavailable is None else
+                    f"; no GBDT peer: {analysis.peer_unavailable}")
+            self.statusChanged.emit(f"{name}: {len(opened.table):,} events scored{peer}")
 
         self._run_once("analyze", f"Analyze {name}",
                        iter_analyze(segmenter, opened.events, with_peer,
@@ -66,18 +69,30 @@ class RunsMixin:
     def set_analysis(self, analysis) -> None:
         """Use ``analysis`` (a :class:`FileAnalysis` of the open file) for every view."""
         self.analysis = analysis
-        self.threshold.set_model_threshold(analysis.threshold)
+        scores = analysis.scores(self.use_fit)
+        self.threshold.set_model_threshold(scores.threshold)
+        self.threshold.set_threshold(scores.threshold)
         self._analysis_changed()
         self.show_event(self.index)
         self.analysisFinished.emit(analysis)
 
+    def _peer_toggled(self, ticked: bool) -> None:
+        self.curves.set_peer_state(ticked)
+        if ticked:
+            message = ("GBDT peer: it is fitted and scored at the next Analyze (Ctrl+Enter)"
+                       if self.analysis is None or self.analysis.peer_curve is None else
+                       "GBDT peer: its curve is shown; Analyze runs it again")
+        else:
+            message = "GBDT peer: off for the next Analyze"
+        self.statusChanged.emit(message)
+
     # -- models ----------------------------------------------------------------------------------
     def model_changed(self, segmenter) -> None:
         """Use ``segmenter`` for Analyze; scores of a previous model are dropped."""
-        if self.analysis is not None and self.analysis.scorer.startswith("U-Net"):
+        if self.analysis is not None and self.analysis.from_model:
             self.analysis = None
-        self.threshold.set_model_threshold(segmenter.threshold)
-        self.threshold.set_threshold(segmenter.threshold)
+        self.threshold.set_model_threshold(self._model_threshold())
+        self.threshold.set_threshold(self._model_threshold())
         self._analysis_changed()
         self.show_event(self.index)
         self.host.log(f"CDC model: {segmenter.encoder}, threshold {segmenter.threshold:.3f}")
@@ -128,7 +143,9 @@ class RunsMixin:
         analysis = self.analysis
         threshold = self.threshold.threshold
         if analysis is not None and analysis.has_truth:
-            header, rows = opened.table.rows(*analysis.model.per_event(threshold), threshold)
+            header, rows = opened.table.rows(
+                *analysis.scores(self.use_fit).cells.per_event(threshold), threshold,
+                analysis.pt_mev())
         else:
             header, rows = opened.table.rows()
         return export_csv(path, header, rows)
@@ -142,7 +159,7 @@ class RunsMixin:
         if self.analysis is None:
             raise ModelError("no predictions yet: press Analyze (Ctrl+Enter) first")
         path = Path(path)
-        scorer = self.model if self.analysis.scorer.startswith("U-Net") else None
+        scorer = self.model if self.analysis.from_model else None
 
         def written(result: Path) -> None:
             self.host.log(f"wrote {result}")
@@ -150,7 +167,7 @@ class RunsMixin:
 
         return self._run(f"Writing {path.name}",
                          blocking(f"writing {path.name}", write_analysis, path, opened.events,
-                                  self.analysis, scorer, opened.path),
+                                  self.analysis, scorer, opened.path, self.use_fit),
                          on_result=written)
 
     def current_plot(self):

@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import replace
 from pathlib import Path
+
+#: the real ICEDUST file's shape: 25 event windows, the signal track in two
+WINDOWS, SIGNAL_WINDOWS = (25, (7, 18))
+
+
+def real_like_file(folder: Path, seed: int = 5) -> Path:
+    """A real-like ICEDUST ROOT file: 25 windows drawn from the real file's marginals at its
+    occupancy, the signal track in windows 7 and 18, absolute times and simulation charge
+    units, a CTH tree without times, the Monte-Carlo truth branches."""
+    from engines.cdc.marginals import reference_occupancy
+    from engines.cdc.root_io import write_root
+    from engines.cdc.synthetic import generate_events
+    from engines.core.progress import drive
+
+    occupancy = reference_occupancy()
+    events = list(drive(generate_events(WINDOWS, occupancy, seed, signal_fraction=0.0)))
+    signal = drive(generate_events(len(SIGNAL_WINDOWS), occupancy, seed + 1000, 1.0))
+    for window, event in zip(SIGNAL_WINDOWS, signal, strict=True):
+        events[window] = event
+    return write_root(folder / "icedust_like.root",
+                      [replace(e.without_trigger(), event_number=n) for n, e in enumerate(events)])
 
 
 def shots(session) -> list[Path]:
-    """Sample events + model: a short training run, Analyze with the GBDT peer, the event
-    display in outcome and time colours (with the model's view), the purity-retention curves."""
+    """A short training run on the sample events; then a real-like ICEDUST file (no trigger
+    times, simulation charge units) analysed with the GBDT peer: a signal window with the
+    fitted track in outcome colours, the same in time colours beside the polar image, a window
+    without signal, the purity–retention curves."""
     import numpy as np
 
     from engines.cdc.images import ImageConfig
@@ -21,11 +46,11 @@ def shots(session) -> list[Path]:
     session.wait_for_model(ws)
     previous = ws.model
     shots = []
-    # a short run for the curves when a model is at hand, else a quick model to show
+    # a short run of the light U-Net on the sample file for the live curves
     ws.train_model()
-    ws.training.set_configs(ImageConfig(input_size=96, scaling="limited"),
-                            TrainConfig(encoder="efficientnet-b0", epochs=3 if previous else 6,
-                                        batch_size=8, pos_weight=5.0))
+    ws.training.set_configs(ImageConfig(input_size=71),
+                            TrainConfig(arch="light_unet", width=8, epochs=12, batch_size=8,
+                                        pos_weight=3.0, ema_decay=0.99, warmup_fraction=0.05))
     trained: list = []
     ws.trainingFinished.connect(trained.append)
     ws.training.train_button.click()
@@ -34,18 +59,17 @@ def shots(session) -> list[Path]:
     if previous is not None:
         ws.set_model(previous)
 
+    path = real_like_file(Path(tempfile.mkdtemp(prefix="lablens_cdc_shots_")))
+    ws.open_path(path)
+    session.wait(lambda: ws.opened is not None and ws.opened.path == path, 600, path.name)
     ws.tabs.setCurrentWidget(ws.events_page)
     ws.toolbar.peer.setChecked(True)
     analyzed: list = []
     ws.analysisFinished.connect(analyzed.append)
     ws.analyze()
     session.wait(lambda: bool(analyzed), 1800, "Analyze")
-    table = ws.opened.table
-    purity, retention = ws.analysis.model.per_event(ws.threshold.threshold)
-    quality = np.nan_to_num(purity * retention) * (table.n_signal_hits >= 60)
-    # a typical good event: the median of those above the file's median quality
-    good = np.flatnonzero(quality >= np.median(quality[quality > 0]))
-    ws.show_event(int(good[np.argsort(quality[good])[len(good) // 2]]))
+    numbers = list(ws.opened.table.event_number)
+    ws.show_event(numbers.index(SIGNAL_WINDOWS[0]))
     ws.toolbar.mode_actions["outcome"].trigger()
     event = ws.shown_event
     cells, counts = np.unique(event.cell, return_counts=True)
@@ -55,12 +79,13 @@ def shots(session) -> list[Path]:
     shots.append(session.grab("cdc_events"))
 
     ws.toolbar.mode_actions["time"].trigger()
-    ws.threshold.set_window((-50.0, 400.0), (0.0, 700.0))  # the paper's signal region
-    ws.model_view.format_combo.setCurrentIndex(1)  # the normal (x, y) image
+    ws.model_view.format_combo.setCurrentIndex(ws.model_view.format_combo.findData("polar"))
     shots.append(session.grab("cdc_time_window"))
-    ws.threshold.reset_window()
     ws.model_view.format_combo.setCurrentIndex(0)
+
     ws.toolbar.mode_actions["outcome"].trigger()
+    ws.show_event(numbers.index(3))  # a window without the signal track
+    shots.append(session.grab("cdc_no_signal"))
 
     ws.tabs.setCurrentWidget(ws.curves)
     shots.append(session.grab("cdc_purity_retention"))

@@ -1,18 +1,22 @@
-"""Threshold on the model score with the shown event's purity and retention, and the display
-window in hit time and ADC.
+"""Threshold on the score with the shown event's purity and retention, the choice between the
+U-Net's score and the U-Net + track-fit score, and the display window in hit time and charge.
 
 The figures come from :func:`engines.cdc.outcomes.event_figures` (cell level, all hit cells of
 the event); the panel only formats them. The window hides hits from the event display
-only; it changes neither the figures nor the model's view (the model sees every hit).
+only; it changes neither the figures nor the model's view (the model sees every hit). Its
+slider ranges follow the open file (its times and its log10 charge, 0.1–99.9 %); a handle at
+its end means "no limit", and the line under the sliders says so.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
@@ -29,8 +33,8 @@ from engines.cdc.display import HitWindow
 from engines.cdc.outcomes import EventFigures
 
 STEPS = 1000  # slider resolution: 0.001 in score
-TIME_RANGE_NS = (-1000.0, 1500.0)
-ADC_RANGE = (0.0, 2100.0)
+TIME_RANGE_NS = (-1000.0, 1500.0)   # until a file sets its own ranges
+LOG_CHARGE_RANGE = (0.0, 4.0)
 _SLIDER_KEYS = {Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down,
                 Qt.Key.Key_PageUp, Qt.Key.Key_PageDown, Qt.Key.Key_Home, Qt.Key.Key_End}
 
@@ -66,6 +70,7 @@ class ThresholdPanel(QWidget):
     thresholdChanged = Signal(float)
     thresholdSettled = Signal(float)
     windowChanged = Signal(object)
+    fitToggled = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,10 +92,17 @@ class ThresholdPanel(QWidget):
         self.detail_label.setWordWrap(True)
         self.file_label = QLabel("")
         self.file_label.setWordWrap(True)
+        self.use_fit = QCheckBox("Re-score with the track fit")
+        self.use_fit.setChecked(True)
+        self.use_fit.setToolTip("Score = U-Net score combined with the distance to the fitted "
+                                "circle (off: the U-Net's score alone)")
+        self.time_range, self.charge_range = TIME_RANGE_NS, LOG_CHARGE_RANGE
         self.time_slider = _range_slider(TIME_RANGE_NS, 0)
-        self.adc_slider = _range_slider(ADC_RANGE, 0)
+        self.adc_slider = _range_slider(LOG_CHARGE_RANGE, 2)
+        self.time_title = QLabel("Time from trigger (ns)")
         self.window_reset = QPushButton("Show all hits")
         self.window_label = QLabel("")
+        self.window_label.setWordWrap(True)
 
         cut = QHBoxLayout()
         cut.addWidget(self.slider, 1)
@@ -103,13 +115,14 @@ class ThresholdPanel(QWidget):
         box = QGroupBox("Threshold (cell score)")
         inner = QVBoxLayout(box)
         inner.addLayout(cut)
+        inner.addWidget(self.use_fit)
         inner.addLayout(figures)
         inner.addWidget(self.detail_label)
         inner.addWidget(self.file_label)
         window_box = QGroupBox("Display window")
         form = QFormLayout(window_box)
-        form.addRow("Time (ns)", self.time_slider)
-        form.addRow("ADC", self.adc_slider)
+        form.addRow(self.time_title, self.time_slider)
+        form.addRow("log10 charge", self.adc_slider)
         reset_row = QHBoxLayout()
         reset_row.addWidget(self.window_label, 1)
         reset_row.addWidget(self.window_reset)
@@ -126,6 +139,7 @@ class ThresholdPanel(QWidget):
         self.time_slider.valueChanged.connect(self._window_moved)
         self.adc_slider.valueChanged.connect(self._window_moved)
         self.window_reset.clicked.connect(self.reset_window)
+        self.use_fit.toggled.connect(self.fitToggled.emit)
         self.set_threshold(0.5)
 
     # -- threshold -------------------------------------------------------------------------------
@@ -187,25 +201,49 @@ class ThresholdPanel(QWidget):
                                     f"retention {_fmt(retention)}")
 
     # -- display window --------------------------------------------------------------------------
+    def set_ranges(self, time_ns: tuple[float, float], log10_charge: tuple[float, float],
+                   trigger_times: bool) -> None:
+        """Slider ranges from the open file (its hit times and log10 charge), all hits shown."""
+        self.time_range = (float(np.floor(time_ns[0] / 10) * 10),
+                           float(np.ceil(time_ns[1] / 10) * 10))
+        self.charge_range = (float(np.floor(log10_charge[0] * 10) / 10),
+                             float(np.ceil(log10_charge[1] * 10) / 10))
+        self.time_title.setText("Time from trigger (ns)" if trigger_times
+                                else "Time, file clock (ns)")
+        for slider, bounds in ((self.time_slider, self.time_range),
+                               (self.adc_slider, self.charge_range)):
+            slider.blockSignals(True)
+            slider.setRange(*bounds)
+            slider.setValue(bounds)
+            slider.blockSignals(False)
+        self._window_moved(None)
+
     def hit_window(self) -> HitWindow:
         """The window; a handle at its slider's end means no limit on that side."""
         def bounds(values: tuple[float, float], full: tuple[float, float]) -> tuple[float, float]:
             low, high = values
             return (-math.inf if low <= full[0] else low, math.inf if high >= full[1] else high)
 
-        return HitWindow(bounds(self.time_slider.value(), TIME_RANGE_NS),
-                         bounds(self.adc_slider.value(), ADC_RANGE))
+        low, high = bounds(self.adc_slider.value(), self.charge_range)
+        return HitWindow(bounds(self.time_slider.value(), self.time_range),
+                         (-math.inf if math.isinf(low) else 10.0 ** low,
+                          math.inf if math.isinf(high) else 10.0 ** high))
 
-    def set_window(self, time_ns: tuple[float, float], adc: tuple[float, float]) -> None:
-        self.time_slider.setValue(tuple(min(max(v, TIME_RANGE_NS[0]), TIME_RANGE_NS[1])
-                                        for v in time_ns))
-        self.adc_slider.setValue(tuple(min(max(v, ADC_RANGE[0]), ADC_RANGE[1]) for v in adc))
+    def set_window(self, time_ns: tuple[float, float], charge: tuple[float, float]) -> None:
+        """Show hits with times in ``time_ns`` and charges in ``charge`` (file units)."""
+        lo, hi = self.time_range
+        self.time_slider.setValue(tuple(min(max(v, lo), hi) for v in time_ns))
+        lo, hi = self.charge_range
+        self.adc_slider.setValue(tuple(min(max(math.log10(max(v, 1e-3)), lo), hi)
+                                       for v in charge))
 
     def reset_window(self) -> None:
-        self.set_window(TIME_RANGE_NS, ADC_RANGE)
+        self.time_slider.setValue(self.time_range)
+        self.adc_slider.setValue(self.charge_range)
 
     def show_window_count(self, shown: int, total: int) -> None:
-        self.window_label.setText(f"Shown: {shown:,} of {total:,} hits")
+        self.window_label.setText(f"Shown: {shown:,} of {total:,} hits; "
+                                  f"{self.hit_window().describe()}")
 
     def _window_moved(self, _value) -> None:
         self.windowChanged.emit(self.hit_window())

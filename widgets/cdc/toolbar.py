@@ -35,8 +35,10 @@ class CdcToolbar(QToolBar):
             self.modes.addAction(action)
             self.mode_actions[name] = action
         self.mode_actions["outcome"].setChecked(True)
-        self.peer = shortcut_action(self, "Compare with GBDT peer", [], "Analyze also fits and scores "
-                            "the GBDT peer (2-fold cross-fit; needs truth)", checkable=True)
+        self.peer = shortcut_action(self, "Compare with GBDT peer", [],
+                                    "Takes effect at the next Analyze: it then also fits and "
+                                    "scores the GBDT peer (2-fold cross-fit on the file's own "
+                                    "events; needs truth)", checkable=True)
         self.export_table = shortcut_action(self, "Event table CSV…", ["Ctrl+Shift+E"],
                                     "Save the event list with purity/retention at the cut")
         self.export_predictions = shortcut_action(self, "Predictions HDF5…", ["Ctrl+Shift+P"],

@@ -60,6 +60,7 @@ class CdcWorkspace(RunsMixin, Workspace):
         self.shown_event: Event | None = None
         self.cells: CellView | None = None
         self.hit_window = HitWindow()
+        self.use_fit = True  # scores: U-Net + track fit (False: the U-Net's alone)
         self.peer_config = PeerConfig()  # the GBDT peer of "Compare with GBDT peer"
 
         self.toolbar = CdcToolbar(self, self._describe_event)
@@ -112,6 +113,7 @@ class CdcWorkspace(RunsMixin, Workspace):
         self.threshold.thresholdChanged.connect(self._threshold_changed)
         self.threshold.thresholdSettled.connect(self._threshold_settled)
         self.threshold.windowChanged.connect(self.set_window)
+        self.threshold.fitToggled.connect(self.set_use_fit)
         self._connect_runs()
 
     # -- sample data and files -------------------------------------------------------------------
@@ -141,11 +143,17 @@ class CdcWorkspace(RunsMixin, Workspace):
                    f"{'truth in all events' if truth == len(table) else f'truth in {truth}'}"
                    f"{', stored scores' if opened.analysis else ''}.")
         self.browser.set_table(table, summary)
+        if opened.scales is not None:
+            self.display.set_file_scales(opened.scales, opened.trigger_counters)
+            self.threshold.set_ranges(opened.scales.time_bounds_ns,
+                                      opened.scales.log10_charge_bounds,
+                                      opened.scales.trigger_times)
         if self.analysis is not None:
-            self.threshold.set_model_threshold(self.analysis.threshold)
-            self.threshold.set_threshold(self.analysis.threshold)
+            scores = self.analysis.scores(self.use_fit)
+            self.threshold.set_model_threshold(scores.threshold)
+            self.threshold.set_threshold(scores.threshold)
         elif self.model is not None:
-            self.threshold.set_threshold(self.model.threshold)
+            self.threshold.set_threshold(self._model_threshold())
         self._analysis_changed()
         self.host.log(summary)
         self.index = -1
@@ -165,7 +173,7 @@ class CdcWorkspace(RunsMixin, Workspace):
         self.index = index
         event = self.opened.events[index]
         if self.analysis is not None and event.score is None:
-            event = event.with_score(self.analysis.hit_scores[index])
+            event = event.with_score(self.analysis.scores(self.use_fit).hit_scores[index])
         self.shown_event = event
         self._refresh_view()
         self._draw_model_view()
@@ -193,8 +201,31 @@ class CdcWorkspace(RunsMixin, Workspace):
     def _scores_of(self, index: int) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.analysis is None:
             return None, None
-        cells, scores, _signal = self.analysis.model.of_event(index)
+        cells, scores, _signal = self.analysis.scores(self.use_fit).cells.of_event(index)
         return cells, scores
+
+    def _model_threshold(self) -> float:
+        """The loaded model's cut for the chosen scores."""
+        if self.use_fit:
+            return self.model.fit_config().threshold
+        return self.model.threshold
+
+    def set_use_fit(self, use_fit: bool) -> None:
+        """Score with the U-Net + track fit (True) or the U-Net alone; the cut moves to the
+        chosen scores' own threshold."""
+        self.use_fit = bool(use_fit)
+        if self.threshold.use_fit.isChecked() != self.use_fit:
+            self.threshold.use_fit.setChecked(self.use_fit)
+            return  # the checkbox's signal calls back
+        if self.analysis is not None:
+            scores = self.analysis.scores(self.use_fit)
+            self.threshold.set_model_threshold(scores.threshold)
+            self.threshold.set_threshold(scores.threshold)
+        elif self.model is not None:
+            self.threshold.set_model_threshold(self._model_threshold())
+            self.threshold.set_threshold(self._model_threshold())
+        self._analysis_changed()
+        self.show_event(self.index)
 
     def _selection(self) -> tuple[Any, Any]:
         if self.model is None:
@@ -213,10 +244,25 @@ class CdcWorkspace(RunsMixin, Workspace):
         truth = f", {event.n_signal_hits} signal hits" if event.has_truth else ", no truth"
         title = (f"Event {event.event_number} — {event.n_hits:,} hits in {n_cells:,} cells, "
                  f"occupancy {100 * event.occupancy:.1f} %{truth}")
+        fit = self._fit_of(self.index)
+        if fit is not None and fit.found:
+            title += (f"<br>fitted track: p<sub>T</sub> = {fit.pt_mev:.1f} MeV/c "
+                      f"(R = {fit.radius_cm:.1f} cm, {fit.n_cells} cells)")
+            self.display.set_track(fit.centre_cm, fit.radius_cm,
+                                   f"fitted track, p_T {fit.pt_mev:.1f} MeV/c")
+        else:
+            if fit is not None:
+                title += "<br>no track found"
+            self.display.set_track(None)
         self.display.set_event(event, self.cells, title)
         self.threshold.show_window_count(int(np.count_nonzero(self.cells.hits_in_window)),
                                          event.n_hits)
         self._show_event_figures()
+
+    def _fit_of(self, index: int):
+        if self.analysis is None or not self.analysis.fits or not self.use_fit:
+            return None
+        return self.analysis.fits[index]
 
     def _show_event_figures(self) -> None:
         if self.cells is None or self.shown_event is None:
@@ -255,18 +301,19 @@ class CdcWorkspace(RunsMixin, Workspace):
             self.threshold.show_file_figures(None, None)
             self.curves.set_operating_point(threshold, None, None)
             return
-        purity, retention = analysis.model.per_event(threshold)
+        scored = analysis.scores(self.use_fit).cells
+        purity, retention = scored.per_event(threshold)
         self.browser.set_figures(purity if analysis.has_truth else None,
-                                 retention if analysis.has_truth else None)
+                                 retention if analysis.has_truth else None, analysis.pt_mev())
         if analysis.has_truth:
-            overall = analysis.model.overall(threshold)
+            overall = scored.overall(threshold)
             self.threshold.show_file_figures(*overall)
             self.curves.set_operating_point(threshold, *overall)
 
     def _threshold_settled(self, threshold: float) -> None:
         if self.analysis is not None and self.analysis.has_truth:
-            purity, retention = self.analysis.model.per_event(threshold)
-            self.browser.set_figures(purity, retention, resort=True)
+            purity, retention = self.analysis.scores(self.use_fit).cells.per_event(threshold)
+            self.browser.set_figures(purity, retention, self.analysis.pt_mev(), resort=True)
 
     def _analysis_changed(self) -> None:
         """Redraw everything that depends on the file's scores."""
@@ -280,7 +327,8 @@ class CdcWorkspace(RunsMixin, Workspace):
         else:
             message = "" if analysis.has_truth else (
                 "The file has no truth: purity and retention cannot be measured.")
-            self.curves.set_curves(analysis.model_curve, analysis.peer_curve, analysis.scorer,
-                                   message)
+            self.curves.set_curves(analysis.unet.curve, analysis.peer_curve, analysis.unet.name,
+                                   message, analysis.fitted.curve if analysis.fitted else None,
+                                   self.toolbar.peer.isChecked())
         self._threshold_changed(self.threshold.threshold)
         self._threshold_settled(self.threshold.threshold)

@@ -34,10 +34,14 @@ METHODS: dict[str, tuple[str, Any]] = {
     "ml": ("ML bound", pg.mkPen((0, 0, 0), width=1.6, style=Qt.PenStyle.DashLine)),
     "ncc": ("NCC", pg.mkPen((213, 94, 0), width=1.6)),
     "chi2": ("χ² matching", pg.mkPen((0, 158, 115), width=1.6)),
+    # last, so it is drawn on top of the CNN and ML curves it coincides with
+    "hybrid": ("As called (hybrid)", pg.mkPen((200, 40, 160), width=1.6,
+                                              style=Qt.PenStyle.DotLine)),
 }
-SYMBOLS = {"cnn": "o", "ml": "s", "ncc": "t", "chi2": "d"}
+SYMBOLS = {"cnn": "o", "hybrid": "x", "ml": "s", "ncc": "t", "chi2": "d"}
 TABLE_HEADER = ["counts", "live_time_s", "n", "cnn_accuracy", "ml_accuracy", "ncc_accuracy",
-                "chi2_accuracy"]
+                "chi2_accuracy", "hybrid_accuracy", "ml_called", "in_library_accepted",
+                "open_set_auroc", "false_accept_at_95"]
 
 
 class AccuracyPlot(pg.PlotWidget):
@@ -68,6 +72,7 @@ class AccuracyPlot(pg.PlotWidget):
             values = np.array([np.nan if r.get(key) is None else r[key] for r in rows])
             shown = np.isfinite(values)
             curve.setData(times[shown], values[shown])
+            curve.setVisible(bool(shown.any()))  # e.g. no hybrid without an ML fallback
         if times.size:
             low, high = np.log10(times.min()), np.log10(times.max())
             margin = 0.06 * max(high - low, 1.0)  # room for the first and last top labels
@@ -174,8 +179,11 @@ class EvaluationPanel(QWidget):
             raise InputError("there is no evaluation to export yet; run one first")
         rows = []
         for row in self.result.to_json()["results"]:
+            open_set = row["open_set"] or {}
             values = [row["counts"], row["live_time_s"], row["n"], row["accuracy"],
-                      row["ml_accuracy"], row["ncc_accuracy"], row["chi2_accuracy"]]
+                      row["ml_accuracy"], row["ncc_accuracy"], row["chi2_accuracy"],
+                      row["hybrid_accuracy"], row["ml_called"], open_set.get("true_accept"),
+                      open_set.get("auroc"), open_set.get("false_accept_at_95")]
             rows.append(["" if v is None else v for v in values])
         return TABLE_HEADER, rows
 

@@ -85,7 +85,7 @@ class ProbabilityTimePlot(pg.PlotWidget):
         if decision_time_s is not None:
             self.decision_line.setValue(decision_time_s)
             self.decision_line.label.setFormat(f"decision: {decided}\nat {decision_time_s:.2f} s")
-            self.decision_line.setVisible(True)
+        self.decision_line.setVisible(decision_time_s is not None)  # a withdrawn one goes
 
 
 FIELDS = ["rate_cps", "threshold", "max_live_time_s", "update_interval_s", "realtime",
@@ -158,8 +158,12 @@ class LivePanel(QWidget):
         self.plot.set_history(classes, times, probabilities, last["decision_time_s"],
                               last["decided"])
         top = int(np.argmax(last["probabilities"]))
-        state = (f"decided <b>{last['decided']}</b> at {last['decision_time_s']:.2f} s"
-                 if last["decided"] is not None else "no decision yet")
+        if last["decided"] is not None:
+            state = f"decided <b>{last['decided']}</b> at {last['decision_time_s']:.2f} s"
+        elif last.get("in_library") is False:
+            state = "<b>not in the library</b>: no decision"
+        else:
+            state = "no decision yet"
         self.readout.setText(f"{last['live_time_s']:.2f} s live, {last['total_counts']:,.0f} "
                              f"counts — top: {classes[top]} {last['probabilities'][top]:.1%}; "
                              f"{state}")

@@ -28,6 +28,26 @@ from PySide6.QtWidgets import (
 from engines.spectrum.analysis import MAX_DRAW_COUNTS, SpectrumAnalysis
 from engines.spectrum.rsm import PAPER_COUNTS, live_time_for_counts
 
+IN_LIBRARY_STYLE = ("background: #dff3e4; color: #14532d; border: 1px solid #7bc68f; "
+                    "border-radius: 4px; padding: 4px; font-size: 11pt; font-weight: 600;")
+NOT_IN_LIBRARY_STYLE = ("background: #fdebd3; color: #7c2d12; border: 2px solid #e08a2c; "
+                        "border-radius: 4px; padding: 4px; font-size: 13pt; font-weight: 700;")
+
+
+def verdict_text(in_library: bool | None, closest: str, scores: dict | None) -> str:
+    """Banner text of the open-set verdict with its two p-values."""
+    if in_library is None or scores is None:
+        return ""
+    values = f"fit p = {scores['p_fit']:.2g}"
+    if scores.get("p_network") is not None:
+        values += f", features p = {scores['p_network']:.2g}"
+    if in_library:
+        return f"In the library ({values})"
+    reason = scores.get("reason")
+    return (f"Not in the library (closest: {closest}) — "
+            f"{reason + '; ' if reason else ''}{values}")
+
+
 BAR_BRUSH = pg.mkBrush(150, 170, 200)
 TOP_BRUSH = pg.mkBrush(20, 50, 140)
 NO_MODEL = "No model loaded — train one or load a model"
@@ -98,6 +118,9 @@ class ResultsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.verdict_label = QLabel("")
+        self.verdict_label.setWordWrap(True)
+        self.verdict_label.setVisible(False)
         self.call_label = QLabel(NO_MODEL)
         self.call_label.setWordWrap(True)
         self.call_label.setStyleSheet("font-size: 15pt; font-weight: 600;")
@@ -137,16 +160,24 @@ class ResultsPanel(QWidget):
 
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["Spectrum", "Call", "Conf.", "Counts"])
+        self.table.horizontalHeader().setMinimumSectionSize(40)
+        self.table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setWordWrap(False)  # one line a row: long names are elided, not cut
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        for column in (2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        metrics = QFontMetrics(header.font())
+        self.table.setColumnWidth(0, metrics.horizontalAdvance("Spectrum") + 60)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.verdict_label)
         layout.addWidget(self.call_label)
         layout.addWidget(self.detail_label)
         layout.addWidget(self.bars, 3)
@@ -188,7 +219,18 @@ class ResultsPanel(QWidget):
     def show_message(self, text: str) -> None:
         self.call_label.setText(text)
         self.detail_label.setText("")
+        self.show_verdict(None)
         self.bars.reset()
+
+    def show_verdict(self, in_library: bool | None, text: str = "") -> None:
+        """The open-set banner: green "in the library", amber "not in the library", hidden
+        when unknown."""
+        self.verdict_label.setVisible(in_library is not None)
+        if in_library is None:
+            return
+        colours = IN_LIBRARY_STYLE if in_library else NOT_IN_LIBRARY_STYLE
+        self.verdict_label.setStyleSheet(colours)
+        self.verdict_label.setText(text)
 
     def show_probabilities(self, classes: Sequence[str], probabilities: np.ndarray,
                            headline: str, detail: str = "") -> None:
@@ -200,14 +242,26 @@ class ResultsPanel(QWidget):
         seconds = analysis.live_time_s
         live = "" if seconds is None else (f", {seconds:,.0f} s live" if seconds >= 100
                                            else f", {seconds:.3g} s live")
-        detail = (f"{analysis.name}: {analysis.mode}, {analysis.total_counts:,.0f} counts{live}")
-        self.show_probabilities(analysis.classes, analysis.probabilities,
-                                f"{analysis.predicted} — {analysis.confidence:.1%}", detail)
+        detail = (f"{analysis.name}: {analysis.mode}, {analysis.total_counts:,.0f} counts{live}"
+                  f"; called by the {analysis.called_by}")
+        if analysis.coverage < 0.95:
+            detail += (f"; the spectrum covers only {analysis.coverage:.0%} of the model's "
+                       "energy range")
+        if analysis.in_library is False:
+            headline = f"closest: {analysis.predicted} — {analysis.confidence:.1%}"
+        else:
+            headline = f"{analysis.predicted} — {analysis.confidence:.1%}"
+        self.show_probabilities(analysis.classes, analysis.probabilities, headline, detail)
+        self.show_verdict(analysis.in_library, verdict_text(analysis.in_library,
+                                                            analysis.predicted,
+                                                            analysis.open_set))
 
     def add_prediction(self, analysis: SpectrumAnalysis) -> None:
         row = self.table.rowCount()
         self.table.insertRow(row)
-        cells = [analysis.name, analysis.predicted, f"{analysis.confidence:.1%}",
+        call = (analysis.predicted if analysis.in_library is not False
+                else f"not in library ({analysis.predicted})")
+        cells = [analysis.name, call, f"{analysis.confidence:.1%}",
                  f"{analysis.total_counts:,.0f}"]
         for column, text in enumerate(cells):
             cell = QTableWidgetItem(text)

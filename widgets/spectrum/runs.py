@@ -18,6 +18,7 @@ from engines.spectrum.peers import PEER_METHODS
 from widgets.common.dialogs import save_path
 from widgets.common.export import CSV_FILTER, export_csv
 from widgets.common.tasks import recording
+from widgets.spectrum.results_panel import verdict_text
 
 CURRENT_SPECTRUM = "Shown spectrum"
 
@@ -28,6 +29,8 @@ def live_headline(classes: list[str], metrics: dict[str, Any]) -> tuple[str, str
     top = int(np.argmax(probabilities))
     if metrics.get("decided") is not None:
         headline = f"{metrics['decided']} — decided at {metrics['decision_time_s']:.2f} s"
+    elif metrics.get("in_library") is False:
+        headline = f"closest: {classes[top]} — not in the library, no decision"
     else:
         headline = f"{classes[top]} — {probabilities[top]:.1%} (no decision yet)"
     detail = (f"Live acquisition: {metrics['live_time_s']:.2f} s, "
@@ -114,10 +117,13 @@ class RunsMixin:
 
         def evaluated(result) -> None:
             self.evaluation.set_result(result)
-            self.evaluation.status.setText(
-                f"{self.library_name}: {result.draws_per_class} draws per class and level at "
-                f"{result.count_rate_cps:,.0f} counts/s. The ML bound is the best any classifier "
-                "can do on these draws.")
+            text = (f"{self.library_name}: {result.draws_per_class} draws per class and level at "
+                    f"{result.count_rate_cps:,.0f} counts/s. The ML bound is the best any "
+                    "classifier can do on these draws.")
+            if result.fallback_counts:
+                text += (f" As it calls, the model uses the ML peer below "
+                         f"{result.fallback_counts:,} counts, where its network trails it.")
+            self.evaluation.status.setText(text)
             self.evaluationFinished.emit(result)
 
         self._start("evaluate", "Evaluation", evaluate(classifier, library, config), history,
@@ -188,6 +194,10 @@ class RunsMixin:
                                        f"{metrics['total_counts']:,.0f} counts")
                 self.results.show_probabilities(classes, metrics["probabilities"],
                                                 *live_headline(classes, metrics))
+                self.results.show_verdict(metrics.get("in_library"), verdict_text(
+                    metrics.get("in_library"), classes[int(np.argmax(metrics["probabilities"]))],
+                    None if metrics.get("in_library") is None else
+                    {"p_fit": metrics["p_fit"], "p_network": metrics["p_network"]}))
 
         def acquired(result) -> None:
             self.live_panel.update_history(classes, history)

@@ -23,6 +23,8 @@ SPECTRUM_PEN = pg.mkPen((20, 50, 140), width=1)  # width > 1 strokes 10x slower
 DISCARD_BRUSH = pg.mkBrush(110, 110, 110, 55)
 DISCARD_HOVER_BRUSH = pg.mkBrush(110, 110, 110, 90)
 CAM_OPACITY = 0.5
+PEAK_PEN = pg.mkPen((200, 30, 30), width=1.5)
+PEAK_HIGHLIGHT_PEN = pg.mkPen((230, 120, 0), width=3)
 PAD = 0.02  # fraction of the kept energy range shown beyond it on each side
 
 
@@ -31,6 +33,8 @@ class SpectrumPlot(pg.PlotWidget):
 
     discardChanged = Signal(object)  # PreprocessConfig with the new discard ranges
     hovered = Signal(str)  # "E = … keV, ch …, counts …" under the mouse
+    titleChanged = Signal(str)  # what the plot shows (drawn by the workspace above the plot)
+    peakClicked = Signal(int)  # index of the fitted peak clicked on the plot
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, axisItems={"left": DecadeAxis("left")})
@@ -39,6 +43,7 @@ class SpectrumPlot(pg.PlotWidget):
         item.setLabel("bottom", "Energy", units="keV")
         item.getAxis("bottom").enableAutoSIPrefix(False)
         item.setLabel("left", "Counts per channel")
+        item.getAxis("left").enableAutoSIPrefix(False)  # never "(x1e+06)" on a counts axis
         # no grid: with log minor ticks its lines cost more to paint than the 16k-channel curve
         # no clip-to-view / downsampling: pyqtgraph 0.13-0.14 breaks them for step curves
         item.vb.setAutoVisible(y=True)
@@ -66,6 +71,13 @@ class SpectrumPlot(pg.PlotWidget):
         self._hover_energy: float | None = None
         self._hover = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30,
                                      slot=self._mouse_moved)
+        self.title = ""
+        self.peak_items: list[pg.PlotDataItem] = []
+        self._peak_data: list[tuple[np.ndarray, np.ndarray]] = []
+        self.peak_centroids = np.zeros(0)
+        self.peak_widths = np.zeros(0)
+        self.highlighted = -1
+        self.scene().sigMouseClicked.connect(self._clicked)
 
     @property
     def plot_item(self) -> pg.PlotItem:
@@ -85,7 +97,9 @@ class SpectrumPlot(pg.PlotWidget):
         self.edges = np.asarray(edges_kev, dtype=np.float64)
         self.counts = np.asarray(counts, dtype=np.float64)
         self.curve.setData(self.edges, self.counts, stepMode="center")
-        self.plot_item.setTitle(title, size="10pt")
+        self.set_title(title)
+        self.clear_peaks()
+        self._apply_limits()
         (x0, x1), _ = self.plot_item.vb.viewRange()
         shown = min(x1, self.edges[-1]) - max(x0, self.edges[0])
         if changed_axis or shown < 0.5 * (x1 - x0):  # the view would show little of it
@@ -96,7 +110,30 @@ class SpectrumPlot(pg.PlotWidget):
     def clear_spectrum(self) -> None:
         self.edges, self.counts = np.zeros(0), np.zeros(0)
         self.curve.setData([], [])
-        self.plot_item.setTitle("")
+        self.set_title("")
+        self.clear_peaks()
+
+    def set_title(self, title: str) -> None:
+        self.title = title
+        self.titleChanged.emit(title)
+
+    def _apply_limits(self) -> None:
+        """Keep panning and zooming on the data: energies within 5 % of the spectrum's range,
+        counts between 0.1 and 10x the largest value (log) or 0 and 1.3x (linear)."""
+        vb = self.plot_item.vb
+        if self.edges.size < 2:
+            return
+        low, high = float(self.edges[0]), float(self.edges[-1])
+        span = high - low
+        finest = float(np.min(np.diff(self.edges)))
+        top = max(float(self.counts.max()) if self.counts.size else 1.0, 1.0)
+        if self.log_y:
+            y_min, y_max = -1.0, float(np.log10(top)) + 1.0
+        else:
+            y_min, y_max = -0.02 * top, 1.3 * top
+        vb.setLimits(xMin=low - 0.05 * span, xMax=high + 0.05 * span, minXRange=3 * finest,
+                     maxXRange=1.1 * span, yMin=y_min, yMax=y_max, maxYRange=y_max - y_min,
+                     minYRange=0.05 if self.log_y else 1.0)
 
     # -- log / linear --------------------------------------------------------------------------
     @property
@@ -105,6 +142,7 @@ class SpectrumPlot(pg.PlotWidget):
 
     def set_log_y(self, log: bool) -> None:
         self.plot_item.setLogMode(x=False, y=bool(log))
+        self._apply_limits()
         self.plot_item.enableAutoRange(y=True)
 
     def toggle_log_y(self) -> None:
@@ -196,6 +234,52 @@ class SpectrumPlot(pg.PlotWidget):
         margin = PAD * (high - low)
         self.plot_item.setXRange(low - margin, high + margin, padding=0)
         self.plot_item.enableAutoRange(y=True)
+
+    # -- fitted peaks ---------------------------------------------------------------------------
+    def set_peaks(self, curves: list[tuple[np.ndarray, np.ndarray]], centroids: np.ndarray,
+                  fwhm: np.ndarray) -> None:
+        """Draw the fitted peak models (Gaussian + background per channel, (x, counts) per
+        peak) and remember their centroids and widths (keV) for clicks."""
+        self.clear_peaks()
+        self._peak_data = [(np.asarray(x, float), np.asarray(y, float)) for x, y in curves]
+        self.peak_centroids = np.asarray(centroids, dtype=np.float64)
+        self.peak_widths = np.asarray(fwhm, dtype=np.float64)
+        for x, y in self._peak_data:
+            item = pg.PlotDataItem(x, y, pen=PEAK_PEN)
+            item.setZValue(10)
+            self.plot_item.addItem(item, ignoreBounds=True)
+            self.peak_items.append(item)
+
+    def clear_peaks(self) -> None:
+        for item in self.peak_items:
+            self.plot_item.removeItem(item)
+        self.peak_items, self._peak_data, self.highlighted = [], [], -1
+        self.peak_centroids, self.peak_widths = np.zeros(0), np.zeros(0)
+
+    def highlight_peak(self, index: int, zoom: bool = True) -> None:
+        """Emphasise fitted peak ``index`` and (optionally) zoom to +-8 FWHM around it."""
+        for i, item in enumerate(self.peak_items):
+            item.setPen(PEAK_HIGHLIGHT_PEN if i == index else PEAK_PEN)
+        self.highlighted = index
+        if zoom and 0 <= index < self.peak_centroids.size:
+            centre, width = self.peak_centroids[index], max(self.peak_widths[index], 1e-3)
+            self.plot_item.setXRange(centre - 8 * width, centre + 8 * width, padding=0)
+            self.plot_item.enableAutoRange(y=True)
+
+    def peak_at(self, energy_kev: float) -> int:
+        """Index of the fitted peak within one FWHM of ``energy_kev`` (closest), or -1."""
+        if self.peak_centroids.size == 0:
+            return -1
+        distance = np.abs(self.peak_centroids - energy_kev) / np.maximum(self.peak_widths, 1e-9)
+        best = int(np.argmin(distance))
+        return best if distance[best] <= 1.0 else -1
+
+    def _clicked(self, event) -> None:
+        if not self.plot_item.sceneBoundingRect().contains(event.scenePos()):
+            return
+        index = self.peak_at(self.plot_item.vb.mapSceneToView(event.scenePos()).x())
+        if index >= 0:
+            self.peakClicked.emit(index)
 
     # -- hover ----------------------------------------------------------------------------------
     def readout(self, energy_kev: float) -> str:

@@ -23,7 +23,8 @@ from widgets.common.config_form import ConfigForm
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
 
 FORM_FIELDS = ["counts", "steps", "batch_size", "lr", "val_every", "val_draws", "seed",
-               "gain_drift", "target_accuracy", "max_minutes"]
+               "gain_drift", "focus", "curriculum", "target_accuracy", "max_minutes", "hybrid",
+               "open_set"]
 CURVES = (CurvePlot("Cross-entropy loss", "Loss", (Series("loss", "step"),), log_y=True),
           CurvePlot("Accuracy", "Accuracy", (Series("accuracy", "training batch"),
                                              Series("val_accuracy", "validation", True)),

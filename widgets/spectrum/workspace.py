@@ -2,14 +2,16 @@
 and watch a simulated live acquisition decide.
 
 Layout: a toolbar; the "Spectrum" tab with the reference library and element lines (left), the
-spectrum plot with the CAM and discard regions (centre) and the result and live acquisition
-(right); "Training" and "Evaluation" tabs. All file reading, sample generation, model loading
+spectrum plot with the CAM, discard regions and fitted peaks (centre) and the result (with the
+open-set verdict), the peaks and the live acquisition (right); "Training" and "Evaluation"
+tabs. All file reading, sample generation, model loading
 and engine work runs through ``host.run_task``. Long runs (training, evaluation, live
 acquisition) live in :class:`widgets.spectrum.runs.RunsMixin`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -29,6 +31,7 @@ from widgets.spectrum.element_lines import ElementLinesPanel, ElementMarkers
 from widgets.spectrum.evaluation_panel import EvaluationPanel
 from widgets.spectrum.library_panel import LibraryPanel
 from widgets.spectrum.live_panel import LivePanel
+from widgets.spectrum.peaks_panel import PeaksPanel
 from widgets.spectrum.results_panel import NO_MODEL, ResultsPanel
 from widgets.spectrum.runs import RunsMixin
 from widgets.spectrum.spectrum_plot import SpectrumPlot
@@ -63,6 +66,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
     trainingFinished = Signal(object)  # SpectrumClassifier
     evaluationFinished = Signal(object)  # EvaluationResult
     liveFinished = Signal(object)  # LiveResult
+    peaksFound = Signal(object)  # PeakReport of the shown spectrum
 
     def __init__(self, host: TaskHost, parent: QWidget | None = None) -> None:
         super().__init__(host, parent)
@@ -80,10 +84,20 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.elements = ElementLinesPanel(self.markers)
         self.library_panel = LibraryPanel()
         self.results = ResultsPanel()
+        self.peaks_panel = PeaksPanel()
+        self.peak_report = None
+        self.displayed: Spectrum | None = None  # what the plot shows, in its own calibration
+        self.displayed_is_entry = False  # a file's own spectrum (not the model-grid view)
+        self._refit = None  # (calibration, line names) of the last re-fit
         self.live_panel = LivePanel()
         self.training = TrainingPanel()
         self.evaluation = EvaluationPanel()
+        self.title_label = QLabel("")
+        self.title_label.setWordWrap(True)
+        self.title_label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        self.title_label.setStyleSheet("font-weight: 600;")
         self.hover_label = QLabel("Move the mouse over the spectrum for energy, channel and counts.")
+        self.hover_label.setWordWrap(True)
         self.hover_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._build_layout()
         self._connect()
@@ -99,11 +113,14 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.addWidget(self.title_label)
         centre_layout.addWidget(self.plot, 1)
         centre_layout.addWidget(self.hover_label)
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(self.results, "Result")
-        self.right_tabs.addTab(self.live_panel, "Live acquisition")
+        self.right_tabs.addTab(self.peaks_panel, "Peaks")
+        self.right_tabs.addTab(self.live_panel, "Live")
+        self.right_tabs.setTabToolTip(2, "Live acquisition")
         self.spectrum_page = self._lay_out(
             self.toolbar, "Spectrum", (left, centre, self.right_tabs), (265, 810, 320),
             [(self.training, "Training"), (self.evaluation, "Evaluation")])
@@ -120,6 +137,14 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         bar.export_plot.triggered.connect(self._export_plot_dialog)
         self.addActions(bar.shortcut_actions)
         self.plot.hovered.connect(self.hover_label.setText)
+        self.plot.titleChanged.connect(self._show_title)
+        self.plot.peakClicked.connect(self.peaks_panel.select)
+        self.peaks_panel.peakSelected.connect(self.plot.highlight_peak)
+        self.peaks_panel.findRequested.connect(lambda: self._guard(self.find_peaks, "Peaks"))
+        self.peaks_panel.refitRequested.connect(
+            lambda: self._guard(self.refit_calibration, "Calibration"))
+        self.peaks_panel.applyRequested.connect(
+            lambda: self._guard(self.apply_calibration, "Calibration"))
         self.plot.discardChanged.connect(self._discard_dragged)
         self.library_panel.entrySelected.connect(self.show_entry)
         self.training.discardEdited.connect(
@@ -150,7 +175,9 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.library, self.library_name = library, name
         self.entries = [Spectrum(library.spectra[i], library.grid.calibration,
                                  live_time_s=(None if live != live else float(live)),
-                                 name=path.name, source=path)
+                                 name=path.name, source=path,
+                                 metadata={"calibration_source": "rebinned onto the library's "
+                                                                 "energy grid"})
                         for i, (path, live) in enumerate(zip(library.files, library.live_times,
                                                              strict=True))]
         self.library_entries = len(self.entries)
@@ -213,6 +240,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
         self.plot.set_spectrum(spectrum.edges, spectrum.counts, _describe(spectrum),
                                calibrated=spectrum.metadata.get("calibrated", True))
         self.plot.clear_cam()
+        self._set_displayed(spectrum, True)
         self.results.set_count_rate(spectrum.count_rate)
         self.results.show_message("Press Analyze (Ctrl+Enter) to classify this spectrum"
                                   if self.model is not None else NO_MODEL)
@@ -239,8 +267,7 @@ class SpectrumWorkspace(RunsMixin, Workspace):
     def set_discard_text(self, text: str) -> None:
         from engines.spectrum.options import parse_ranges
 
-        self.set_preprocess(PreprocessConfig(parse_ranges(text), self.preprocess.normalisation,
-                                             self.preprocess.coord_channel))
+        self.set_preprocess(dataclasses.replace(self.preprocess, discard=parse_ranges(text)))
 
     def _discard_dragged(self, config: PreprocessConfig) -> None:
         self.preprocess = config
@@ -288,11 +315,74 @@ class SpectrumWorkspace(RunsMixin, Workspace):
             title = (f"{analysis.name} — {analysis.mode}, {analysis.total_counts:,.0f} "
                      f"counts{live}")
             self.plot.set_spectrum(analysis.edges_kev, analysis.counts, title)
-            self.plot.set_cam(analysis.edges_kev, analysis.cam, f"CAM of {analysis.predicted}")
+            self.plot.set_cam(analysis.edges_kev, analysis.cam, analysis.evidence_label)
+            self._set_displayed(Spectrum(analysis.counts, classifier.grid.calibration,
+                                         analysis.live_time_s, name=analysis.name,
+                                         metadata={"calibration_source": "the model's grid"}),
+                                False)
             self.results.show_analysis(analysis)
-            self.statusChanged.emit(f"{analysis.name}: {analysis.predicted} "
+            self.right_tabs.setCurrentWidget(self.results)
+            self.statusChanged.emit(f"{analysis.name}: {analysis.verdict} "
                                     f"({analysis.confidence:.1%})")
             self.analysisFinished.emit(analysis)
+
+    # -- peaks and calibration -------------------------------------------------------------------
+    def _show_title(self, title: str) -> None:
+        self.title_label.setText(title)
+        self.title_label.setToolTip(title)
+
+    def _set_displayed(self, spectrum: Spectrum | None, is_entry: bool) -> None:
+        self.displayed, self.displayed_is_entry = spectrum, is_entry
+        self.peak_report = None
+        self.peaks_panel.clear()
+        self.peaks_panel.show_calibration(spectrum, is_entry)
+
+    def find_peaks(self) -> None:
+        """Search and fit the peaks of the spectrum shown in the plot."""
+        from engines.spectrum.peaks import iter_peak_report
+
+        spectrum = self.displayed
+        if spectrum is None:
+            raise InputError("no spectrum is shown; open one first")
+        evidence = self.plot.cam if self.plot.has_cam else None
+        config = self.peaks_panel.config()
+        self.right_tabs.setCurrentWidget(self.peaks_panel)
+
+        def found(report) -> None:
+            if self.displayed is not spectrum:
+                return  # another spectrum is shown now
+            self.peak_report = report
+            self.plot.set_peaks(report.curves, [p.centroid_kev for p in report.peaks],
+                                [p.fwhm_kev for p in report.peaks])
+            self.peaks_panel.set_peaks(report.peaks, report.evidence, spectrum.name)
+            self.peaksFound.emit(report)
+
+        self._run(f"Peaks of {spectrum.name}", iter_peak_report(spectrum, config, evidence),
+                  on_result=found)
+
+    def refit_calibration(self) -> None:
+        """Re-fit the shown file's calibration from the ticked, identified peaks."""
+        from engines.spectrum.peaks import refit_calibration
+
+        if not self.displayed_is_entry or self.peak_report is None:
+            raise InputError("find the peaks of a file's own spectrum first")
+        rows = self.peaks_panel.ticked()
+        peaks = [self.peak_report.peaks[r] for r in rows]
+        calibration, residuals = refit_calibration(
+            [p.channel for p in peaks], [p.matches[0]["energy_kev"] for p in peaks])
+        self._refit = (calibration, [p.line for p in peaks])
+        self.peaks_panel.show_refit(calibration, residuals, [p.line for p in peaks])
+
+    def apply_calibration(self) -> None:
+        """Open the shown file again with the re-fitted calibration (a new entry)."""
+        from engines.spectrum.peaks import with_calibration
+
+        refit = self._refit
+        if refit is None or self.displayed is None:
+            raise InputError("re-fit the calibration first")
+        spectrum = with_calibration(self.displayed, *refit)
+        self._refit = None
+        self._files_opened(([spectrum], []))
 
     # -- models ----------------------------------------------------------------------------------
     def model_changed(self, classifier: SpectrumClassifier) -> None:

@@ -139,5 +139,28 @@ COPPER5: tuple[Material, ...] = (
     _material("Cu-5", "cu_5", {"Cu": 97.7, "Ni": 1.9, "Si": 0.4}, "CuNi2Si (CW111C)"),
 )
 
+#: Seven more everyday materials (of the kinds in the NIST PGAA spectra) for the 19-class
+#: library measured like a real one (:mod:`engines.spectrum.synthetic.varied`).
+MORE7: tuple[Material, ...] = (
+    _material("Steel", "steel", {"Fe": 97.6, "Mn": 1.2, "C": 0.4, "Si": 0.3, "Cr": 0.25,
+                                 "Ni": 0.15, "Cu": 0.1}, "carbon steel S355"),
+    _material("Limestone", "limestone", {"CaCO3": 94.0, "MgCO3": 2.5, "SiO2": 2.0,
+                                         "Al2O3": 0.6, "Fe2O3": 0.3, "H2O": 0.6},
+              "limestone (calcite with dolomite and clay)"),
+    _material("Urea", "urea", {"CH4N2O": 99.5, "H2O": 0.5}, "urea fertiliser CO(NH2)2"),
+    _material("Coal", "coal", {"C": 72.0, "H": 4.8, "O": 8.0, "N": 1.4, "S": 1.6, "H2O": 4.0,
+                               "SiO2": 5.0, "Al2O3": 2.5, "Fe2O3": 0.7, "CaO": 0.5, "Cl": 0.05},
+              "bituminous coal with ash"),
+    _material("Titanium alloy", "titanium_alloy", {"Ti": 93.5, "Al": 6.2, "Fe": 0.2, "O": 0.1},
+              "Ti-6Al-4V with the V omitted (no capture data), Ti in its place"),
+    _material("Leaves", "leaves", {"C": 44.0, "O": 41.0, "H": 6.0, "N": 2.2, "K": 1.4,
+                                   "Ca": 1.6, "Mg": 0.3, "S": 0.2, "Si": 0.3, "Cl": 0.1,
+                                   "Na": 0.02, "Fe": 0.02, "Mn": 0.005, "B": 0.003},
+              "dried tree leaves"),
+    _material("Polyethylene", "polyethylene", {"C2H4": 99.9, "CaCO3": 0.1},
+              "polyethylene with a trace of filler"),
+)
+
 MATERIAL_LIBRARIES: dict[str, tuple[Material, ...]] = {
-    "materials12": MATERIALS12, "aluminium4": ALUMINIUM4, "copper5": COPPER5}
+    "materials12": MATERIALS12, "aluminium4": ALUMINIUM4, "copper5": COPPER5,
+    "mixed19": MATERIALS12 + MORE7}

@@ -11,6 +11,7 @@ from engines.cdc.analysis import (
     ScoredCells,
     analysis_from_stored_scores,
     iter_analyze,
+    iter_analyze_file,
     iter_event_table,
     iter_open_events,
 )
@@ -58,6 +59,8 @@ def test_event_table_and_csv_rows(events):
     header, rows = table.rows(np.array([0.5, np.nan, 1, 1, 1, 1]), np.ones(6), 0.3)
     assert header[-3:] == ["threshold", "purity", "retention"] and rows[1][-2] == ""
     assert rows[0][:2] == [0, events[0].n_hits] and rows[0][-3:] == ["0.3", "0.50000", "1.00000"]
+    header, rows = table.rows(pt_mev=np.array([98.5, np.nan, 1, 1, 1, 1]))
+    assert header[-1] == "pt_mev" and rows[0][-1] == "98.500" and rows[1][-1] == ""
 
 
 def test_scored_cells_match_the_metrics(events):
@@ -86,23 +89,45 @@ def test_scored_cells_match_the_metrics(events):
     assert retention == pytest.approx((kept & scored.signal).sum() / scored.signal.sum())
 
 
-def test_analyze_scores_every_event_and_fits_the_peer(events, segmenter):
+def test_analyze_scores_every_event_fits_tracks_and_the_peer(events, segmenter):
     reports = []
     analysis = drive(iter_analyze(segmenter, events, with_peer=True, batch_size=4,
                                   peer_config=PeerConfig(max_iter=10)), reports.append)
     assert [r.fraction for r in reports] == sorted(r.fraction for r in reports)
-    assert reports[-1].fraction == 1.0 and len(analysis.model) == len(events)
+    assert reports[-1].fraction == 1.0 and len(analysis.unet.cells) == len(events)
     prediction = drive(segmenter.iter_predict(events, 4))
     for i in range(len(events)):
-        cells, scores, _ = analysis.model.of_event(i)
+        cells, scores, _ = analysis.unet.cells.of_event(i)
         np.testing.assert_allclose(scores, prediction.cell_scores[i, cells], atol=1e-5)
-        np.testing.assert_allclose(analysis.hit_scores[i], prediction.hit_scores[i], atol=1e-5)
-    assert analysis.threshold == 0.42 and analysis.has_truth
-    assert analysis.model_curve.auc == pytest.approx(
+        np.testing.assert_allclose(analysis.unet.hit_scores[i], prediction.hit_scores[i],
+                                   atol=1e-5)
+    assert analysis.unet.threshold == 0.42 and analysis.has_truth and analysis.from_model
+    assert analysis.unet.curve.auc == pytest.approx(
         cell_level(events, prediction.cell_scores).auc, abs=1e-4)
+    # the default re-scoring weights give back the U-Net's scores; one fit per event
+    assert len(analysis.fits) == len(events) and analysis.scores(True) is analysis.fitted
+    np.testing.assert_allclose(analysis.fitted.cells.score, analysis.unet.cells.score,
+                               atol=2e-3)
+    assert analysis.pt_mev().shape == (len(events),)
     assert analysis.peer_curve is not None and analysis.peer_curve.curve
     alone = drive(iter_analyze(segmenter, events[:2]))
-    assert alone.peer_curve is None and len(alone.hit_scores) == 2
+    assert alone.peer_curve is None and len(alone.unet.hit_scores) == 2
+    assert alone.peer_unavailable is None and analysis.peer_unavailable is None
+    # too few events to cross-fit the peer: the file is still analysed, and says why
+    few = drive(iter_analyze(segmenter, events[:3], with_peer=True))
+    assert few.peer_curve is None and "at least 4" in few.peer_unavailable
+
+
+def test_analyze_file_reports_every_event(events, segmenter, tmp_path):
+    path = write_events(tmp_path / "events.h5", events)
+    result = drive(iter_analyze_file(segmenter, path, tmp_path / "pred.h5"))
+    assert result["events"] == len(events) and len(result["per_event"]) == len(events)
+    row = result["per_event"][0]
+    assert row["event_number"] == events[0].event_number and "track" in row
+    assert row["signal_cells"] == np.unique(events[0].cell[events[0].is_signal]).size
+    assert set(result["with_fit"]) == {"purity", "retention"}
+    stored = drive(iter_open_events(tmp_path / "pred.h5"))
+    assert stored.analysis.unet.name == "stored scores (U-Net efficientnet-b0 + track fit)"
 
 
 def test_stored_predictions_and_opening_files(events, segmenter, tmp_path):
@@ -112,9 +137,11 @@ def test_stored_predictions_and_opening_files(events, segmenter, tmp_path):
                                                                     "encoder": "test-net"})
     opened = drive(iter_open_events(path))
     assert len(opened.events) == len(events) and opened.path == path
-    assert opened.analysis.threshold == 0.3 and "test-net" in opened.analysis.scorer
+    assert opened.analysis.unet.threshold == 0.3 and "test-net" in opened.analysis.unet.name
+    assert opened.analysis.fitted is None and not opened.analysis.from_model
+    assert opened.scales.trigger_times and opened.trigger_counters
     expected = ScoredCells.from_hit_scores(events, scores)
-    np.testing.assert_allclose(opened.analysis.model.score, expected.score)
+    np.testing.assert_allclose(opened.analysis.unet.cells.score, expected.score)
     plain = drive(iter_open_events(write_events(tmp_path / "events.h5", events)))
     assert plain.analysis is None and analysis_from_stored_scores(events) is None
     with pytest.raises(InputError, match="empty.h5: holds no event"):

@@ -7,7 +7,8 @@ import pytest
 
 from engines.cdc.display import HitWindow, cell_view, model_images
 from engines.cdc.events import Event
-from engines.cdc.images import ImageConfig, pixel_of_cell
+from engines.cdc.features import hit_table
+from engines.cdc.images import ImageConfig, cell_of_pixel, pixel_of_cell
 from engines.cdc.signal_density import SignalDensity
 from engines.cdc.synthetic import generate_events
 from engines.core.errors import InputError
@@ -32,6 +33,9 @@ def test_hit_window_masks_and_validates():
     window = HitWindow(time_ns=(0.0, 500.0), adc=(100.0, np.inf))
     assert not window.is_open
     np.testing.assert_array_equal(window.mask(event), [True, False, True])
+    assert window.describe() == "time 0…500 ns, charge ≥ 100"
+    assert HitWindow().describe() == "time no limit, charge no limit"
+    assert HitWindow(time_ns=(-np.inf, 400.0)).describe().startswith("time ≤ 400 ns")
     with pytest.raises(InputError, match="low 5 is above high 1"):
         HitWindow(adc=(5.0, 1.0))
 
@@ -58,13 +62,15 @@ def test_cell_view_density_selection_prefers_the_signal_like_hit(event):
     assert np.array_equal(np.flatnonzero(view.hit), cells)
     assert view.n_hits.sum() == event.n_hits and (counts > 1).any()
     assert np.all(event.cell[view.selected[cells]] == cells)
-    q = density(event.time_ns.astype(float), event.adc.astype(float))
+    hits = hit_table([event])
+    q = density(hits.time_ns, hits.charge, hits.trigger_known)
     for cell in cells[counts > 1][:20]:
         hits = np.flatnonzero(event.cell == cell)
         assert q[view.selected[cell]] == pytest.approx(q[hits].max())
 
 
-@pytest.mark.parametrize("image_format, shape", [("reduced", (71, 71)), ("normal", (128, 128))])
+@pytest.mark.parametrize("image_format, shape", [("reduced", (71, 71)), ("normal", (128, 128)),
+                                                 ("polar", (20, 320))])
 def test_model_images_mark_cells_hits_scores_and_truth(event, image_format, shape):
     cells = np.unique(event.cell)
     scores = np.linspace(0, 1, cells.size).astype(np.float32)
@@ -74,15 +80,16 @@ def test_model_images_mark_cells_hits_scores_and_truth(event, image_format, shap
     pixels = pixel_of_cell(image_format)
     empty = np.setdiff1d(np.arange(4986), cells)
     assert np.all(flat_rgb[pixels[empty]] == 1.0)                        # white: no hit
-    no_cell = np.setdiff1d(np.arange(flat_rgb.shape[0]), pixels)
+    no_cell = np.flatnonzero(cell_of_pixel(image_format) < 0)
     assert np.all(flat_rgb[no_cell] == 0.0)                              # black: no cell
     assert np.all(flat_rgb[pixels[cells]].max(axis=1) < 1.0)
     np.testing.assert_allclose(flat_score[pixels[cells]], scores)
     assert np.isnan(flat_score[pixels[empty]]).all()
     signal_cells = np.unique(event.cell[event.is_signal])
-    assert np.flatnonzero(images.truth.ravel()).tolist() == sorted(pixels[signal_cells].tolist())
+    truth_pixels = np.flatnonzero(np.isin(cell_of_pixel(image_format), signal_cells))
+    assert np.flatnonzero(images.truth.ravel()).tolist() == truth_pixels.tolist()
     assert images.cell.ravel()[pixels[123]] == 123
     two = model_images(event, image_format, ImageConfig(delta_phi=False, hit_selection="first"))
     assert np.all(two.rgb.reshape(-1, 3)[pixels[empty]] == 1.0) and np.isnan(two.score).all()
     with pytest.raises(InputError, match="image format"):
-        model_images(event, "polar")
+        model_images(event, "hexagonal")

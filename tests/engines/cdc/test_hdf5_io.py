@@ -41,12 +41,17 @@ def test_round_trip_preserves_every_field(tmp_path, events):
     a, b = events[0], back[0]
     np.testing.assert_array_equal(np.isnan(a.drift_time_ns), np.isnan(b.drift_time_ns))
     np.testing.assert_allclose(a.drift_time_ns[a.is_signal], b.drift_time_ns[b.is_signal])
+    # Monte-Carlo truth: particle, turn and momentum per hit; none for the empty event
+    for name in ("pid", "turn_id"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.momentum_mev, b.momentum_mev)
+    assert b.has_mc_truth and (b.pid == 2112).any() and np.isnan(b.momentum_mev).any()
     assert back[-1].n_hits == 0 and back[-1].trigger_counter == -1
     assert back.metadata["seed"] == 5 and back.metadata["content"] == "events"
     assert back.format == "lablens-hdf5" and back.source == path
     with h5py.File(path) as h5:
         assert h5.attrs["format"] == FORMAT_NAME and h5.attrs["n_events"] == len(events)
-        assert h5["hits/cell"].dtype == np.int16
+        assert h5["hits/cell"].dtype == np.int16 and h5["hits/px_mev"].dtype == np.float32
         np.testing.assert_array_equal(h5["events/hit_offset"][1:],
                                       np.cumsum(h5["events/hit_count"][:-1]))
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from engines.cdc.events import Event
+from engines.cdc.features import HitTable, hit_table
 from engines.cdc.geometry import N_CELLS, get_geometry
 from engines.cdc.images import (
     ImageConfig,
@@ -59,37 +62,56 @@ def test_reduced_is_row_major_and_normal_follows_the_end_plate():
     assert cols[right].min() > 100 and rows[top].max() < 28
 
 
+def _table(time_ns, charge, trigger_known=True, delta_phi=None) -> HitTable:
+    n = len(time_ns)
+    return HitTable(np.zeros(n, np.int64), np.zeros(n, np.int64), np.asarray(time_ns, float),
+                    np.asarray(charge, float),
+                    np.full(n, np.nan) if delta_phi is None else np.asarray(delta_phi, float),
+                    np.full(n, trigger_known), np.zeros(n, bool))
+
+
 def test_density_selection_picks_the_signal_like_hit(density):
-    # cell 500 holds an early background-like hit and a signal-like one
-    event = _event([500, 500, 700], [-600.0, 120.0, 50.0], [1500.0, 150.0, 140.0],
-                   [False, True, True])
-    e = np.zeros(3, dtype=np.int64)
-    first = select_hits(e, event.cell.astype(np.int64), event.time_ns, event.adc,
-                        ImageConfig(hit_selection="first"), None)
-    dense = select_hits(e, event.cell.astype(np.int64), event.time_ns, event.adc,
-                        ImageConfig(), density)
-    np.testing.assert_array_equal(first, [0, 2])
-    np.testing.assert_array_equal(dense, [1, 2])
+    # cell 500 holds an early, heavily ionising hit and a signal-like one (the event's median
+    # charge is about 390, signal hits sit ~0.9 decades below it)
+    event = _event([500, 500, 700, 701, 702], [-600.0, 120.0, 50.0, 800.0, 900.0],
+                   [4000.0, 50.0, 55.0, 390.0, 390.0], [False, True, True, False, False])
+    hits = hit_table([event])
+    first = select_hits(hits, ImageConfig(hit_selection="first"), None)
+    dense = select_hits(hits, ImageConfig(), density)
+    np.testing.assert_array_equal(first, [0, 2, 3, 4])
+    np.testing.assert_array_equal(dense, [1, 2, 3, 4])
+    # without a trigger time only the charge decides
+    hidden = hit_table([event.without_trigger()])
+    np.testing.assert_array_equal(select_hits(hidden, ImageConfig(), density), [1, 2, 3, 4])
     with pytest.raises(ModelError, match="density"):
-        select_hits(e, event.cell.astype(np.int64), event.time_ns, event.adc, ImageConfig(), None)
+        select_hits(hits, ImageConfig(), None)
 
 
 def test_density_selection_covers_more_signal_than_first_hit(events, density):
     covered = {}
     for mode in ("first", "density"):
-        batch = build_images(events, ImageConfig(hit_selection=mode), density)
         config = ImageConfig(hit_selection=mode)
-        # a signal cell is covered when its shown hit is the signal hit: compare time pixels
-        shown = []
-        for i, event in enumerate(events):
-            sig = event.is_signal
-            cell_time = batch.images[i, 0].ravel()[pixel_of_cell("reduced")[event.cell[sig]]]
-            expected = scale_features(event.time_ns[sig], event.adc[sig], None,
-                                      ImageConfig(delta_phi=False, hit_selection=mode))[0]
-            shown.append(np.isclose(cell_time, expected))
-        covered[mode] = np.concatenate(shown).mean()
-        assert config.channels == 3
-    assert covered["density"] > 0.9 and covered["density"] > covered["first"] + 0.1
+        hits = hit_table(events)
+        chosen = select_hits(hits, config, density)
+        signal_cells = np.unique(hits.event[hits.is_signal] * N_CELLS
+                                 + hits.cell[hits.is_signal])
+        shown_signal = hits.event[chosen] * N_CELLS + hits.cell[chosen]
+        shown_signal = shown_signal[hits.is_signal[chosen]]
+        covered[mode] = np.isin(signal_cells, shown_signal).mean()
+    assert covered["density"] > 0.9 and covered["density"] > covered["first"] + 0.05
+
+
+def test_features_do_not_depend_on_units_or_clock(events, density):
+    """The same event in other charge units, or without a trigger on a shifted absolute
+    clock, gives the same time and charge channels."""
+    config = ImageConfig()
+    event = events[0].without_trigger()
+    base = build_images([event], config, density).images
+    scaled = replace(event, adc=event.adc * 250.0)
+    shifted = replace(event, time_ns=event.time_ns + 1234.0)
+    np.testing.assert_allclose(build_images([scaled], config, density).images, base, atol=1e-5)
+    np.testing.assert_allclose(build_images([shifted], config, density).images, base,
+                               atol=2e-4)
 
 
 def test_images_have_reserved_values_labels_and_mask(events, density):
@@ -119,7 +141,7 @@ def test_delta_phi_channel_is_optional_and_normal_format_shape(events, density):
 
 @pytest.mark.parametrize("bits, levels", [(1, 1), (2, 3), (4, 15)])
 def test_bit_precision_limits_the_hit_codes(bits, levels):
-    values = scale_features(np.linspace(-800, 1200, 500), np.linspace(0, 2000, 500), None,
+    values = scale_features(_table(np.linspace(-1000, 3500, 500), np.linspace(-2.5, 2.5, 500)),
                             ImageConfig(bits=bits, delta_phi=False))
     codes = np.unique(np.rint(values * ((1 << bits) - 1)))
     assert codes.size <= levels and codes.max() < (1 << bits) - 1   # white stays reserved
@@ -129,11 +151,14 @@ def test_bit_precision_limits_the_hit_codes(bits, levels):
 
 def test_limited_scaling_resolves_the_signal_region_and_caps_outside():
     times = np.array([-700.0, -50.0, 175.0, 400.0, 900.0])
-    limited = scale_features(times, np.full(5, 100.0), None,
-                             ImageConfig(scaling="limited", delta_phi=False))[0]
-    linear = scale_features(times, np.full(5, 100.0), None, ImageConfig(delta_phi=False))[0]
+    config = ImageConfig(scaling="limited", delta_phi=False)
+    limited = scale_features(_table(times, np.zeros(5)), config)[0]
+    linear = scale_features(_table(times, np.zeros(5)), ImageConfig(delta_phi=False))[0]
     assert limited[0] == limited[1] and limited[3] == limited[4]   # capped
     assert limited[3] - limited[1] > 3 * (linear[3] - linear[1])   # finer inside
+    # without a trigger time the signal region is unknown: the time stays linear
+    untriggered = scale_features(_table(times, np.zeros(5), trigger_known=False), config)[0]
+    np.testing.assert_allclose(untriggered, linear)
 
 
 def test_unknown_trigger_gives_middle_delta_phi(density):
@@ -144,12 +169,14 @@ def test_unknown_trigger_gives_middle_delta_phi(density):
 
 def test_config_validation():
     with pytest.raises(InputError, match="format"):
-        ImageConfig(format="polar")
+        ImageConfig(format="hexagonal")
     with pytest.raises(InputError, match="bit"):
         ImageConfig(bits=17)
     assert ImageConfig.from_json(ImageConfig(bits=6).to_json()) == ImageConfig(bits=6)
     with pytest.raises(ModelError):
         ImageConfig.from_json({"bits": 99})
+    with pytest.raises(ModelError, match="retrain"):
+        ImageConfig.from_json({"linear_adc": [0, 2000]})
 
 
 def test_pixel_scores_map_back_to_cells_and_hits(events, density):
@@ -177,6 +204,24 @@ def test_events_without_hits(density):
     assert np.all(batch.images[0][:, batch.valid[0]] == 1.0) and batch.labels.sum() == 0
     scores = pixel_scores_to_hits([empty], np.ones((1, 71, 71)), ImageConfig(), density)
     assert scores[0].shape == (0,)
+
+
+def test_polar_grid_shows_every_cell_and_keeps_neighbours_adjacent(events, density):
+    shown = cell_of_pixel("polar").reshape(20, 320)
+    geometry = get_geometry()
+    assert np.all(shown >= 0) and np.unique(shown).size == N_CELLS
+    assert np.all(geometry.layer_of_cell[shown] == np.arange(20)[:, None])  # a row per layer
+    steps = np.diff(geometry.wire_in_layer[shown], axis=1) % geometry.wires_per_layer[
+        np.arange(20)][:, None]
+    assert set(np.unique(steps)) <= {0, 1}               # along a row: the same or next wire
+    np.testing.assert_array_equal(shown.ravel()[pixel_of_cell("polar")], np.arange(N_CELLS))
+    config = ImageConfig(format="polar")
+    batch = build_images(events[:2], config, density)
+    assert batch.images.shape == (2, 3, 20, 320) and batch.valid.all()
+    cells = cell_scores(batch.labels, config)
+    for i, event in enumerate(events[:2]):
+        np.testing.assert_array_equal(np.flatnonzero(cells[i] > 0.5),
+                                      np.unique(event.cell[event.is_signal]))
 
 
 def test_delta_phi_is_cell_minus_trigger_counter():

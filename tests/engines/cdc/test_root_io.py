@@ -90,6 +90,11 @@ def test_write_root_round_trip_of_synthetic_events(tmp_path, per_event):
         np.testing.assert_array_equal(a.is_signal, b.is_signal)
         assert a.trigger_counter == b.trigger_counter
         assert b.trigger_time_ns == pytest.approx(a.trigger_time_ns)
+        # the Monte-Carlo truth ICEDUST writes: track, particle, turn and momentum per hit
+        for name in ("track_id", "pid", "turn_id"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        np.testing.assert_allclose(a.momentum_mev, b.momentum_mev, rtol=1e-6)
+        assert b.has_mc_truth and len(np.unique(b.track_id)) > 2
 
 
 def test_dispatch_by_content_and_summary(tmp_path):

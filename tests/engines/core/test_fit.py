@@ -92,6 +92,35 @@ def test_time_budget_stops_validates_and_keeps_best(monkeypatch):
     assert fit.history and fit.history[-1]["step"] == fit.steps_run  # validated at the stop
 
 
+def test_with_a_time_budget_the_schedule_follows_the_clock(monkeypatch):
+    import engines.core.training as training
+
+    now = [0.0]
+    monkeypatch.setattr(training.time, "monotonic", lambda: now[0])
+    model, batches, step_loss = _problem()
+
+    def slow_batches():
+        for batch in batches():
+            now[0] += 6.0  # each step takes 6 s: 10 steps fill the minute
+            yield batch
+
+    reports = []
+    fit = drive(iter_fit(model, slow_batches(), step_loss, lambda m: {"val_acc": 0.5},
+                         FitConfig(lr=0.01, warmup_fraction=0.0, max_minutes=1.0), steps=1000,
+                         val_every=500, select="val_acc"), reports.append)
+    lrs = [r.metrics["lr"] for r in reports]
+    assert fit.stop_reason == "time budget" and len(lrs) <= 11
+    # far behind the 1000 steps, the learning rate still decays to ~0 with the clock
+    assert lrs[-1] < 0.05 * lrs[0] and all(np.diff(lrs) <= 1e-12)
+    model, batches, step_loss = _problem()
+    reports = []
+    drive(iter_fit(model, batches(), step_loss, lambda m: {"val_acc": 0.5},
+                   FitConfig(lr=0.01, max_minutes=1e5), steps=10, val_every=5,
+                   select="val_acc"), reports.append)  # a generous budget: the steps rule
+    assert [r.metrics["lr"] for r in reports] == pytest.approx(
+        [0.01 * warmup_cosine(s, 10, 0.1) for s in range(10)])
+
+
 def test_ema_weights_are_validated_and_kept():
     model, batches, step_loss = _problem()
     validated = []

@@ -78,9 +78,11 @@ def test_prediction_table(classifier):
     header, rows = prediction_table(analyses)
     assert header[:6] == ["file", "mode", "total_counts", "live_time_s", "predicted",
                           "confidence"]
-    assert header[6:] == [f"p_{c}" for c in classifier.classes]
+    assert header[6:10] == ["called_by", "in_library", "p_fit", "p_network"]
+    assert header[10:] == [f"p_{c}" for c in classifier.classes]
     assert rows[0][0] == "x" and rows[0][3] == "" and rows[0][4] in classifier.classes
-    assert sum(float(v) for v in rows[0][6:]) == pytest.approx(1.0, abs=1e-5)
+    assert rows[0][6] == "cnn" and rows[0][7:10] == ["", "", ""]  # no open-set calibration
+    assert sum(float(v) for v in rows[0][10:]) == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(InputError, match="no predictions"):
         prediction_table([])
     other = analyses[0].__class__(**{**analyses[0].__dict__, "classes": ["a", "b", "c"]})

@@ -130,3 +130,12 @@ def test_bundled_demo_model_reaches_its_recorded_accuracy(tmp_path):
     level = result.levels[0]
     assert level.accuracy >= classifier.metrics["val_accuracy"] - 0.03
     assert level.accuracy >= 0.97 and level.accuracy >= level.peer_accuracy("ml") - 0.02
+    # the recorded hybrid: the ML peer below the fallback level, the network above
+    recorded = classifier.metrics["hybrid"]
+    assert classifier.fallback_counts == recorded["fallback_counts"] == 2000
+    below = drive(evaluate(classifier, library, EvaluateConfig(counts=(1000,), draws_per_class=40,
+                                                               peers=("ml",)))).levels[0]
+    assert below.ml_called == 1.0 and below.hybrid_accuracy == below.peer_accuracy("ml")
+    # the open-set test accepts fresh measurements of library materials at its alpha
+    assert classifier.open_set is not None and classifier.open_set.has_network
+    assert level.open_set["true_accept"] >= 0.9 and below.open_set["true_accept"] >= 0.9

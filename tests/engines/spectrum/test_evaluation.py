@@ -89,8 +89,9 @@ def test_levels_confusions_and_json_contract(result):
     data = json.loads(json.dumps(result.to_json()))
     assert data["classes"] == ["a", "b", "c"] and len(data["results"]) == len(LEVELS)
     row = data["results"][-1]
-    assert set(row) == {"counts", "live_time_s", "accuracy", "ml_accuracy", "ncc_accuracy",
-                        "chi2_accuracy", "n"}
+    assert set(row) == {"counts", "live_time_s", "accuracy", "hybrid_accuracy", "ml_called",
+                        "ml_accuracy", "ncc_accuracy", "chi2_accuracy", "n", "open_set"}
+    assert row["hybrid_accuracy"] is None and row["open_set"] is None
     assert row["counts"] == 3000 and row["accuracy"] == result.levels[-1].accuracy
     matrices = data["confusion"]["3000"]
     assert set(matrices) == {"counts", "row_normalised", "ml_counts", "ml_row_normalised"}
@@ -119,8 +120,14 @@ def test_classes_are_matched_by_name(references):
     assert level.cnn_confusion[0, 0] + level.cnn_confusion[2, 2] >= 70
     assert match_classes(["a", "b"], ["b", "a", "b"]).tolist() == [1, 0, 1]
     unknown = ReferenceSet(["a", "zinc", "lead"], references.grid, references.spectra, [0, 1, 2])
-    with pytest.raises(InputError, match="does not know: zinc, lead.*knows: a, b, c"):
-        drive(evaluate(ml_network(references), unknown))
+    result = drive(evaluate(ml_network(references), unknown,
+                            EvaluateConfig(counts=(5000,), draws_per_class=20)))
+    assert result.unknown_classes == ["zinc", "lead"] and result.levels[0].n == 20
+    assert result.levels[0].open_set is None  # the network has no open-set calibration
+    with pytest.raises(InputError, match="knows none of its classes.*knows: a, b, c"):
+        drive(evaluate(ml_network(references),
+                       ReferenceSet(["zinc", "lead"], references.grid, references.spectra[:2],
+                                    [0, 1])))
 
 
 def test_same_seed_same_draws_and_progress_per_batch(references):

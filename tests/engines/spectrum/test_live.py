@@ -103,6 +103,80 @@ def test_realtime_follows_the_wall_clock_and_cancelling_stops(references):
     task.close()
 
 
+class FakeClock:
+    """Wall time that advances when slept and by ``work_s`` per classification (a slow
+    machine: every update takes longer than the update interval)."""
+
+    def __init__(self, work_s: float) -> None:
+        self.now, self.work_s, self.sleeps = 100.0, work_s, []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class SlowBayes(BayesClassifier):
+    clock: FakeClock
+
+    def predict_logits(self, counts, batch_size=256):
+        self.clock.now += self.clock.work_s
+        return super().predict_logits(counts, batch_size)
+
+
+def test_realtime_keeps_pace_with_the_clock_when_updates_are_slow(references):
+    clock = FakeClock(work_s=0.7)  # 7 update intervals of work per update
+    slow = bayes(references)
+    slow.__class__ = SlowBayes
+    slow.clock = clock
+    config = LiveConfig(rate_cps=1000.0, update_interval_s=0.1, max_live_time_s=12.0,
+                        realtime=True)
+    started = clock.now
+    reports = []
+    result = drive(acquire(slow, references.spectra[0], config, clock=clock.time,
+                           sleep=clock.sleep), reports.append)
+    # live time is the wall time at every update, never behind it
+    walls = np.array([r.metrics["live_time_s"] for r in reports])
+    assert result.times_s[-1] == pytest.approx(12.0)
+    assert np.all(np.diff(result.times_s) >= 0.7 - 1e-9)  # one update per 0.7 s of work
+    assert len(reports) <= 12.0 / 0.7 + 2
+    assert walls[-1] == pytest.approx(min(clock.now - started, 12.0), abs=0.71)
+    expected = 1000.0 * 12.0  # the counts of 12 s, not of the 17 updates made
+    assert abs(result.total_counts[-1] - expected) < 5 * np.sqrt(expected)
+    fast = FakeClock(work_s=0.0)
+    quick = bayes(references)
+    quick.__class__ = SlowBayes
+    quick.clock = fast
+    result = drive(acquire(quick, references.spectra[0], config, clock=fast.time,
+                           sleep=fast.sleep))
+    assert len(result.times_s) == 120 and sum(fast.sleeps) == pytest.approx(12.0)
+
+
+def test_an_out_of_library_sample_is_never_decided(references):
+    from engines.spectrum.openset_calibration import iter_calibrate_open_set
+
+    classifier = bayes(references)
+    classifier.open_set = drive(iter_calibrate_open_set(classifier, references, (1000, 10_000),
+                                                        levels=(100, 1000, 10_000, 100_000)))
+    foreign = references.spectra[1].copy()
+    foreign[60:70] *= 3.0  # a strong line no class has
+    config = LiveConfig(rate_cps=5000.0, update_interval_s=0.1, max_live_time_s=3.0,
+                        threshold=0.9)
+    reports = []
+    result = drive(acquire(classifier, foreign, config), reports.append)
+    assert result.probabilities[-1].max() > 0.99  # the posterior alone would have decided
+    assert result.decided_name is None and not result.in_library[-1]
+    assert reports[-1].metrics["in_library"] is False and "not in the library" in \
+        reports[-1].message
+    assert result.withdrawn_s == [] or result.withdrawn_s[-1] <= result.times_s[-1]
+    standing = [r.metrics["decided"] for r in reports]
+    assert standing[-1] is None
+    own = drive(acquire(classifier, references.spectra[1], config))
+    assert own.decided_name == "b" and own.in_library[-1]
+
+
 def test_reference_input_is_checked_and_spectra_are_rebinned(references):
     classifier = bayes(references)
     spectrum = Spectrum(references.spectra[0][::2] + references.spectra[0][1::2],

@@ -95,3 +95,19 @@ def test_check_counts_messages():
         check_counts(np.full(8, np.nan), 8)
     with pytest.raises(InputError, match=">= 0"):
         check_counts(-np.ones((2, 8)), 8)
+
+
+def test_the_count_level_channel_tells_the_network_the_counts():
+    import torch
+
+    config = PreprocessConfig(discard=[(0, 2)], count_channel=True)
+    assert config.in_channels == 2
+    counts = torch.zeros(2, 12)
+    counts[0, 2:] = 10.0  # 100 counts kept
+    counts[1, 2:] = 10_000.0  # 100 000
+    x = prepare_input(counts, config)
+    assert x.shape == (2, 2, 10)
+    assert torch.allclose(x[0, 1], torch.full((10,), -1.0))
+    assert torch.allclose(x[1, 1], torch.full((10,), 1.0))
+    again = PreprocessConfig.from_json(config.to_json())
+    assert again.count_channel and again == config

@@ -51,7 +51,7 @@ def test_formula_parser_and_compositions():
         mass_fractions({"H2O)": 1.0})
     with pytest.raises(InputError):
         mass_fractions({"Qq": 1.0})
-    sizes = {"materials12": 12, "aluminium4": 4, "copper5": 5}
+    sizes = {"materials12": 12, "aluminium4": 4, "copper5": 5, "mixed19": 19}
     for name, materials in MATERIAL_LIBRARIES.items():
         assert len(materials) == sizes[name]
         for material in materials:

@@ -52,7 +52,7 @@ def test_training_reaches_the_target_and_returns_the_best_weights(references):
     # the returned weights are the best validation step's weights
     assert classifier.metrics["val_accuracy"] == max(validated)
     val_counts, val_labels = validation_set(references, 2000, 30, config.seed)
-    accuracy = float(np.mean(classifier.predict(val_counts) == val_labels))
+    accuracy = float(np.mean(classifier.predict(val_counts, hybrid=False) == val_labels))
     assert accuracy == pytest.approx(classifier.metrics["val_accuracy"], abs=1e-6)
     assert classifier.templates.shape == (3, 240)
     assert np.array(classifier.metrics["val_confusion"]).shape == (3, 3)
@@ -95,3 +95,36 @@ def test_a_reference_without_kept_counts_is_an_input_error(references):
     bad = type(references)(references.classes, references.grid, spectra, references.labels)
     with pytest.raises(InputError, match="no counts in the kept channels"):
         next(train(bad, TrainConfig(**TINY, steps=1)))
+
+
+def test_curriculum_lowers_the_count_floor_and_focus_weights_confused_classes(references):
+    import torch
+
+    from engines.spectrum.training import _Sampler
+
+    config = TrainConfig(**TINY, counts=(100, 100_000), curriculum=0.5, focus=0.8)
+    sampler = _Sampler(references, config, torch.device("cpu"))
+    assert sampler.count_range(0.0) == (3162, 100_000)
+    assert sampler.count_range(0.25)[0] == pytest.approx(562, abs=2)
+    assert sampler.count_range(0.5) == sampler.count_range(1.0) == (100, 100_000)
+    sampler.focus(np.array([1.0, 0.5, 0.9]))
+    weights = sampler.class_weights.numpy()
+    assert weights[1] > weights[2] > weights[0] > 0 and weights.sum() == pytest.approx(1.0)
+    _, labels = sampler.batch()
+    counts = np.bincount(labels.numpy(), minlength=3)
+    assert counts[1] > counts[0]
+    plain = _Sampler(references, TrainConfig(**TINY), torch.device("cpu"))
+    plain.focus(np.array([1.0, 0.5, 0.9]))  # focus 0: stays uniform
+    assert plain.class_weights is None
+
+
+def test_count_channel_and_post_training_calibrations(references):
+    preprocess = PreprocessConfig(discard=[(0, 8), (248, 256)], count_channel=True)
+    config = TrainConfig(**{**TINY, "preprocess": preprocess}, counts=(200, 20_000), steps=20,
+                         lr=1e-2, hybrid=True, open_set=True)
+    classifier = drive(train(references, config))
+    assert classifier.model.in_channels == 2
+    assert classifier.open_set is not None and "hybrid" in classifier.metrics
+    assert classifier.training["calibration_seconds"] > 0
+    assert classifier.training["seconds_to_95pct"] is not None
+    assert [r["step"] for r in classifier.training["history"]] == [10, 20]

@@ -1,5 +1,6 @@
-"""Shared fixtures: a few synthetic events in our HDF5 format, a tiny trained model (b0 encoder,
-64×64 input, two short epochs), and a shown workspace (the host is in tests/widgets/conftest.py)."""
+"""Shared fixtures: a few synthetic events in our HDF5 format, a tiny trained model (light
+U-Net of width 8, one short epoch), and a shown workspace (the host is in
+tests/widgets/conftest.py)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def sample_file(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory):
-    """A really trained (if weak) U-Net: b0 encoder at 64 px, one epoch on 10 events."""
+    """A really trained (if weak) light U-Net: width 8 at the grid's 71 px, one epoch on 10
+    events, its track fit tuned on the two validation events."""
     import torch
 
     previous = _one_torch_thread()
@@ -55,9 +57,9 @@ def tiny_model(tmp_path_factory):
         folder = tmp_path_factory.mktemp("cdc_model")
         events = read_events(write_sample_file(folder / "train.h5", 10, 0.3, seed=9),
                              lazy=False)
-        config = TrainConfig(encoder="efficientnet-b0", epochs=1, batch_size=8,
+        config = TrainConfig(arch="light_unet", width=8, epochs=1, batch_size=8,
                              pos_weight=5.0, split=(0.6, 0.2, 0.2), device="cpu")
-        result = drive(train_segmenter(list(events), ImageConfig(input_size=64), config))
+        result = drive(train_segmenter(list(events), ImageConfig(input_size=71), config))
         path = result.segmenter.save(folder / "tiny")
     finally:
         torch.set_num_threads(previous)

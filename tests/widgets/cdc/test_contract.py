@@ -18,7 +18,7 @@ class TestCdcContract(WorkspaceContract):
         return ws.opened is not None
 
     def check_drawn(self, ws, analysis):
-        assert ws.analysis is analysis and len(analysis.hit_scores) == EVENTS
+        assert ws.analysis is analysis and len(analysis.unet.hit_scores) == EVENTS
         assert ws.browser.cell_text(0, 4) != ""  # the per-event purity column is filled
         assert len(ws.display.hits_item.data) > 0
 

@@ -1,5 +1,6 @@
-"""The end view: every cell drawn, hit cells distinguished, the firing CTH counter marked,
-colour modes with their legends, the hover readout, and the display window."""
+"""The end view: every cell drawn, hit cells distinguished, the firing CTH counter marked (only
+for files that name one), colour modes with levels from the data and their range in the
+title, the hover readout with Monte-Carlo truth, and the display window with open ends."""
 
 from __future__ import annotations
 
@@ -59,10 +60,14 @@ def test_colour_modes_switch_and_each_has_a_legend(qtbot, workspace):
     n_signal_cells = np.unique(ws.shown_event.cell[ws.shown_event.is_signal]).size
     assert f"signal (truth) ({n_signal_cells} cells)" in labels
     axis = display.colorbar.getAxis("right")
-    for mode in ("time", "adc", "score"):
+    scales = ws.opened.scales
+    assert display.levels["time"] == scales.time_ns  # levels from the file's percentiles
+    assert display.levels["charge"] == scales.log10_charge
+    for mode in ("time", "charge", "score"):
         ws.toolbar.mode_actions[mode].trigger()
         assert display.mode == mode and display.colorbar.isVisible()
-        assert axis.labelText == COLOUR_MODES[mode].label
+        low, high = display.levels[mode]
+        assert axis.labelText.startswith(COLOUR_MODES[mode].label) and "…" in axis.labelText
         qtbot.waitUntil(lambda: _title_is_inside(display, axis), timeout=2000)
         colours = _brush_colours(display.hits_item)
         if mode == "score":  # nothing scored yet: one grey, and the legend says so
@@ -75,6 +80,7 @@ def test_colour_modes_switch_and_each_has_a_legend(qtbot, workspace):
     display.colorbar.setLevels((0.0, 100.0))  # what dragging the colour bar's handles does
     display.colorbar.sigLevelsChanged.emit(display.colorbar)
     assert display.levels["time"] == (0.0, 100.0)
+    assert axis.labelText.endswith("0 … 100")
     assert _brush_colours(display.hits_item) != time_colours
     ws.toolbar.mode_actions["outcome"].trigger()
     assert not display.colorbar.isVisible() and len(display.legend.items) >= 4
@@ -109,8 +115,10 @@ def test_hover_lists_every_hit_of_a_cell(workspace):
     assert f"Cell {cell}" in text and f"layer {geo.layer_of_cell[cell]}" in text
     assert f"{counts.max()} hits" in text
     for index in np.flatnonzero(event.cell == cell):
-        assert f"{event.time_ns[index]:.1f} ns" in text and f"ADC {event.adc[index]:.0f}" in text
+        assert f"{event.time_ns[index]:.1f} ns" in text
+        assert f"charge {event.adc[index]:.4g}" in text
     assert "▶" in text  # the hit the model sees
+    assert "track " in text and "turn " in text  # Monte-Carlo truth of the file
     signal_cell = int(event.cell[event.is_signal][0])
     text = ws.display.hover_cell(signal_cell)
     assert "truth: <b>signal</b>" in text and OUTCOME_NAMES[6] in text  # no scores yet
@@ -120,14 +128,53 @@ def test_display_window_hides_hits_but_not_the_figures(workspace):
     ws = workspace
     event = ws.shown_event
     drawn = len(ws.display.hits_item.data)
-    ws.threshold.set_window((-50.0, 400.0), (0.0, 2100.0))
+    assert "time no limit, charge no limit" in ws.threshold.window_label.text()
+    ws.threshold.set_window((-50.0, 400.0), (1e-3, 1e9))
     inside = (event.time_ns >= -50) & (event.time_ns <= 400)
     assert len(ws.display.hits_item.data) == np.unique(event.cell[inside]).size < drawn
-    assert ws.threshold.window_label.text() == (f"Shown: {inside.sum():,} of "
-                                                f"{event.n_hits:,} hits")
-    ws.threshold.set_window((-50.0, 400.0), (0.0, 300.0))
+    assert ws.threshold.window_label.text().startswith(f"Shown: {inside.sum():,} of "
+                                                       f"{event.n_hits:,} hits")
+    assert "time -50…400 ns, charge no limit" in ws.threshold.window_label.text()
+    ws.threshold.set_window((-50.0, 400.0), (1e-3, 300.0))
     both = inside & (event.adc <= 300)
-    assert len(ws.display.hits_item.data) == np.unique(event.cell[both]).size
+    assert abs(len(ws.display.hits_item.data) - np.unique(event.cell[both]).size) <= 2
     assert np.all(ws.cells.hit == np.isin(np.arange(4986), event.cell))  # figures use all hits
     ws.threshold.window_reset.click()
     assert len(ws.display.hits_item.data) == drawn
+
+
+def test_a_file_without_trigger_times_drops_the_trigger_decorations(qtbot, workspace,
+                                                                    tmp_path):
+    """A real-like file: no CTH times, absolute hit times, simulation charge units."""
+    from engines.cdc.hdf5_io import write_events
+
+    events = [e.without_trigger() for e in ws_events(workspace)]
+    path = write_events(tmp_path / "untriggered.h5", events)
+    with qtbot.waitSignal(workspace.fileOpened, timeout=20000):
+        workspace.open_path(path)
+    display = workspace.display
+    labels = [item[1].text for item in display.legend.items]
+    assert "CTH trigger" not in labels and display.fired_label.toPlainText() == ""
+    workspace.toolbar.mode_actions["time"].trigger()
+    assert display.colorbar.getAxis("right").labelText.startswith("Hit time, file clock")
+    assert workspace.threshold.time_title.text() == "Time, file clock (ns)"
+    low, high = workspace.threshold.time_range
+    assert low <= float(np.percentile(events[0].time_ns, 1)) and high > 1000
+
+
+def test_low_scores_do_not_look_like_empty_cells(analyzed):
+    """Empty cells are hollow light-grey rings; every scored hit, however low, is a filled
+    point of a colour far from that grey (the score map starts dark)."""
+    from widgets.cdc.event_display import EMPTY_PEN
+
+    ws = analyzed
+    ws.toolbar.mode_actions["score"].trigger()
+    grey = np.array(EMPTY_PEN.color().getRgb()[:3], dtype=float)
+    colours = np.array([b.color().getRgb()[:3] for b in ws.display.hits_item.data["brush"]],
+                       dtype=float)
+    assert len(colours) > 100
+    assert np.linalg.norm(colours - grey, axis=1).min() > 60
+
+
+def ws_events(workspace):
+    return [workspace.opened.events[i] for i in range(len(workspace.opened.events))]

@@ -34,7 +34,9 @@ def test_event_table_csv_before_and_after_analyze(qtbot, workspace, tiny_model, 
         ws.analyze()
     ws.threshold.set_threshold(0.25)
     rows = _read_csv(ws.export_table(tmp_path / "scored.csv"))
-    purity, retention = ws.analysis.model.per_event(0.25)
+    purity, retention = ws.analysis.fitted.cells.per_event(0.25)
+    pt = ws.analysis.pt_mev()
+    assert [r["pt_mev"] for r in rows] == ["" if np.isnan(v) else f"{v:.3f}" for v in pt]
     assert [float(r["threshold"]) for r in rows] == [0.25] * N_EVENTS
     np.testing.assert_allclose([float(r["retention"]) for r in rows], retention, atol=1e-5)
     np.testing.assert_allclose([float(r["purity"] or "nan") for r in rows], purity, atol=1e-5)
@@ -50,6 +52,7 @@ def test_export_plot_png_and_svg(workspace, tmp_path, tab):
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     if tab == 0:
         assert "x (cm)" in svg and "Event " in svg
+        assert svg.count("<image") == 1 and len(svg) < 3_000_000  # the hits: one raster
     with pytest.raises(InputError, match="png or .svg"):
         ws.export_plot(tmp_path / "plot.jpg")
 
@@ -60,16 +63,17 @@ def test_predictions_hdf5_round_trip(qtbot, analyzed, tmp_path):
         ws.export_predictions(tmp_path / "pred.h5")
     path = blocker.args[0]
     events = read_predictions(path, lazy=False)
-    assert len(events) == N_EVENTS and events.metadata["threshold"] == ws.analysis.threshold
-    for event, scores, original in zip(events, ws.analysis.hit_scores, ws.opened.events,
+    shown = ws.analysis.fitted  # what is on screen: the U-Net + track fit scores
+    assert len(events) == N_EVENTS and events.metadata["threshold"] == shown.threshold
+    for event, scores, original in zip(events, shown.hit_scores, ws.opened.events,
                                        strict=True):
         np.testing.assert_allclose(event.score, scores, atol=1e-6)
         np.testing.assert_array_equal(event.cell, original.cell)
     # opening the predictions shows their scores without any model
-    model = ws.analysis.model
+    model = shown.cells
     ws.model = None
     with qtbot.waitSignal(ws.fileOpened, timeout=20000):
         ws.open_path(path)
-    assert ws.analysis is not None and ws.analysis.scorer.startswith("stored scores")
-    np.testing.assert_allclose(ws.analysis.model.score, model.score, atol=1e-6)
+    assert ws.analysis is not None and ws.analysis.unet.name.startswith("stored scores")
+    np.testing.assert_allclose(ws.analysis.scores().cells.score, model.score, atol=1e-6)
     assert ws.browser.cell_text(0, 5) != "" and ws.threshold.purity_label.text() != "Purity –"

@@ -21,7 +21,7 @@ from engines.spectrum.training import TrainConfig, train
 TINY_TRAINING = {"arch": "small_cnn", "model_config": {"channels": (4, 8), "kernels": (5, 3),
                                                        "stem_stride": 8},
                  "device": "cpu", "batch_size": 8, "counts": (5000, 50_000), "val_every": 2,
-                 "val_draws": 2}
+                 "val_draws": 2, "hybrid": False, "open_set": False, "max_minutes": None}
 
 
 class BayesClassifier(SpectrumClassifier):
@@ -65,6 +65,24 @@ def bayes(library) -> BayesClassifier:
 
     templates = from_library(library).templates(preprocess)
     return BayesClassifier(model, library.classes, library.grid, preprocess, templates)
+
+
+@pytest.fixture(scope="session")
+def calibrated_bayes(library) -> BayesClassifier:
+    """The exact-posterior stand-in with a (coarse) open-set calibration on the library."""
+    from engines.spectrum.openset_calibration import iter_calibrate_open_set
+
+    preprocess = PreprocessConfig()
+    model = create_model("small_cnn", library.n_classes, preprocess.in_channels,
+                         channels=(4,), kernels=(3,), stem_stride=8)
+    from engines.spectrum.references import from_library
+
+    classifier = BayesClassifier(model, library.classes, library.grid, preprocess,
+                                 from_library(library).templates(preprocess))
+    classifier.open_set = drive(iter_calibrate_open_set(classifier, library, (5000, 50_000),
+                                                        levels=(100, 1000, 10_000, 100_000,
+                                                                1_000_000, 10_000_000)))
+    return classifier
 
 
 @pytest.fixture
