@@ -62,6 +62,9 @@ WORKSPACES: tuple[WorkspaceSpec, ...] = (
                   "app.cli.sem", "widgets.sem.screenshots:shots", "engines.sem.batch:JOB"),
     WorkspaceSpec("soil", "Soil cores (CT)", "widgets.soil.workspace:SoilWorkspace",
                   "app.cli.soil", "widgets.soil.screenshots:shots", "engines.soil.batch:JOB"),
+    WorkspaceSpec("nodules", "Lung nodules (CT)", "widgets.nodules.workspace:NodulesWorkspace",
+                  "app.cli.nodules", "widgets.nodules.screenshots:shots",
+                  "engines.nodules.batch:JOB"),
 )
 
 

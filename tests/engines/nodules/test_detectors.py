@@ -1,0 +1,112 @@
+"""The SSD registry: every backbone builds from torchvision parts, default boxes in mm,
+local backbone weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engines.core.errors import InputError, ModelError
+from engines.nodules.detectors import (
+    BACKBONES,
+    LEVEL_STRIDES,
+    DetectorConfig,
+    create_detector,
+    load_backbone_weights,
+)
+
+NAMES = ("ssd_resnet50", "ssd_vgg16", "ssdlite_mobilenet_v2", "ssdlite_mobilenet_v3_large",
+         "ssdlite_mobilenet_v3_small")
+
+
+def test_registry_lists_the_architectures():
+    assert tuple(BACKBONES.names()) == NAMES
+    with pytest.raises(InputError, match="yolo.*ssd_resnet50"):
+        DetectorConfig(arch="yolo")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_detector_trains_and_detects(name):
+    torch.manual_seed(0)
+    model = create_detector(DetectorConfig(arch=name), pixel_mm=0.7)
+    from torchvision.models.detection.ssd import SSD
+
+    assert type(model) is SSD                      # torchvision's class, parts swapped
+    model.train()
+    images = torch.rand(2, 3, 64, 64)
+    targets = [{"boxes": torch.tensor([[20.0, 20.0, 30.0, 30.0]]),
+                "labels": torch.tensor([1])},
+               {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}]
+    losses = model(images, targets)
+    assert set(losses) == {"bbox_regression", "classification"}
+    sum(losses.values()).backward()
+    model.eval()
+    with torch.no_grad():
+        out = model([torch.rand(3, 96, 64)])[0]      # any size: fully convolutional
+    assert out["boxes"].shape[1] == 4 and torch.all(out["scores"] >= 0.05)
+
+
+def test_default_boxes_are_millimetres_at_the_pixel_size():
+    config = DetectorConfig(min_box_mm=2.5, max_box_mm=40.0)
+    sizes = config.box_sizes_mm()
+    np.testing.assert_allclose(sizes[[0, -1]], [2.5, 40.0])
+    for pixel_mm in (0.5, 0.7, 1.4):
+        levels = config.level_sizes(pixel_mm)
+        assert len(levels) == len(LEVEL_STRIDES) and all(levels)
+        flat = sorted(s for level in levels for s in level)
+        assert flat[0] == pytest.approx(2.5 / pixel_mm) or pixel_mm == 1.4
+    model = create_detector(config, 0.7)
+    from torchvision.models.detection.image_list import ImageList
+
+    features = [torch.zeros(1, 1, 64 // s, 64 // s) for s in LEVEL_STRIDES]
+    anchors = model.anchor_generator(ImageList(torch.zeros(1, 3, 64, 64), [(64, 64)]),
+                                     features)[0]
+    first = anchors[:len(config.level_sizes(0.7)[0])]
+    np.testing.assert_allclose(((first[:, 0] + first[:, 2]) / 2).numpy(), 2.0)  # cell centre
+    np.testing.assert_allclose((first[:, 2] - first[:, 0]).numpy(), config.level_sizes(0.7)[0],
+                               rtol=1e-5)
+
+
+def test_local_backbone_weights(tmp_path):
+    import torchvision
+    from safetensors.torch import save_file
+
+    classifier = torchvision.models.mobilenet_v3_small(weights=None)
+    torch.save(classifier.state_dict(), tmp_path / "mnv3s.pth")
+    save_file({k: v.contiguous() for k, v in classifier.state_dict().items()},
+              str(tmp_path / "mnv3s.safetensors"))
+    model = create_detector(DetectorConfig(arch="ssdlite_mobilenet_v3_small"))
+    for path in (tmp_path / "mnv3s.pth", tmp_path / "mnv3s.safetensors"):
+        assert load_backbone_weights(model, path) > 20
+        np.testing.assert_array_equal(model.backbone.body["0"][0].weight.detach().numpy(),
+                                      classifier.features[0][0].weight.detach().numpy())
+    other = torchvision.models.resnet18(weights=None)
+    torch.save(other.state_dict(), tmp_path / "r18.pth")
+    with pytest.raises(ModelError, match="r18.pth: only"):
+        load_backbone_weights(model, tmp_path / "r18.pth")
+    (tmp_path / "bad.pth").write_bytes(b"not a pickle")
+    with pytest.raises(ModelError, match="bad.pth: not readable"):
+        load_backbone_weights(model, tmp_path / "bad.pth")
+
+
+def test_batch_norm_statistics_follow_a_short_training():
+    """After 30 train-mode batches the running means are those of the data (with
+    torchvision's momentum 0.01 they stayed near their start, and eval mode scored every
+    anchor alike)."""
+    from engines.nodules.detectors import BN_MOMENTUM
+
+    torch.manual_seed(0)
+    net = create_detector(DetectorConfig(arch="ssdlite_mobilenet_v3_small"), 1.5)
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.momentum == BN_MOMENTUM for m in norms)
+    first = norms[0]
+    seen = []
+    first.register_forward_hook(lambda _m, args, _out: seen.append(args[0].mean(dim=(0, 2, 3))))
+    net.train()
+    with torch.no_grad():
+        for _ in range(30):
+            net.backbone(net.transform.normalise(torch.rand(2, 3, 64, 64) * 0.2 + 0.6))
+    data_mean = torch.stack(seen).mean(dim=0)
+    assert data_mean.abs().max() > 0.05  # the start (0) is far from the data
+    assert torch.allclose(first.running_mean, data_mean, atol=0.1 * data_mean.abs().max())

@@ -1,0 +1,1 @@
+"""The nodules workspace (lung-nodule SSD on chest CT, review, FROC)."""
