@@ -4,7 +4,7 @@ Three places are looked at, in this order: OME-XML (``PhysicalSizeX/Y/Z`` and th
 ImageJ description (``spacing`` and ``unit``, with the X/YResolution tags in pixels per unit) and
 tifffile's own JSON description (``spacing``, ``unit``), whose x and y come from the resolution
 tags with a real ResolutionUnit (inch or centimetre). 72 and 96 pixels per inch are the
-placeholders most programs write when they know nothing, and are ignored.
+defaults most programs write when they know nothing, and are ignored.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ file can hold (:mod:`engines.core.safe_read`), and Pillow's pixel cap
 
 Every failure is an :class:`~engines.core.errors.InputError` that starts with the file name.
 Pixel size (µm) comes from FEI/Thermo or Zeiss SEM metadata, else from the resolution tags
-(TIFF; PNG/JPEG dpi), ignoring the 72/96 dpi placeholders.
+(TIFF; PNG/JPEG dpi), ignoring the 72/96 dpi defaults of programs that know no size.
 """
 
 from __future__ import annotations
