@@ -6,11 +6,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -19,6 +15,7 @@ from engines.cdc.training import TrainConfig
 from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm, align_forms
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
+from widgets.common.training_layout import group_box, lay_out_training_page
 
 NET_FIELDS = ["arch", "encoder", "width"]
 TRAIN_FIELDS = ["epochs", "batch_size", "lr", "weight_decay", "warmup_fraction", "ema_decay",
@@ -65,24 +62,10 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.curves = TrainingCurves(CURVES)
 
-        model_box = QGroupBox("Model and image")
-        model_form = QFormLayout(model_box)
-        model_form.addRow(self.encoder_form)
-        model_form.addRow(self.image_form)
-        train_box = QGroupBox("Optimisation (AdamW, cosine with warm-up)")
-        QVBoxLayout(train_box).addWidget(self.form)
-        left = QVBoxLayout()
-        left.addWidget(model_box)
-        left.addWidget(train_box)
-        left.addLayout(self.run_buttons.row())
-        left.addWidget(self.status)
-        left.addStretch(1)
-        holder = QWidget()
-        holder.setLayout(left)
-        holder.setMaximumWidth(430)
-        layout = QHBoxLayout(self)
-        layout.addWidget(holder)
-        layout.addWidget(self.curves, 1)
+        lay_out_training_page(self, [
+            group_box("Model and image", self.encoder_form, self.image_form),
+            group_box("Optimisation (AdamW, cosine with warm-up)", self.form),
+            self.run_buttons.row(), self.status], self.curves, width=430)
         arch = self.encoder_form.editors["arch"]
         arch.currentIndexChanged.connect(lambda _i: self._arch_changed())
         self.set_configs(image, train)

@@ -5,7 +5,7 @@ AP at IoU 0.5 with recall and precision at score 0.5."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
 from engines.nodules.detectors import DetectorConfig
 from engines.nodules.preprocess import PreprocessConfig
@@ -13,6 +13,7 @@ from engines.nodules.training import TrainConfig
 from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm, align_forms
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
+from widgets.common.training_layout import group_box, lay_out_training_page
 
 TRAIN_FIELDS = ["steps", "batch_size", "crop_px", "lr", "weight_decay", "warmup_fraction",
                 "ema_decay", "val_every", "rotate_deg", "flips", "hu_jitter", "seed",
@@ -68,24 +69,10 @@ class TrainingPanel(QWidget):
                              "validation scans.")
         self.status.setWordWrap(True)
         self.curves = TrainingCurves(CURVES)
-        model_box = QGroupBox("Detector and slices")
-        model_layout = QVBoxLayout(model_box)
-        model_layout.addWidget(self.detector_form)
-        model_layout.addWidget(self.preprocess_form)
-        train_box = QGroupBox("Optimisation (AdamW, cosine with warm-up, EMA)")
-        QVBoxLayout(train_box).addWidget(self.form)
-        left = QVBoxLayout()
-        left.addWidget(model_box)
-        left.addWidget(train_box)
-        left.addLayout(self.run_buttons.row())
-        left.addWidget(self.status)
-        left.addStretch(1)
-        holder = QWidget()
-        holder.setLayout(left)
-        holder.setMaximumWidth(440)
-        layout = QHBoxLayout(self)
-        layout.addWidget(holder)
-        layout.addWidget(self.curves, 1)
+        lay_out_training_page(self, [
+            group_box("Detector and slices", self.detector_form, self.preprocess_form),
+            group_box("Optimisation (AdamW, cosine with warm-up, EMA)", self.form),
+            self.run_buttons.row(), self.status], self.curves)
         self.set_configs(detector, preprocess, train)
 
     def set_configs(self, detector: DetectorConfig, preprocess: PreprocessConfig,

@@ -7,11 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -20,6 +16,7 @@ from engines.sem.training import TrainConfig
 from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm, align_forms
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
+from widgets.common.training_layout import group_box, lay_out_training_page
 
 MODEL_FIELDS = ["arch", "window", "rotate", "jitter"]
 INPUT_FIELDS = ["in_channels", "scale"]
@@ -78,24 +75,10 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.curves = TrainingCurves(CURVES)
 
-        model_box = QGroupBox("Model and input")
-        model_layout = QFormLayout(model_box)
-        model_layout.addRow(self.model_form)
-        model_layout.addRow(self.input_form)
-        fit_box = QGroupBox("Optimisation (AdamW, cosine with warm-up)")
-        QVBoxLayout(fit_box).addWidget(self.form)
-        left = QVBoxLayout()
-        left.addWidget(model_box)
-        left.addWidget(fit_box)
-        left.addLayout(self.run_buttons.row())
-        left.addWidget(self.status)
-        left.addStretch(1)
-        holder = QWidget()
-        holder.setLayout(left)
-        holder.setMaximumWidth(440)
-        layout = QHBoxLayout(self)
-        layout.addWidget(holder)
-        layout.addWidget(self.curves, 1)
+        lay_out_training_page(self, [
+            group_box("Model and input", self.model_form, self.input_form),
+            group_box("Optimisation (AdamW, cosine with warm-up)", self.form),
+            self.run_buttons.row(), self.status], self.curves)
         self.set_configs(preprocessing, train)
 
     def set_configs(self, preprocessing: Preprocessing, train: TrainConfig) -> None:

@@ -8,11 +8,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -21,6 +18,7 @@ from engines.soil.transfer import TransferConfig
 from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
+from widgets.common.training_layout import group_box, lay_out_training_page
 
 FIELDS = ["arch", "target", "input_size", "epochs", "batch_size", "lr", "weight_decay",
           "val_fraction", "augment", "patience", "seed", "max_minutes"]
@@ -68,24 +66,12 @@ class TrainingPanel(QWidget):
                                         "retrain its dense head on another object (the "
                                         "paper's transfer learning, Table 1)")
         self.transfer_button.clicked.connect(self.transferRequested)
-        box = QGroupBox("Surrogate network and optimisation (Adam)")
-        QVBoxLayout(box).addWidget(self.form)
-        transfer_box = QGroupBox("Transfer learning: the dense head only")
-        transfer_layout = QVBoxLayout(transfer_box)
-        transfer_layout.addWidget(self.transfer_form)
-        transfer_layout.addWidget(self.transfer_button)
-        left = QVBoxLayout()
-        left.addWidget(box)
-        left.addLayout(self.run_buttons.row())
-        left.addWidget(transfer_box)
-        left.addWidget(self.status)
-        left.addStretch(1)
-        holder = QWidget()
-        holder.setLayout(left)
-        holder.setMaximumWidth(430)
-        layout = QHBoxLayout(self)
-        layout.addWidget(holder)
-        layout.addWidget(self.curves, 1)
+        lay_out_training_page(self, [
+            group_box("Surrogate network and optimisation (Adam)", self.form),
+            self.run_buttons.row(),
+            group_box("Transfer learning: the dense head only", self.transfer_form,
+                      self.transfer_button),
+            self.status], self.curves, width=430)
 
     def set_config(self, config: TrainConfig) -> None:
         self.form.set_value(config)

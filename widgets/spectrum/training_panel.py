@@ -5,12 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -21,6 +17,7 @@ from engines.spectrum.training import TrainConfig
 from widgets.common.buttons import RunButtons
 from widgets.common.config_form import ConfigForm
 from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
+from widgets.common.training_layout import group_box, lay_out_training_page
 
 FORM_FIELDS = ["counts", "steps", "batch_size", "lr", "val_every", "val_draws", "seed",
                "gain_drift", "focus", "curriculum", "target_accuracy", "max_minutes", "hybrid",
@@ -58,18 +55,10 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
         self.curves = TrainingCurves(CURVES)
 
-        box = QGroupBox("Training settings")
-        form = QFormLayout(box)
         self.form.insert_row(-1, "Discard channels", self.discard_edit)
-        form.addRow(self.form)
-        left = QVBoxLayout()
-        left.addWidget(box)
-        left.addLayout(self.run_buttons.row())
-        left.addWidget(self.status)
-        left.addStretch(1)
-        layout = QHBoxLayout(self)
-        layout.addLayout(left)
-        layout.addWidget(self.curves, 1)
+        lay_out_training_page(self, [group_box("Training settings", self.form),
+                                     self.run_buttons.row(), self.status], self.curves,
+                              width=560)
         self.set_config(self._config)
 
     def _fill_presets(self, arch: str) -> None:

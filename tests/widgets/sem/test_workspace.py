@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import numpy as np
 from PIL import Image
@@ -33,10 +34,14 @@ def test_opening_a_data_set_shows_its_first_image_with_its_truth(qtbot, workspac
 def test_analyze_streams_the_rows_then_draws_the_max_vote_object_map(qtbot, workspace,
                                                                     untrained):
     workspace.set_model(untrained)
+    # each batch outlasts one 50-ms progress window, so the rows arrive in several draws on a
+    # fast machine too
+    hook = untrained.net.register_forward_hook(lambda *_: time.sleep(0.06))
     rows: list[int] = []
     workspace.rowsDrawn.connect(rows.append)
     with qtbot.waitSignal(workspace.analysisFinished, timeout=60000) as blocker:
         workspace.analyze()
+    hook.remove()
     reviewed = blocker.args[0]
     result = reviewed.result
     assert rows == sorted(rows) and rows[-1] == 256 and len(rows) >= 2  # band by band
