@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -34,3 +36,18 @@ def host(qtbot):
     host = FakeHost()
     yield host
     host.runner.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def single_thread_torch():
+    """One torch thread in widget tests: on a shared 2-core machine two threads spin against
+    each other and the GUI thread."""
+    if "torch" not in sys.modules:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -4,7 +4,6 @@ tests/widgets/conftest.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,16 +26,6 @@ def _one_torch_thread() -> int:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     return previous
-
-
-@pytest.fixture(autouse=True)
-def single_thread_torch():
-    previous = _one_torch_thread() if "torch" in sys.modules else None
-    yield
-    if previous is not None:
-        import torch
-
-        torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

@@ -12,17 +12,6 @@ from engines.nodules.samples import iter_write_dataset
 from engines.nodules.synthetic import small_config
 
 
-@pytest.fixture(autouse=True)
-def single_thread_torch():
-    """One torch thread: with other jobs on a 2-core machine, more are far slower."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory):
     """Three tiny scans in the LUNA16 layout (seed 3)."""

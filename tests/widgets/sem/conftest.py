@@ -6,26 +6,11 @@ image open (the host is in tests/widgets/conftest.py)."""
 from __future__ import annotations
 
 import shutil
-import sys
 
 import pytest
 
 from engines.core.progress import drive
 from engines.sem.synthetic_dataset import iter_write_dataset
-
-
-@pytest.fixture(autouse=True)
-def single_thread_torch():
-    """One torch thread: on a shared 2-core machine more threads are many times slower."""
-    if "torch" not in sys.modules:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

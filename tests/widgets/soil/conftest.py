@@ -3,7 +3,6 @@ surrogate, and a shown workspace with the set open (the host is in tests/widgets
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,6 @@ from engines.soil.synthetic import SyntheticConfig
 TINY = SyntheticConfig(shape=(48, 64, 64), diameter_mm=18.0, wall_mm=1.0, offset_mm=1.0)
 N_CORES = 3
 
-
-@pytest.fixture(autouse=True)
-def single_thread_torch():
-    """One torch thread: on a busy 2-core machine two threads spin against each other."""
-    if "torch" not in sys.modules:
-        yield
-        return
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")
