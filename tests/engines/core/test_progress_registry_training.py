@@ -59,8 +59,24 @@ def test_ema_moves_towards_weights():
     ema = ExponentialMovingAverage(model, decay=0.5)
     with torch.no_grad():
         model.weight.fill_(1.0)
-    ema.update(model)
+    ema.update(model, 100)  # past the warm-up: the configured decay
     assert ema.averaged.weight.detach().tolist() == [[0.5, 0.5]]
+
+
+def test_ema_warms_up_so_a_short_run_forgets_the_random_start():
+    import torch
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    ema = ExponentialMovingAverage(model, decay=0.995)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for updates in range(300):
+        ema.update(model, updates)
+    # a fixed 0.995 would keep 0.995**300 = 22 % of the zero start; the warm-up keeps < 2 %
+    assert ema.averaged.weight.item() > 0.98
+    assert ema.decay_at(0) == pytest.approx(0.1)
+    assert ema.decay_at(10_000) == 0.995
 
 
 def test_device_choice_and_description():
