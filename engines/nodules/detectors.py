@@ -4,16 +4,21 @@ Every detector is torchvision's :class:`~torchvision.models.detection.SSD` with 
 swapped, not a copied class:
 
 * **backbone**: a torchvision classifier built with ``weights=None`` (nothing is downloaded),
-  tapped at strides 4, 8 and 16 by :class:`~torchvision.models.detection.backbone_utils.BackboneWithFPN`
-  (a feature pyramid adds context to the fine levels, and its max-pool gives a stride-32
-  level);
+  tapped at strides 4, 8 and 16 (and 2 when ``finest_stride`` is 2) by
+  :class:`~torchvision.models.detection.backbone_utils.BackboneWithFPN` (a feature pyramid
+  adds context to the fine levels, and its max-pool gives a stride-32 level);
 * **head**: :class:`~torchvision.models.detection.ssdlite.SSDLiteHead` (depthwise separable)
   for the ``ssdlite_*`` names, :class:`~torchvision.models.detection.ssd.SSDHead` otherwise;
   2 classes (background, nodule);
 * **default boxes**: :class:`SizedAnchors`, square boxes of fixed *millimetre* sizes
-  (``min_box_mm`` … ``max_box_mm`` in steps of √2, i.e. the 3–30 mm nodules and the smaller
-  circles of slices that graze them) at the model's pixel size, each size on the pyramid level
-  whose stride suits it. torchvision's ``DefaultBoxGenerator`` scales boxes with the image
+  (``min_box_mm`` … ``max_box_mm``, ``boxes_per_octave`` sizes per doubling, i.e. the 3–30 mm
+  nodules and the smaller circles of slices that graze them) at the model's pixel size, each
+  size on the coarsest pyramid level whose stride is at most size / ``box_stride_ratio``.
+  With a ratio of 3 a true box at any position has a default box of about its size with
+  IoU ≥ 0.5 (a same-size box shifted by half a stride in x and y keeps IoU ≥ 0.5 while the
+  stride is ≤ 0.37 × its side), so SSD's IoU-0.5 matching has positives for every box of at
+  least 3 strides (6 px = 4.2 mm at 0.7 mm with the stride-2 level), not only the one forced
+  best match; torchvision's ``DefaultBoxGenerator`` scales boxes with the image
   size, which would change their size in mm with the crop of each scan;
 * **transform**: :class:`PlainTransform`, which only normalises: slices arrive already
   resampled to the model's pixel size (:mod:`engines.nodules.preprocess`), so torchvision's
@@ -41,6 +46,8 @@ from engines.core.registry import Registry
 
 BACKBONES: Registry = Registry("nodule detector")
 LEVEL_STRIDES = (4, 8, 16, 32)
+#: the pyramid with a stride-2 level (``finest_stride=2``), for boxes of a few pixels
+FINE_LEVEL_STRIDES = (2, 4, 8, 16, 32)
 #: Input normalisation of the windowed [0, 1] images (lung ≈ 0.1, soft tissue ≈ 0.75).
 IMAGE_MEAN, IMAGE_STD = 0.35, 0.3
 #: Batch-norm momentum of every layer. torchvision's MobileNets use 0.01 (and the SSDlite head
@@ -60,10 +67,19 @@ class DetectorConfig:
 
     arch: str = param("ssdlite_mobilenet_v3_large", label="Architecture",
                       choices=_detector_names, help="SSD / SSDlite and its backbone")
-    min_box_mm: float = param(2.5, label="Smallest default box", unit="mm",
+    min_box_mm: float = param(2.0, label="Smallest default box", unit="mm",
                               range=(0.5, 20.0))
     max_box_mm: float = param(40.0, label="Largest default box", unit="mm",
                               range=(5.0, 100.0))
+    boxes_per_octave: int = param(3, label="Box sizes per octave", range=(1, 8),
+                                  help="default box sizes per doubling of the side (2: steps "
+                                       "of √2)")
+    box_stride_ratio: float = param(3.0, label="Box / stride", range=(1.0, 8.0), step=0.25,
+                                    decimals=2, help="a box size goes to the coarsest level "
+                                                     "whose stride is at most its side / this")
+    finest_stride: int = param(2, label="Finest stride", unit="px", choices=(2, 4),
+                               help="2 adds a stride-2 pyramid level for boxes of a few "
+                                    "pixels")
     fpn_channels: int = param(64, label="Pyramid channels", range=(8, 512),
                               help="feature-pyramid width (64 suits the SSDlite models)")
     match_iou: float = param(0.5, label="Matching IoU", range=(0.1, 0.9), step=0.05,
@@ -80,22 +96,28 @@ class DetectorConfig:
         if self.max_box_mm <= self.min_box_mm:
             raise InputError("the largest default box must exceed the smallest")
 
+    @property
+    def strides(self) -> tuple[int, ...]:
+        """Strides of the pyramid levels, finest first."""
+        return FINE_LEVEL_STRIDES if self.finest_stride == 2 else LEVEL_STRIDES
+
     def box_sizes_mm(self) -> np.ndarray:
-        """Default box sides (mm), a √2 series from ``min_box_mm`` to ``max_box_mm``."""
-        count = int(np.floor(np.log(self.max_box_mm / self.min_box_mm) / np.log(np.sqrt(2))
-                             + 1e-9))
-        return self.min_box_mm * np.sqrt(2) ** np.arange(count + 1)
+        """Default box sides (mm), a geometric series of ``boxes_per_octave`` per doubling
+        from ``min_box_mm`` to ``max_box_mm``."""
+        step = 2.0 ** (1.0 / self.boxes_per_octave)
+        count = int(np.floor(np.log(self.max_box_mm / self.min_box_mm) / np.log(step) + 1e-9))
+        return self.min_box_mm * step ** np.arange(count + 1)
 
     def level_sizes(self, pixel_mm: float) -> list[list[float]]:
-        """Default box sides (model pixels) per pyramid level (:data:`LEVEL_STRIDES`): a size
-        goes to the coarsest level whose stride is at most size / 1.25; an empty level gets
-        one box 2.5 strides wide."""
+        """Default box sides (model pixels) per pyramid level (:attr:`strides`): a size goes to
+        the coarsest level whose stride is at most size / ``box_stride_ratio`` (the finest
+        when none is); an empty level gets one box ``box_stride_ratio`` strides wide."""
         sizes = self.box_sizes_mm() / pixel_mm
-        levels: list[list[float]] = [[] for _ in LEVEL_STRIDES]
+        levels: list[list[float]] = [[] for _ in self.strides]
         for size in sizes:
-            fits = [i for i, s in enumerate(LEVEL_STRIDES) if s <= size / 1.25]
+            fits = [i for i, s in enumerate(self.strides) if s <= size / self.box_stride_ratio]
             levels[fits[-1] if fits else 0].append(float(size))
-        return [lv or [2.5 * LEVEL_STRIDES[i]] for i, lv in enumerate(levels)]
+        return [lv or [self.box_stride_ratio * self.strides[i]] for i, lv in enumerate(levels)]
 
 
 def _module_classes():
@@ -162,12 +184,14 @@ def _module_classes():
 @dataclass(frozen=True)
 class Backbone:
     """A torchvision classifier and where to tap it: ``build()`` → module whose named
-    children run in order, ``layers`` the children giving strides 4, 8, 16, ``channels``."""
+    children run in order, ``layers`` the children giving strides 4, 8, 16, ``channels``;
+    ``fine`` the child and channels at stride 2 (None: the backbone has no stride-2 tap)."""
 
     build: Callable[[], Any]
     layers: tuple[str, str, str]
     channels: tuple[int, int, int]
     lite: bool
+    fine: tuple[str, int] | None = None
 
 
 def _register(name: str, backbone: Backbone) -> None:
@@ -185,15 +209,18 @@ def _tv(model: str, features: bool = True):
 
 
 _register("ssdlite_mobilenet_v3_large",
-          Backbone(_tv("mobilenet_v3_large"), ("3", "6", "12"), (24, 40, 112), True))
+          Backbone(_tv("mobilenet_v3_large"), ("3", "6", "12"), (24, 40, 112), True,
+                   ("1", 16)))
 _register("ssdlite_mobilenet_v3_small",
-          Backbone(_tv("mobilenet_v3_small"), ("1", "3", "8"), (16, 24, 48), True))
+          Backbone(_tv("mobilenet_v3_small"), ("1", "3", "8"), (16, 24, 48), True,
+                   ("0", 16)))
 _register("ssdlite_mobilenet_v2",
-          Backbone(_tv("mobilenet_v2"), ("3", "6", "13"), (24, 32, 96), True))
+          Backbone(_tv("mobilenet_v2"), ("3", "6", "13"), (24, 32, 96), True, ("1", 16)))
 _register("ssd_resnet50",
           Backbone(_tv("resnet50", features=False), ("layer1", "layer2", "layer3"),
-                   (256, 512, 1024), False))
-_register("ssd_vgg16", Backbone(_tv("vgg16"), ("15", "22", "29"), (256, 512, 512), False))
+                   (256, 512, 1024), False, ("relu", 64)))
+_register("ssd_vgg16", Backbone(_tv("vgg16"), ("15", "22", "29"), (256, 512, 512), False,
+                                ("8", 128)))
 
 
 def create_detector(config: DetectorConfig | None = None, pixel_mm: float = 0.7):
@@ -202,7 +229,8 @@ def create_detector(config: DetectorConfig | None = None, pixel_mm: float = 0.7)
     Raises
     ------
     InputError
-        Unknown architecture (the message lists the valid names).
+        Unknown architecture (the message lists the valid names), or ``finest_stride`` 2 for
+        a backbone without a stride-2 tap.
     """
     from torch import nn
     from torchvision.models.detection.backbone_utils import BackboneWithFPN
@@ -212,11 +240,15 @@ def create_detector(config: DetectorConfig | None = None, pixel_mm: float = 0.7)
     config = config or DetectorConfig()
     spec: Backbone = BACKBONES.create(config.arch)
     SizedAnchors, PlainTransform = _module_classes()
-    backbone = BackboneWithFPN(spec.build(), {name: str(i) for i, name in
-                                              enumerate(spec.layers)},
-                               list(spec.channels), config.fpn_channels)
+    layers, channels = list(spec.layers), list(spec.channels)
+    if config.finest_stride == 2:
+        if spec.fine is None:
+            raise InputError(f"{config.arch} has no stride-2 level; use a finest stride of 4")
+        layers, channels = [spec.fine[0], *layers], [spec.fine[1], *channels]
+    backbone = BackboneWithFPN(spec.build(), {name: str(i) for i, name in enumerate(layers)},
+                               channels, config.fpn_channels)
     anchors = SizedAnchors(config.level_sizes(pixel_mm))
-    levels = [config.fpn_channels] * len(LEVEL_STRIDES)
+    levels = [config.fpn_channels] * len(config.strides)
     counts = anchors.num_anchors_per_location()
     if spec.lite:
         head = SSDLiteHead(levels, counts, 2, partial(nn.BatchNorm2d, eps=0.001, momentum=0.03))

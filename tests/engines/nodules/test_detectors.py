@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from engines.core.errors import InputError, ModelError
+from engines.core.box_metrics import box_iou
 from engines.nodules.detectors import (
     BACKBONES,
-    LEVEL_STRIDES,
     DetectorConfig,
     create_detector,
     load_backbone_weights,
@@ -53,19 +53,57 @@ def test_default_boxes_are_millimetres_at_the_pixel_size():
     np.testing.assert_allclose(sizes[[0, -1]], [2.5, 40.0])
     for pixel_mm in (0.5, 0.7, 1.4):
         levels = config.level_sizes(pixel_mm)
-        assert len(levels) == len(LEVEL_STRIDES) and all(levels)
+        assert len(levels) == len(config.strides) and all(levels)
         flat = sorted(s for level in levels for s in level)
         assert flat[0] == pytest.approx(2.5 / pixel_mm) or pixel_mm == 1.4
     model = create_detector(config, 0.7)
     from torchvision.models.detection.image_list import ImageList
 
-    features = [torch.zeros(1, 1, 64 // s, 64 // s) for s in LEVEL_STRIDES]
+    features = [torch.zeros(1, 1, 64 // s, 64 // s) for s in config.strides]
     anchors = model.anchor_generator(ImageList(torch.zeros(1, 3, 64, 64), [(64, 64)]),
                                      features)[0]
     first = anchors[:len(config.level_sizes(0.7)[0])]
-    np.testing.assert_allclose(((first[:, 0] + first[:, 2]) / 2).numpy(), 2.0)  # cell centre
+    np.testing.assert_allclose(((first[:, 0] + first[:, 2]) / 2).numpy(),
+                               config.strides[0] / 2, rtol=1e-6)  # cell centre
     np.testing.assert_allclose((first[:, 2] - first[:, 0]).numpy(), config.level_sizes(0.7)[0],
                                rtol=1e-5)
+
+
+def _default_boxes(config: DetectorConfig, pixel_mm: float, size: int = 128) -> np.ndarray:
+    model = create_detector(config, pixel_mm)
+    from torchvision.models.detection.image_list import ImageList
+
+    features = [torch.zeros(1, 1, size // s, size // s) for s in config.strides]
+    return model.anchor_generator(ImageList(torch.zeros(1, 3, size, size), [(size, size)]),
+                                  features)[0].numpy()
+
+
+def test_every_nodule_box_has_a_default_box_at_the_matching_iou():
+    """With sizes 2^(1/3) apart, strides of at most a third of a box and a stride-2 level, a
+    true box of 3.5–35 mm anywhere has a default box with IoU ≥ 0.5, so SSD's matching has real
+    positives; the old √2 sizes with strides up to size / 1.25 (no stride-2 level) left most
+    small boxes without one."""
+    rng = np.random.default_rng(0)
+    pixel_mm = 0.7
+    new = _default_boxes(DetectorConfig(min_box_mm=2.0), pixel_mm)
+    old = _default_boxes(DetectorConfig(min_box_mm=2.5, boxes_per_octave=2,
+                                        box_stride_ratio=1.25, finest_stride=4), pixel_mm)
+    for side_mm in (3.5, 4.5, 7.0, 12.0, 20.0, 33.0):
+        side = side_mm / pixel_mm
+        centres = 64 + rng.uniform(0, 16, (50, 2))
+        truth = np.c_[centres - side / 2, centres + side / 2]
+        assert box_iou(truth, new).max(axis=1).min() >= 0.5, side_mm
+        if side_mm <= 3.5:
+            assert np.mean(box_iou(truth, old).max(axis=1) >= 0.5) < 0.6, side_mm
+
+
+def test_the_stride_2_level_needs_a_backbone_tap():
+    for name in NAMES:
+        spec = BACKBONES.create(name)
+        assert spec.fine is not None
+    model = create_detector(DetectorConfig(arch="ssdlite_mobilenet_v3_small"), 0.7)
+    features = model.backbone(torch.zeros(1, 3, 64, 64))
+    assert [f.shape[-1] for f in features.values()] == [32, 16, 8, 4, 2]
 
 
 def test_local_backbone_weights(tmp_path):
