@@ -326,3 +326,51 @@ def load_backbone_weights(detector, path: str | Path) -> int:
                          "(weights of another architecture?)")
     detector.backbone.body.load_state_dict(loaded, strict=False)
     return len(loaded)
+
+
+def ssd_losses(model, images, targets, min_negatives: int = 0) -> dict[str, Any]:
+    """SSD's training losses (``bbox_regression``, ``classification``) with hard negatives
+    mined per image as ``max(3 × positives, min_negatives)``.
+
+    torchvision's :meth:`~torchvision.models.detection.SSD.compute_loss` mines 3 negatives
+    per positive default box *of the same image*, so a crop without a nodule (a negative slice,
+    vessels in cross-section) adds nothing to the loss, and one with a tiny nodule (one or two
+    matched boxes) only a handful. Here the same forward pass and matching run through the
+    model's own parts, :meth:`compute_loss` gives its two terms, and the negatives ranked
+    ``3p … max(3p, min_negatives)`` of each image (hardest first, none a positive) are added to
+    the classification term with the same normalisation (the batch's positive count).
+    ``min_negatives=0`` is torchvision's loss exactly.
+    """
+    import torch
+    import torch.nn.functional as F
+    from torchvision.ops import boxes as box_ops
+
+    image_list, targets = model.transform(images, targets)
+    features = list(model.backbone(image_list.tensors).values())
+    head_outputs = model.head(features)
+    anchors = model.anchor_generator(image_list, features)
+    matched = []
+    for anchors_per_image, target in zip(anchors, targets, strict=True):
+        if target["boxes"].numel() == 0:
+            matched.append(torch.full((anchors_per_image.size(0),), -1, dtype=torch.int64,
+                                      device=anchors_per_image.device))
+        else:
+            matched.append(model.proposal_matcher(box_ops.box_iou(target["boxes"],
+                                                                  anchors_per_image)))
+    losses = model.compute_loss(targets, head_outputs, anchors, matched)
+    if min_negatives <= 0:
+        return losses
+    foreground = torch.stack(matched) >= 0
+    logits = head_outputs["cls_logits"]
+    background = F.cross_entropy(logits.reshape(-1, logits.size(-1)),
+                                 torch.zeros(logits.shape[:2], dtype=torch.int64,
+                                             device=logits.device).reshape(-1),
+                                 reduction="none").view(logits.shape[:2])
+    background = background.masked_fill(foreground, -float("inf"))
+    ranked = background.sort(dim=1, descending=True).values
+    mined = model.neg_to_pos_ratio * foreground.sum(dim=1, keepdim=True)
+    rank = torch.arange(ranked.size(1), device=ranked.device)[None]
+    extra = (rank >= mined) & (rank < torch.clamp(mined, min=min_negatives)) & ranked.isfinite()
+    n = max(1, int(foreground.sum()))
+    losses["classification"] = losses["classification"] + ranked[extra].sum() / n
+    return losses

@@ -13,7 +13,9 @@ Recipe:
    contrast/level change of the HU window (``hu_jitter``) and added noise. True boxes are the
    nodules' circles, so a rotated box is the same square about the rotated centre.
 4. The loss is SSD's (smooth-L1 on matched default boxes, cross-entropy with 3:1 hard negative
-   mining); :func:`engines.core.training.iter_fit` runs AdamW with warm-up and cosine decay,
+   mining), with at least ``min_negatives`` hard negatives per crop
+   (:func:`engines.nodules.detectors.ssd_losses`: torchvision's mining takes none from a crop
+   without a nodule, so negative slices taught nothing); :func:`engines.core.training.iter_fit` runs AdamW with warm-up and cosine decay,
    EMA of the weights, and keeps the weights with the best validation AP at IoU 0.5
    (``val_ap``, on validation crops; ``val_recall`` and ``val_precision`` at score 0.5
    beside it).
@@ -36,7 +38,12 @@ from engines.core.errors import InputError
 from engines.core.progress import Progress, forward
 from engines.core.training import FitConfig, iter_fit, seed_everything
 from engines.nodules.boxes import TruthConfig
-from engines.nodules.detectors import DetectorConfig, create_detector, load_backbone_weights
+from engines.nodules.detectors import (
+    DetectorConfig,
+    create_detector,
+    load_backbone_weights,
+    ssd_losses,
+)
 from engines.nodules.luna16 import LunaDataset, ScanEntry
 from engines.nodules.lungs import lung_mask
 from engines.nodules.model import NoduleDetector
@@ -57,6 +64,10 @@ class TrainConfig(FitConfig):
                          help="training windows (the network is fully convolutional)")
     negative_ratio: float = param(1.0, label="Negatives per positive", range=(0.0, 20.0),
                                   step=0.5, help="negative slices per slice with a nodule")
+    min_negatives: int = param(32, label="Hard negatives per crop", range=(0, 10_000),
+                               help="at least this many hardest background boxes per crop "
+                                    "enter the loss (SSD's own 3 per positive gives none "
+                                    "on a crop without a nodule); 0 = torchvision's loss")
     centre_slices: int = param(3, label="Centre slices", range=(0, 50),
                                help="the paper's centre slices of every scan")
     train_min_mm: float = param(1.5, label="Smallest trained box", unit="mm",
@@ -342,7 +353,7 @@ def train_detector(dataset: LunaDataset, config: TrainConfig | None = None,
 
     def step_loss(network, batch):
         images, targets = batch
-        losses = network(images, targets)
+        losses = ssd_losses(network, images, targets, config.min_negatives)
         return (losses["bbox_regression"] + losses["classification"],
                 {"loc": float(losses["bbox_regression"].detach()),
                  "cls": float(losses["classification"].detach())})

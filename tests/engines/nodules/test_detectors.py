@@ -148,3 +148,25 @@ def test_batch_norm_statistics_follow_a_short_training():
     data_mean = torch.stack(seen).mean(dim=0)
     assert data_mean.abs().max() > 0.05  # the start (0) is far from the data
     assert torch.allclose(first.running_mean, data_mean, atol=0.1 * data_mean.abs().max())
+
+
+def test_hard_negatives_reach_crops_without_a_nodule():
+    """``ssd_losses`` is torchvision's SSD loss at ``min_negatives=0``; with a minimum, a crop
+    without any nodule (torchvision mines 3 negatives per positive of the same crop: none
+    there) adds its hardest background boxes to the classification loss."""
+    from engines.nodules.detectors import ssd_losses
+
+    torch.manual_seed(0)
+    model = create_detector(DetectorConfig(arch="ssdlite_mobilenet_v3_small"), 0.7).train()
+    images = torch.rand(2, 3, 64, 64)
+    nodule = {"boxes": torch.tensor([[20.0, 20.0, 30.0, 30.0]]), "labels": torch.tensor([1])}
+    empty = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}
+    reference = model(images, [dict(nodule), dict(empty)])
+    plain = ssd_losses(model, images, [dict(nodule), dict(empty)], 0)
+    for key in reference:
+        assert float(plain[key]) == pytest.approx(float(reference[key]), rel=1e-5)
+    only_nodule = ssd_losses(model, images[:1], [dict(nodule)], 64)
+    both = ssd_losses(model, images, [dict(nodule), dict(empty)], 64)
+    assert float(both["classification"]) > float(only_nodule["classification"])
+    assert float(both["bbox_regression"]) == pytest.approx(float(plain["bbox_regression"]))
+    both["classification"].backward()
