@@ -46,6 +46,14 @@ STATIC_PENS: dict[str, QPen] = {"missed": _pen((255, 60, 255), 2.0, Qt.PenStyle.
 COLOUR_MODES = {"state": "Review state", "outcome": "Truth (TP / FP / missed)"}
 
 
+def box_state(item: ReviewItem, mode: str, outcomes: Mapping[int, str] | None) -> str:
+    """The :data:`PENS` key of an item's box: its review state, or in colour mode
+    ``"outcome"`` its truth outcome (rejected items stay rejected)."""
+    if mode == "outcome" and outcomes is not None and item.state.value != "rejected":
+        return outcomes.get(item.id, item.state.value)
+    return item.state.value
+
+
 class BoxLayer(QObject):
     """Boxes of review items over :class:`SliceViews`; emits edits, never changes items."""
 
@@ -110,9 +118,7 @@ class BoxLayer(QObject):
 
     # -- drawing ---------------------------------------------------------------------------
     def _state(self, item: ReviewItem) -> str:
-        if self.mode == "outcome" and self.outcomes is not None and item.state.value != "rejected":
-            return self.outcomes.get(item.id, item.state.value)
-        return item.state.value
+        return box_state(item, self.mode, self.outcomes)
 
     def _rect(self, view: str, box) -> tuple[float, float, float, float]:
         geo = self.views.geometries[view]

@@ -22,7 +22,7 @@ class NodulesToolbar(QToolBar):
 
     thresholdChanged = Signal(float)
 
-    def __init__(self, parent: QWidget) -> None:
+    def __init__(self, parent: QWidget, three_d: bool = False) -> None:
         super().__init__("Nodules", parent)
         self.setMovable(False)
         self.scan_combo = QComboBox()
@@ -43,6 +43,11 @@ class NodulesToolbar(QToolBar):
                                      "by TP / FP with the missed nodules dashed")
         self.draw = shortcut_action(self, "Draw box", ["D"], "Draw a box around a nodule the "
                                     "detector missed (in any view)", checkable=True)
+        self.three_d = shortcut_action(self, "3-D view", ["Ctrl+3"],
+                                       "The lungs rendered in 3-D with the candidates as "
+                                       "spheres, in the 2 × 2 layout (OpenGL; off by default "
+                                       "without a display)", checkable=True)
+        self.three_d.setChecked(three_d)
         self.export_submission = shortcut_action(
             self, "Submission CSV…", ["Ctrl+Shift+S"], "LUNA16 submission: seriesuid, coordX, "
             "coordY, coordZ, probability, diameter_mm of every candidate not rejected")
@@ -64,6 +69,7 @@ class NodulesToolbar(QToolBar):
         self.addWidget(QLabel(" Colour: "))
         self.addWidget(self.colour_combo)
         self.addAction(self.draw)
+        self.addAction(self.three_d)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.addWidget(spacer)
@@ -79,7 +85,7 @@ class NodulesToolbar(QToolBar):
 
     @property
     def shortcut_actions(self) -> list[QAction]:
-        return [self.draw, *self.export_actions]
+        return [self.draw, self.three_d, *self.export_actions]
 
     @property
     def threshold(self) -> float:

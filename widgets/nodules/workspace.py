@@ -48,6 +48,7 @@ from widgets.imaging.slice_view import SliceViews
 from widgets.nodules.box_layer import BoxLayer
 from widgets.nodules.froc_panel import FrocPanel
 from widgets.nodules.runs import NO_MODEL, RunsMixin
+from widgets.nodules.three_d import CandidatePane, candidate_spheres
 from widgets.nodules.toolbar import NodulesToolbar
 from widgets.nodules.training_panel import TrainingPanel
 
@@ -85,9 +86,13 @@ class NodulesWorkspace(RunsMixin, Workspace):
         self.opened: OpenedScan | None = None
         self.detections = None  # ScanDetections of the open scan
         self.document: ReviewDocument | None = None
-        self.toolbar = NodulesToolbar(self)
+        self.toolbar = NodulesToolbar(self, CandidatePane.display_available())
         self.views = SliceViews(layout="main+2", main_view="axial")
         self.boxes = BoxLayer(self.views)
+        self.three_d = CandidatePane(host, self.toolbar.three_d.isChecked())
+        self.views.set_extra_widget(self.three_d)
+        if self.three_d.enabled:
+            self.views.set_layout("grid")
         self.outcome_field = ItemField("outcome", "Truth", self._outcome_text,
                                        tip="TP / FP against annotations.csv (LUNA16 hit rule)")
         self.table = ReviewTable(fields=[
@@ -129,8 +134,10 @@ class NodulesWorkspace(RunsMixin, Workspace):
                                                                "Open scan"))
         bar.thresholdChanged.connect(self._threshold_changed)
         bar.colour_combo.activated.connect(
-            lambda i: self.boxes.set_mode(str(bar.colour_combo.itemData(i))))
+            lambda i: self._set_colour_mode(str(bar.colour_combo.itemData(i))))
         bar.draw.toggled.connect(self.boxes.set_draw_mode)
+        bar.three_d.toggled.connect(lambda on: self._guard(lambda: self.set_3d(on), "3-D view"))
+        self.views.positionChanged.connect(self.three_d.set_position)
         self.panel.currentChanged.connect(self._current_changed)
         self.table.itemActivated.connect(self.panel.set_current)
         self.panel.include = self.table.includes
@@ -173,6 +180,7 @@ class NodulesWorkspace(RunsMixin, Workspace):
             if dataset is not None else [opened.scan.seriesuid[-24:]]
         self.toolbar.set_scans(names, opened.index)
         self.views.set_volume(opened.scan.volume, window="lung")
+        self.three_d.set_volume(opened.scan.volume)
         self.scan_label.setText(opened.title)
         self.table.set_document(None)
         self.panel.set_document(None)
@@ -242,15 +250,35 @@ class NodulesWorkspace(RunsMixin, Workspace):
         if opened is None:
             return
         items = self.shown_items()
-        missed = None
+        missed = missed_xyz = missed_diameters = None
         self._outcomes = {}
         if opened.has_truth:
             outcomes = review_outcomes(items, opened.scan.volume, opened.nodules,
                                        opened.excluded)
             self._outcomes = outcomes.labels
             missed = nodule_boxes(opened.scan.volume, opened.nodules)[outcomes.missed]
+            if self.boxes.mode == "outcome":  # as the dashed boxes of the slice views
+                missed_xyz = opened.nodules.xyz_mm[outcomes.missed]
+                missed_diameters = opened.nodules.diameter_mm[outcomes.missed]
         self.boxes.set_items(items, self._outcomes if opened.has_truth else None, missed)
+        self.three_d.show_spheres(*candidate_spheres(
+            items, opened.scan.volume, self._outcomes if opened.has_truth else None,
+            self.boxes.mode, missed_xyz, missed_diameters))
         self.table.item_model.refresh_rows(None)
+
+    def _set_colour_mode(self, mode: str) -> None:
+        self.boxes.set_mode(mode)
+        self._refresh_boxes()
+
+    def set_3d(self, on: bool) -> None:
+        """The 3-D view on (the 2 × 2 layout, the lungs and the candidates' spheres in its
+        fourth cell) or off (one large view and two small ones)."""
+        self.three_d.set_enabled(on, None if self.opened is None else self.opened.scan.volume)
+        self.views.set_layout("grid" if on else "main+2")
+
+    def shutdown(self) -> None:
+        self.three_d.shutdown()
+        super().shutdown()
 
     def _current_changed(self, item_id: int) -> None:
         item = None if item_id < 0 or self.document is None else self.document.get(item_id)
