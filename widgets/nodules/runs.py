@@ -132,6 +132,8 @@ class RunsMixin:
         self.host.log(f"nodule model: {model.arch}, slice threshold {model.slice_threshold:.2f}"
                       f", candidate threshold {model.threshold:.2f}")
         self.statusChanged.emit("Model loaded: press Analyze (Ctrl+Enter) to find nodules")
+        if not self._model_unsaved:  # loaded from a file: its recorded training curves
+            self.training.show_record(model)
 
     # -- training --------------------------------------------------------------------------
     def start_training(self) -> None:

@@ -10,7 +10,8 @@ SHOWN_FROM = 0.3  # probability from which candidates are listed in the review s
 def shots(session) -> list[Path]:
     """The synthetic sample scans with the demo model: Analyze, the review of the best
     candidates in truth colours (the views on the top candidate), the FROC of the model and the
-    classical peer on the four sample scans, and a short training run's curves."""
+    classical peer on the four sample scans, the 3-D view with the candidates as spheres, and
+    the Training tab with the demo model's recorded validation curves."""
     from engines.core.autosave import sidecar_path
     from widgets.nodules.training_panel import PRESETS
 
@@ -58,6 +59,13 @@ def shots(session) -> list[Path]:
         ws.zoom_to(ws.document[first])
     shots.append(session.grab("nodules_review"))
 
+    ws.toolbar.three_d.setChecked(True)  # the 3-D view: the lungs and the candidates' spheres
+    session.wait(lambda: ws.three_d.view is not None
+                 and ws.three_d.view.render_volume is not None, 300, "the 3-D volume")
+    ws.three_d.view.reset_camera("anterior")
+    shots.append(session.grab("nodules_3d"))
+    ws.toolbar.three_d.setChecked(False)
+
     if ws.opened.has_truth:
         evaluated: list = []
         ws.evaluationFinished.connect(evaluated.append)
@@ -65,17 +73,8 @@ def shots(session) -> list[Path]:
         session.wait(lambda: bool(evaluated), 3600, "the FROC evaluation")
         shots.append(session.grab("nodules_froc"))
 
-    previous = ws.model
-    ws.train_model()
-    detector, preprocess, train = PRESETS["Quick look (MobileNetV3-small, 1.5 mm pixels, 60 "
-                                          "steps)"]
-    ws.training.set_configs(detector, preprocess, train)
-    trained = []
-    ws.trainingFinished.connect(trained.append)
-    ws.training.train_button.click()
-    session.wait(lambda: bool(trained), 1800, "training")
+    ws.train_model()  # the Training tab: the demo model's recorded curves (or the quick run's)
     shots.append(session.grab("nodules_training"))
-    ws.set_model(previous)
     ws.tabs.setCurrentWidget(ws.scan_page)
     for path in sidecars:  # leave the sample data as it was
         path.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ class NodulesToolbar(QToolBar):
 
     thresholdChanged = Signal(float)
 
-    def __init__(self, parent: QWidget, three_d: bool = False) -> None:
+    def __init__(self, parent: QWidget) -> None:
         super().__init__("Nodules", parent)
         self.setMovable(False)
         self.scan_combo = QComboBox()
@@ -45,9 +45,8 @@ class NodulesToolbar(QToolBar):
                                     "detector missed (in any view)", checkable=True)
         self.three_d = shortcut_action(self, "3-D view", ["Ctrl+3"],
                                        "The lungs rendered in 3-D with the candidates as "
-                                       "spheres, in the 2 × 2 layout (OpenGL; off by default "
-                                       "without a display)", checkable=True)
-        self.three_d.setChecked(three_d)
+                                       "spheres, in the 2 × 2 layout (OpenGL)",
+                                       checkable=True)
         self.export_submission = shortcut_action(
             self, "Submission CSV…", ["Ctrl+Shift+S"], "LUNA16 submission: seriesuid, coordX, "
             "coordY, coordZ, probability, diameter_mm of every candidate not rejected")

@@ -4,6 +4,8 @@ AP at IoU 0.5 with recall and precision at score 0.5."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QLabel, QWidget
 
@@ -91,6 +93,23 @@ class TrainingPanel(QWidget):
         """The edited settings (validated by the dataclasses: InputError when out of range)."""
         return (self.detector_form.value(), self.preprocess_form.value(),
                 self.form.value(device=device))
+
+    def show_record(self, model) -> None:
+        """The validation curves recorded in a loaded model's sidecar (its training
+        ``history``: mean loss, AP, recall and precision at each validation)."""
+        training = getattr(model, "training", {}) or {}
+        history = [h for h in training.get("history", []) if isinstance(h, dict)]
+        self.curves.update_history(history)
+        if not history:
+            return
+        v = (getattr(model, "metrics", {}) or {}).get("validation", {})
+        self.status.setText(
+            f"Recorded training of the loaded model: {training.get('steps_run', '?')} steps on "
+            f"{training.get('train_scans', '?')} scans ({Path(str(training.get('data', '?'))).name}), "
+            f"best step {training.get('best_step', '?')}; on its "
+            f"{training.get('val_scans', '?')} validation scans per-slice recall "
+            f"{v.get('recall', float('nan')):.3f}, precision "
+            f"{v.get('precision', float('nan')):.3f}, CPM {v.get('cpm', float('nan')):.3f}.")
 
     def set_running(self, running: bool) -> None:
         self.run_buttons.set_running(running)

@@ -86,13 +86,12 @@ class NodulesWorkspace(RunsMixin, Workspace):
         self.opened: OpenedScan | None = None
         self.detections = None  # ScanDetections of the open scan
         self.document: ReviewDocument | None = None
-        self.toolbar = NodulesToolbar(self, CandidatePane.display_available())
+        self.toolbar = NodulesToolbar(self)
         self.views = SliceViews(layout="main+2", main_view="axial")
         self.boxes = BoxLayer(self.views)
-        self.three_d = CandidatePane(host, self.toolbar.three_d.isChecked())
+        # off until Ctrl+3 (the review needs the large axial view; software OpenGL is slow)
+        self.three_d = CandidatePane(host, False)
         self.views.set_extra_widget(self.three_d)
-        if self.three_d.enabled:
-            self.views.set_layout("grid")
         self.outcome_field = ItemField("outcome", "Truth", self._outcome_text,
                                        tip="TP / FP against annotations.csv (LUNA16 hit rule)")
         self.table = ReviewTable(fields=[

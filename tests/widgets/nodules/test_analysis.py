@@ -85,6 +85,30 @@ def test_training_draws_curves_and_sets_the_model(qtbot, workspace, host):
     assert "Trained" in ws.training.status.text()
 
 
+def test_a_loaded_model_shows_its_recorded_training_curves(qtbot, workspace, host, tmp_path):
+    """Model ▸ Load shows the validation curves stored in the sidecar; a model trained here
+    keeps the live curves of its run."""
+    ws = workspace
+    model = tiny_detector()
+    history = [{"step": s, "train_loss": 5.0 - s / 100, "val_ap": s / 1000,
+                "val_recall": s / 1200, "val_precision": s / 900} for s in (100, 200, 300)]
+    model.training = {"history": history, "steps_run": 300, "best_step": 300,
+                      "train_scans": 24, "val_scans": 6, "data": "/tmp/some/train_set"}
+    model.metrics = {"validation": {"recall": 0.9, "precision": 0.25, "cpm": 0.5}}
+    path = model.save(tmp_path / "recorded")
+    with qtbot.waitSignal(ws.modelChanged, timeout=60000):
+        ws.load_model(path)
+    assert not host.errors
+    x, y = ws.training.curves.curves["val_ap"].getData()
+    np.testing.assert_allclose(x, [100, 200, 300])
+    np.testing.assert_allclose(y, [0.1, 0.2, 0.3])
+    text = ws.training.status.text()
+    assert "Recorded training" in text and "300 steps" in text and "train_set" in text
+    assert "recall 0.900" in text and "precision 0.250" in text
+    ws.set_model(tiny_detector(), unsaved=True)  # trained here: the curves are left alone
+    assert len(ws.training.curves.curves["val_ap"].getData()[0]) == 3
+
+
 def test_a_preset_fills_the_forms_and_is_named_when_set_in_code(workspace):
     from widgets.nodules.training_panel import PRESETS
 
