@@ -204,6 +204,8 @@ def _print_figures(name: str, figures: dict[str, Any]) -> None:
         print(f"{name}: per slice (IoU ≥ 0.5, threshold {figures['slice_threshold']:.3f}): "
               f"TP {s['tp']} FP {s['fp']} FN {s['fn']}  precision {s['precision']:.4f}  "
               f"recall (sensitivity) {s['recall']:.4f}  F1 {s['f1']:.4f}")
+        print(f"{name}: per-slice recall by circle diameter "
+              + "  ".join(_size_bin(b, "boxes") for b in figures.get("slice_by_size") or []))
     lo, hi = figures["cpm_ci"]
     print(f"{name}: per scan ({figures['scans']} scans, {figures['nodules']} nodules): CPM "
           f"{figures['cpm']:.4f} (95 % CI {lo if lo is not None else float('nan'):.3f}–"
@@ -215,10 +217,10 @@ def _print_figures(name: str, figures: dict[str, Any]) -> None:
     print(f"note: {PAPER_NOTE}")
 
 
-def _size_bin(row: dict[str, Any]) -> str:
+def _size_bin(row: dict[str, Any], count: str = "nodules") -> str:
     span = (f"{row['min_mm']:g}–{row['max_mm']:g}" if row["max_mm"] is not None
             else f"≥{row['min_mm']:g}")
-    return f"{span} mm {row['found']}/{row['nodules']}"
+    return f"{span} mm {row['found']}/{row[count]}"
 
 
 def _evaluate(args: argparse.Namespace) -> int:

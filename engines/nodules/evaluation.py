@@ -43,6 +43,8 @@ PAPER_NOTE = (f"The paper's Table 3 swaps precision and recall: TP {PAPER_COUNTS
               f"{PAPER_COUNTS.precision:.2f} and recall = sensitivity TP/(TP+FN) = "
               f"{PAPER_COUNTS.recall:.3f}, where it prints precision 0.97 and recall 0.38.")
 SIZE_BINS = ((3.0, 5.0), (5.0, 10.0), (10.0, 20.0), (20.0, np.inf))
+#: bins (mm) of the slice circles' diameters for the per-slice recall by size
+CUT_BINS = ((2.0, 3.0), (3.0, 5.0), (5.0, 10.0), (10.0, 20.0), (20.0, np.inf))
 SLICE_GROUP = 100_000  # group key = scan index × SLICE_GROUP + slice
 
 
@@ -204,6 +206,8 @@ class Evaluation:
             "slice_threshold": self.slice_threshold, "threshold": self.threshold,
             "sensitivity": self.sensitivity, "fp_per_scan": self.fp_per_scan,
             "by_size": self.by_size,
+            "slice_by_size": (None if c is None else
+                              slice_recall_by_size(self.outcomes, self.slice_threshold)),
             "curve": {"fps_per_scan": self.curve.fps_per_scan.tolist(),
                       "sensitivity": self.curve.sensitivity.tolist()},
             "paper_note": PAPER_NOTE,
@@ -249,6 +253,32 @@ def recount(outcomes: Sequence[ScanOutcome], slice_threshold: float) -> Detectio
         keep = scores >= slice_threshold
         total += slice_counts(z[keep], boxes[keep], scores[keep], o.truth, group)
     return total
+
+
+def slice_recall_by_size(outcomes: Sequence[ScanOutcome], slice_threshold: float
+                         ) -> list[dict[str, Any]]:
+    """Per-slice recall of the counted true boxes by the diameter of their circle
+    (:data:`CUT_BINS`, mm): each bin's boxes matched at IoU ≥ 0.5 against the slice boxes at
+    ``slice_threshold`` (outcomes that kept their slice boxes)."""
+    rows = []
+    for low, high in CUT_BINS:
+        total = DetectionCounts(0, 0, 0)
+        for group, o in enumerate(outcomes):
+            if o.slice_boxes is None or o.truth is None:
+                continue
+            z, boxes, scores = o.slice_boxes
+            keep = scores >= slice_threshold
+            cut = o.truth.diameter_mm
+            inside = o.truth.counted & (cut >= low) & (cut < high)
+            if not inside.any():
+                continue
+            total += count_detections(boxes[keep], scores[keep], z[keep] + group * SLICE_GROUP,
+                                      o.truth.boxes[inside],
+                                      o.truth.z[inside] + group * SLICE_GROUP)
+        n = total.tp + total.fn
+        rows.append({"min_mm": low, "max_mm": None if np.isinf(high) else high, "boxes": n,
+                     "found": total.tp, "recall": total.tp / n if n else float("nan")})
+    return rows
 
 
 def choose_slice_threshold(outcomes: Sequence[ScanOutcome], target_recall: float,

@@ -17,6 +17,7 @@ from engines.nodules.evaluation import (
     choose_threshold,
     size_sensitivity,
     slice_counts,
+    slice_recall_by_size,
     summarise,
 )
 
@@ -79,6 +80,26 @@ def test_slice_threshold_choice_reaches_the_recall():
     threshold = choose_slice_threshold([outcome], target_recall=1.0)
     assert threshold == pytest.approx(0.3)
     assert choose_slice_threshold([outcome], target_recall=0.5) > 0.5
+
+
+def test_slice_recall_by_circle_size():
+    """Two nodules (4 and 24 mm): every cut of the large one found, none of the small one;
+    the recall by circle diameter says where the misses are."""
+    truth = slice_truth(VOLUME, [VOLUME.voxel_to_world([10.0, 30.0, 30.0]),
+                                 VOLUME.voxel_to_world([25.0, 60.0, 60.0])], [4.0, 24.0])
+    large = truth.counted & (truth.nodule == 1)
+    z, boxes = truth.z[large], truth.boxes[large]
+    outcome = ScanOutcome("a", None, None, None, None, (z, boxes, np.full(len(z), 0.9)),
+                          truth)
+    rows = slice_recall_by_size([outcome], 0.5)
+    cut = truth.diameter_mm
+    small = truth.counted & (truth.nodule == 0)
+    by_bin = {r["min_mm"]: r for r in rows}
+    assert sum(r["boxes"] for r in rows) == int(truth.counted.sum())
+    assert by_bin[3.0]["boxes"] == int((small & (cut >= 3)).sum()) > 0
+    assert by_bin[3.0]["found"] == 0 and by_bin[3.0]["recall"] == 0.0
+    assert by_bin[20.0]["recall"] == 1.0
+    assert slice_recall_by_size([outcome], 0.95)[-1]["found"] == 0  # below the threshold
 
 
 def test_candidate_matching_for_review_colours():
