@@ -66,6 +66,8 @@ def shots(session) -> list[Path]:
     shots.append(session.grab("nodules_3d"))
     ws.toolbar.three_d.setChecked(False)
 
+    ws.train_model()  # the Training tab: the demo model's recorded curves (or the quick run's)
+    shots.append(session.grab("nodules_training"))
     if ws.opened.has_truth:
         evaluated: list = []
         ws.evaluationFinished.connect(evaluated.append)
@@ -73,8 +75,6 @@ def shots(session) -> list[Path]:
         session.wait(lambda: bool(evaluated), 3600, "the FROC evaluation")
         shots.append(session.grab("nodules_froc"))
 
-    ws.train_model()  # the Training tab: the demo model's recorded curves (or the quick run's)
-    shots.append(session.grab("nodules_training"))
     ws.tabs.setCurrentWidget(ws.scan_page)
     for path in sidecars:  # leave the sample data as it was
         path.unlink(missing_ok=True)

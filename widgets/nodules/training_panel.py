@@ -24,10 +24,10 @@ DETECTOR_FIELDS = ["arch", "min_box_mm", "max_box_mm", "match_iou", "nms_iou"]
 PREPROCESS_FIELDS = ["hu_window", "pixel_mm", "context_mm"]
 Presets = tuple[DetectorConfig, PreprocessConfig, TrainConfig]
 PRESETS: dict[str, Presets] = {
-    "CPU demo (SSDlite MobileNetV3, 600 steps)": (
+    "CPU demo (SSDlite MobileNetV3, 1300 steps)": (  # make demo-model-nodules
         DetectorConfig(), PreprocessConfig(context_mm=2.0),
-        TrainConfig(steps=600, batch_size=16, crop_px=64, lr=0.003, ema_decay=0.98,
-                    val_every=100, max_minutes=9.0)),
+        TrainConfig(steps=1300, batch_size=16, crop_px=64, lr=0.003, ema_decay=0.995,
+                    val_every=200, max_minutes=60.0)),
     "Quick look (MobileNetV3-small, 1.5 mm pixels, 60 steps)": (
         DetectorConfig(arch="ssdlite_mobilenet_v3_small"), PreprocessConfig(pixel_mm=1.5),
         TrainConfig(steps=60, batch_size=8, crop_px=64, val_every=20)),
