@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from engines.core.errors import InputError, ModelError
 from engines.core.box_metrics import box_iou
+from engines.core.errors import InputError, ModelError
 from engines.nodules.detectors import (
     BACKBONES,
     DetectorConfig,
