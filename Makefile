@@ -50,7 +50,7 @@ demo-models: demo-model-spectrum demo-model-cdc demo-model-sem demo-model-soil d
 # open-set test are calibrated on the stored fp16 weights (`spectrum calibrate`, seed 0).
 demo-model-spectrum: $(STAMP)
 	$(PY) main.py spectrum sample --out /tmp/lablens_spectrum_train --library materials12 --seed 0
-	OMP_NUM_THREADS=1 $(PY) main.py spectrum train --data /tmp/lablens_spectrum_train/materials12 --out resources/models/spectrum_demo --counts 2000:200000 --val-counts 19650 --steps 1200 --minutes 600 --seed 0 --device cpu --half --no-hybrid --no-open-set
+	OMP_NUM_THREADS=1 $(PY) main.py spectrum train --data /tmp/lablens_spectrum_train/materials12 --out resources/models/spectrum_demo --counts 2000:200000 --val-counts 19650 --steps 1200 --minutes 600 --seed 0 --device cpu --half --no-likelihood-head --no-hybrid --no-open-set
 	OMP_NUM_THREADS=1 $(PY) main.py spectrum calibrate --model resources/models/spectrum_demo --data /tmp/lablens_spectrum_train/materials12 --out resources/models/spectrum_demo --seed 0 --device cpu
 
 # The CDC demo model as bundled: a light U-Net of width 16 on the reduced 71x71 format, trained

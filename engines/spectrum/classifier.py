@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engines.core.errors import InputError, LabLensError, ModelError
-from engines.spectrum.cam import ClassActivationMap, class_activation_maps, to_full_grid, upsample
+from engines.spectrum.cam import (
+    ClassActivationMap,
+    class_activation_maps,
+    likelihood_maps,
+    to_full_grid,
+    upsample,
+)
 from engines.spectrum.confidence import CountTemperature
 from engines.spectrum.models.configs import config_to_json
 from engines.spectrum.openset import OpenSet, OpenSetScores
@@ -190,7 +196,10 @@ class SpectrumClassifier:
         for _, x in self._batches(counts, batch_size):
             features = self.model.features(x).float().mean(dim=-1)
             with torch.autocast(features.device.type, enabled=False):
-                logits.append(self.model.classifier(features.float()).cpu().numpy())
+                out = self.model.classifier(features.float())
+                if self.model.likelihood is not None:
+                    out = out + self.model.likelihood(x)
+                logits.append(out.cpu().numpy())
             pooled.append(features.cpu().numpy())
         if not logits:
             return np.zeros((0, self.n_classes)), np.zeros((0, self.model.n_features))
@@ -291,7 +300,9 @@ class SpectrumClassifier:
             else:
                 index = torch.from_numpy(requested[start:start + x.shape[0]].copy()).to(x.device)
             picked = class_maps[torch.arange(x.shape[0], device=x.device), index][:, None]
-            maps.append(upsample(picked, n_kept)[:, 0].cpu().numpy())
+            picked = upsample(picked, n_kept)[:, 0]
+            head = likelihood_maps(self.model, x, index)
+            maps.append((picked if head is None else picked + head).cpu().numpy())
             logits_out.append(logits.float().cpu().numpy())
             chosen.append(index.cpu().numpy())
         if not maps:
@@ -317,6 +328,8 @@ class SpectrumClassifier:
             "grid": self.grid.to_json(),
             "preprocessing": self.preprocess.to_json(),
             "has_templates": self.templates is not None,
+            "likelihood_head": (None if self.model.likelihood is None
+                                else self.model.likelihood.describe()),
             "parameters": int(sum(p.numel() for p in self.model.parameters())),
             "training": self.training,
             "metrics": self.metrics,
@@ -403,9 +416,19 @@ class SpectrumClassifier:
         extra = sorted(k for k in tensors if not k.startswith("model."))
         if extra:
             raise ModelError(f"{source}: unexpected tensors in the weights file: {extra[:3]}")
-        load_state_dict_strict(model, weights, source)
         if templates is not None:
             templates = templates.double().numpy()
+        head = meta.get("likelihood_head")
+        if head is not None:
+            if templates is None or not isinstance(head, dict):
+                raise ModelError(f"{source}: a likelihood head needs the stored templates")
+            try:
+                model.add_likelihood_head(templates, str(head["normalisation"]),
+                                          head.get("count_index"),
+                                          float(head["reference_counts"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(f"{source}: invalid likelihood head ({exc})") from None
+        load_state_dict_strict(model, weights, source)
         try:
             return cls(model.to(device), classes, grid, preprocess, templates,
                        training=metadata_object(meta, "training", source),

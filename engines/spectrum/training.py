@@ -102,6 +102,11 @@ class TrainConfig(FitConfig):
                               help="share of the steps over which the lowest count of the range "
                                    "falls from its geometric mean to KMIN (high counts first); "
                                    "0 = off")
+    likelihood_head: bool = param(
+        True, label="Likelihood head",
+        help="add the multinomial log-likelihood under the library's class templates to the "
+             "network's logits; the network starts at zero, so training starts from the ML "
+             "peer's call and learns what the templates miss")
     hybrid: bool = param(True, label="ML fallback",
                          help="below the count level where the network trails the ML peer on "
                               "validation draws, call with the ML peer (said in the result)")
@@ -308,8 +313,15 @@ def train(references: ReferenceSet | Any, config: TrainConfig | None = None
     device = pick_device(config.device)
     seed_everything(config.seed)
     model = create_model(config.arch, references.n_classes, config.preprocess.in_channels,
-                         preset=config.preset, **config.model_config).to(device)
+                         preset=config.preset, **config.model_config)
     templates = references.templates(config.preprocess)
+    if config.likelihood_head:
+        count_index = config.preprocess.in_channels - 1 if config.preprocess.count_channel else None
+        model.add_likelihood_head(templates, config.preprocess.normalisation, count_index,
+                                  config.validation_counts)
+        torch.nn.init.zeros_(model.classifier.weight)
+        torch.nn.init.zeros_(model.classifier.bias)
+    model = model.to(device)
     sampler = _Sampler(references, config, device)
     val_counts = config.validation_counts
     yield Progress(0.0, f"drawing the validation set ({config.val_draws} per class at "
