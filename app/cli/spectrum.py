@@ -172,6 +172,9 @@ def _train(args: argparse.Namespace) -> int:
     print(f"validation accuracy {metrics['val_accuracy']:.4f} at {metrics['val_counts']} counts "
           f"(best step {metrics['best_step']}); {training['steps_run']} steps in "
           f"{training['seconds']:.1f} s ({training['stop_reason']}) on {training['device']}")
+    if training.get("seconds_to_95pct") is not None:
+        print(f"95 % of the best validation accuracy after {training['seconds_to_95pct']:.0f} s; "
+              f"calibration {training.get('calibration_seconds', 0):.0f} s")
     write_json(args.json, {"model": str(path), "metrics": metrics, "training": training})
     return 0
 
