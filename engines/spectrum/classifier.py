@@ -116,6 +116,8 @@ class SpectrumClassifier:
         self.training = dict(training or {})
         self.metrics = dict(metrics or {})
         self.temperature = temperature or CountTemperature()
+        if model.likelihood is not None and templates is None:
+            raise ModelError("a network with a likelihood head needs its class templates")
         if (open_set is not None or fallback_counts is not None) and templates is None:
             raise ModelError("the open-set test and the ML fallback need the class templates")
         if open_set is not None and open_set.smoothing.size != len(classes):
@@ -451,7 +453,8 @@ class SpectrumClassifier:
             f"Input: {int(kept.sum())} kept channels ({energies[0]:.1f}-{energies[-1]:.1f} keV), "
             f"discarded {self.preprocess.discard}, normalisation '{self.preprocess.normalisation}'"
             f"{', position channel' if self.preprocess.coord_channel else ''}",
-            f"Templates for classical peers: {'yes' if self.templates is not None else 'no'}",
+            f"Templates for classical peers: {'yes' if self.templates is not None else 'no'}"
+            f"{'; likelihood head on them' if self.model.likelihood is not None else ''}",
             "Calls: " + (f"the multinomial ML peer below {self.fallback_counts:,} counts, the "
                          "network above" if self.fallback_counts else "the network"),
             "Open-set test: " + (f"goodness of fit{' + feature distance' if self.open_set.has_network else ''}"

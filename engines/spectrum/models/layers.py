@@ -3,7 +3,9 @@
 Every model is a :class:`GapClassifier`: ``features`` (convolutions, (B, C_in, L) ->
 (B, F, L')), global average pooling over L', dropout, and ``classifier`` (a linear layer
 F -> n_classes). That split makes the class activation map exact: the logit of class ``c`` is
-the mean over L' of ``sum_k classifier.weight[c, k] * features[:, k, :]`` plus the bias.
+the mean over L' of ``sum_k classifier.weight[c, k] * features[:, k, :]`` plus the bias (plus,
+with a :class:`LikelihoodHead`, the template log-likelihood, whose per-channel terms the CAM
+adds, see :mod:`engines.spectrum.cam`).
 """
 
 from __future__ import annotations
