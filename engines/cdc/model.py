@@ -263,6 +263,14 @@ class CdcSegmenter:
 
         return TrackFitConfig.from_json(self.track_fit)
 
+    def rescorer(self):
+        """The re-scoring trees (:class:`engines.core.boosted_trees.BoostedTrees`) of the
+        sidecar's ``track_fit``, None when it has none (combined score = U-Net score)."""
+        from engines.core.boosted_trees import BoostedTrees
+
+        data = self.track_fit.get("rescorer")
+        return None if not data else BoostedTrees.from_json(data)
+
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
