@@ -268,8 +268,16 @@ class CdcSegmenter:
         sidecar's ``track_fit``, None when it has none (combined score = U-Net score)."""
         from engines.core.boosted_trees import BoostedTrees
 
+        from engines.cdc.rescoring import FEATURE_NAMES
+
         data = self.track_fit.get("rescorer")
-        return None if not data else BoostedTrees.from_json(data)
+        if not data:
+            return None
+        trees = BoostedTrees.from_json(data)
+        if trees.feature_names != FEATURE_NAMES:
+            raise ModelError("the model's re-scoring trees were fitted on other features than "
+                             "this version computes; re-tune them with `cdc tune-fit`")
+        return trees
 
     @property
     def device(self) -> torch.device:

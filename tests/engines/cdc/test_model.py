@@ -106,6 +106,14 @@ def test_loading_broken_or_foreign_files_is_a_model_error(segmenter, tmp_path):
     sidecar.write_text(json.dumps({**meta, "track_fit": {"inlier_cm": -1}}))
     with pytest.raises(ModelError, match="track-fit"):
         CdcSegmenter.load(path).fit_config()
+    stale = {"base": 0.0, "feature_names": ["logit"], "trees": [
+        {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [0.0]}]}
+    sidecar.write_text(json.dumps({**meta, "track_fit": {"rescorer": stale}}))
+    with pytest.raises(ModelError, match="tune-fit"):   # trees of another feature set
+        CdcSegmenter.load(path).rescorer()
+    sidecar.write_text(json.dumps({**meta, "track_fit": {"rescorer": {"trees": 3}}}))
+    with pytest.raises(ModelError, match="boosted-tree"):
+        CdcSegmenter.load(path).rescorer()
     sidecar.write_text(json.dumps({**meta, "signal_density": {"table": [[1.0]]}}))
     with pytest.raises(ModelError, match="density"):
         CdcSegmenter.load(path)
