@@ -266,9 +266,8 @@ class CdcSegmenter:
     def rescorer(self):
         """The re-scoring trees (:class:`engines.core.boosted_trees.BoostedTrees`) of the
         sidecar's ``track_fit``, None when it has none (combined score = U-Net score)."""
-        from engines.core.boosted_trees import BoostedTrees
-
         from engines.cdc.rescoring import FEATURE_NAMES
+        from engines.core.boosted_trees import BoostedTrees
 
         data = self.track_fit.get("rescorer")
         if not data:
