@@ -112,6 +112,24 @@ def test_a_rust_decoder_panic_is_the_files_fault(tmp_path):
         raise other("not a pyo3 panic")
 
 
+def test_pillow_reporting_a_broken_png_with_syntaxerror_is_the_files_fault(tmp_path):
+    broken = _raise_inside("PIL.PngImagePlugin", SyntaxError("broken PNG file (chunk b'\\0')"))
+    assert is_file_fault(broken)
+    with pytest.raises(InputError, match=r"^broken.png: not a readable image \(SyntaxError: "
+                                         r"broken PNG file"), reading(tmp_path / "broken.png",
+                                                                      "image"):
+        raise broken
+    # a compile error (it has a file name) is a broken install, even below Pillow
+    compiled = _raise_inside("PIL.PngImagePlugin", SyntaxError("bad", ("x.py", 1, 1, "x")))
+    assert not is_file_fault(compiled)
+    assert not is_file_fault(_raise_inside("numpy.core", SyntaxError("not Pillow")))
+
+
+def test_file_errors_are_one_line_whatever_the_problem_quotes():
+    error = InputError.for_file("/data/a.csv", "no column x (header: \"a\nb\r\nc\u2028d\")")
+    assert str(error) == 'a.csv: no column x (header: "a b c d")'
+
+
 def test_tifffile_asserting_on_a_page_is_the_files_fault():
     assert is_file_fault(_raise_inside("tifffile.tifffile", AssertionError()))
 
