@@ -97,11 +97,11 @@ def select(findings: Findings, keep: np.ndarray) -> Findings:
                     None if findings.probability is None else findings.probability[keep])
 
 
-def _numbers(path: Path, lines: np.ndarray, column: str, cells: list[str]) -> np.ndarray:
+def _numbers(path: Path, lines: np.ndarray, column: str, cells: tuple[str, ...]) -> np.ndarray:
     """The cells of one column as float64 (one vectorised conversion; the per-cell loop only
     runs to name the first bad line); InputError for a non-number or a non-finite value."""
     try:
-        values = np.array(cells, dtype=np.float64)
+        values = np.array(cells, dtype=np.float64).reshape(-1)
     except ValueError:  # find the line; numpy may also refuse what float() takes
         numbers = []
         for line, text in zip(lines, cells, strict=True):
@@ -179,27 +179,26 @@ def read_findings(path: str | Path, value_column: str, unknown_diameter: bool = 
         for column in ("seriesuid", *COORDS, value_column):
             if column not in header:
                 shown = ", ".join(header)
-                raise InputError.for_file(path, f"no column {column} (header: "
-                                                f"{shown[:200] + '…' if len(shown) > 200 else shown})")
+                shown = shown[:200] + "…" if len(shown) > 200 else shown
+                raise InputError.for_file(path, f"no column {column} (header: {shown})")
         index = {name: header.index(name) for name in header}
         wanted = ["seriesuid", *COORDS, value_column]
         if value_column != "diameter_mm" and "diameter_mm" in index:
             wanted.append("diameter_mm")
-        cells: dict[str, list[str]] = {name: [] for name in wanted}
-        lines: list[int] = []
-        for line, row in enumerate(reader, start=2):
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) < len(header):
-                raise InputError.for_file(path, f"line {line}: {len(row)} fields, expected "
-                                                f"{len(header)}")
-            for name in wanted:
-                cells[name].append(row[index[name]])
-            lines.append(line)
+        numbered = [(line, row) for line, row in enumerate(reader, start=2)
+                    if "".join(row).strip()]  # blank lines are skipped
     except csv.Error as exc:
         raise InputError.for_file(path, f"not a valid CSV file ({exc})") from None
     del text
-    line_numbers = np.asarray(lines, dtype=np.int64)
+    line_numbers = np.fromiter((line for line, _ in numbered), np.int64, len(numbered))
+    lengths = np.fromiter((len(row) for _, row in numbered), np.int64, len(numbered))
+    if lengths.size and lengths.min() < len(header):
+        k = int(np.argmax(lengths < len(header)))
+        raise InputError.for_file(path, f"line {line_numbers[k]}: {lengths[k]} fields, "
+                                        f"expected {len(header)}")
+    table = list(zip(*(row for _, row in numbered), strict=False)) or [()] * len(header)
+    del numbered
+    cells = {name: table[index[name]] for name in wanted}
     scan = np.asarray([uid.strip() for uid in cells["seriesuid"]], dtype=object)
     if scan.size and not all(scan):
         raise InputError.for_file(path, f"line {line_numbers[np.argmin(scan.astype(bool))]}: "
