@@ -1,6 +1,7 @@
 """The fuzzer's minimised cases through the CLI: each exits 2 with one line naming the file,
 within 20 s (and 2 GiB, except where torch is loaded); a case the fixed reader reads as a
-valid file (an empty ROOT tree is one) exits 0 with its summary and nothing on stderr.
+valid file (an empty ROOT tree is one) exits 0 with its summary and nothing on stderr but
+one ``warning:`` line per warning of the libraries that read it.
 
 Two cases per format (the first in ``tests/fuzz/cases/INDEX.json`` order) through the
 ``info`` verb that reads that format: ``spectrum info`` for spectra and model descriptions,
@@ -125,9 +126,11 @@ def test_minimised_case_exits_2_with_one_line(tmp_path, key):
     fmt = key.split("/")[0]
     target, names, (expected, detail) = _laid_out(fmt, key, tmp_path)
     result = _run(VERB[fmt], "info", target, cap_memory=fmt != "model")
-    if expected == "valid" and result.returncode == 0:
-        assert result.stderr == "", result.stderr[-800:]
-        assert json.loads(result.stdout)["path"] == str(target)
+    if expected == "valid" and result.returncode == 0:  # at most one line per library warning
+        assert all(line.startswith("warning: ") for line in result.stderr.splitlines()), \
+            result.stderr[-800:]
+        summary = json.loads(result.stdout)
+        assert summary.get("path", summary.get("root")) == str(target)
     elif expected == "valid" and VERB[fmt] == "nodules":  # a scan that volume_info reads but
         _one_line_error(result, _named(result, names))  # open_scan refuses: still one line
     else:
