@@ -6,7 +6,9 @@ selects only the tests in `SCOPES` (the module's own test files: a mutant must b
 the code is tested, not by an accuracy test of a demo model three layers up), runs mutmut there
 and prints one table row: mutants, killed, timed out, survived, no tests, kill rate. Survivors
 are listed by `mutmut results` in the scratch folder (its path is printed), one of them by
-`mutmut show NAME`. `--tests` overrides the scope; `--max-children` sets mutmut's parallelism.
+`mutmut show NAME`. `--tests` overrides the scope; `--max-children` sets mutmut's parallelism;
+`--rerun` re-checks only the last run's survivors against the tests as they are now. A package
+(``engines/core``) stands for every module of it in ``SCOPES``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ _RESULT = re.compile(r"^\s+(\S+): (.+)$")
 
 
 def _scratch(module: str, tests: list[str]) -> Path:
-    work = Path(tempfile.gettempdir()) / "lablens-mutate" / module.replace("/", "_")
+    work = _scratch_of(module)
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
@@ -86,14 +88,33 @@ def _scratch(module: str, tests: list[str]) -> Path:
     return work
 
 
-def run(module: str, tests: list[str], max_children: int) -> dict[str, int]:
-    work = _scratch(module, tests)
+def _scratch_of(module: str) -> Path:
+    return Path(tempfile.gettempdir()) / "lablens-mutate" / module.replace("/", "_")
+
+
+def run(module: str, tests: list[str], max_children: int, rerun: bool = False
+        ) -> dict[str, int]:
+    """Mutate ``module`` in a fresh scratch copy; with ``rerun``, only re-check the mutants
+    the last run there did not kill, against the tests as they are now (the module itself
+    must be unchanged since that run)."""
     mutmut = Path(sys.executable).with_name("mutmut")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",
                LABLENS_SHARED_SPECTRA=str(ROOT.parent / "shared" / "data" / "spectra"))
     started = time.monotonic()
-    subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=work,
-                   env=env, check=False, stdout=subprocess.DEVNULL)
+    work = _scratch_of(module)
+    if rerun and (work / "not_killed.txt").is_file():
+        if (ROOT / module).read_bytes() != (work / module).read_bytes():
+            raise SystemExit(f"{module} changed since its last run: run it again in full")
+        for test in tests:
+            for copy in (work / test, work / "mutants" / test):
+                shutil.copy2(ROOT / test, copy)
+        names = (work / "not_killed.txt").read_text().split()
+        subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
+                       cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
+    else:
+        work = _scratch(module, tests)
+        subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=work,
+                       env=env, check=False, stdout=subprocess.DEVNULL)
     out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=work, env=env,
                          capture_output=True, text=True, check=False).stdout
     status = Counter(m.group(2) for line in out.splitlines() if (m := _RESULT.match(line)))
@@ -119,12 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="+")
     parser.add_argument("--tests", nargs="*", default=None)
     parser.add_argument("--max-children", type=int, default=1)
+    parser.add_argument("--rerun", action="store_true",
+                        help="re-check only the last run's survivors against the current tests")
     args = parser.parse_args(argv)
-    for module in args.modules:
+    modules = [m for given in args.modules for m in (
+        [given] if given.endswith(".py") else
+        [k for k in SCOPES if k.startswith(given.rstrip("/") + "/")])]
+    for module in modules:
         tests = args.tests or SCOPES.get(module)
         if not tests:
             parser.error(f"{module}: no tests scoped in tests/mutation.py SCOPES; pass --tests")
-        run(module, tests, args.max_children)
+        run(module, tests, args.max_children, args.rerun)
     return 0
 
 
