@@ -186,7 +186,7 @@ def test_empty_results_are_integer_indices():
 
 def test_unsigned_scores_rank_as_numbers():
     boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10]])
-    scores = np.array([3, 200], dtype=np.uint8)  # -scores would wrap
+    scores = np.array([0, 200], dtype=np.uint8)  # -scores would wrap: 0 before 56
     assert nms(boxes, scores, 0.5).tolist() == [1]
     assert batched_nms(boxes, scores, [0, 0], 0.5).tolist() == [1]
     assert match_boxes(boxes, scores, np.array([[0, 0, 10, 10]])).tolist() == [-1, 0]
@@ -201,7 +201,7 @@ def test_matching_at_exactly_the_threshold_and_to_the_second_truth():
 
 def test_count_detections_over_groups_with_gaps_and_its_threshold():
     # predictions in slices 0, 2, 2, 7; truth in slices 2 and 5 only
-    preds = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [30, 30, 40, 40], [0, 0, 10, 10]])
+    preds = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [30, 30, 40, 40], [30, 30, 40, 40]])
     truth = np.array([[0, 0, 10, 10], [0, 0, 10, 10]])
     counts = count_detections(preds, [0.9, 0.8, 0.7, 0.6], [0, 2, 2, 7], truth, [2, 5])
     assert (counts.tp, counts.fp, counts.fn) == (1, 3, 1)
