@@ -16,7 +16,6 @@ class by index or name (``class``).
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
