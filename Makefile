@@ -32,13 +32,13 @@ FORMATS ?= csv,spe,cnf,n42,hdf5,root,specutils,dicom,nifti,metaimage,tiff,review
 fuzz: $(STAMP)
 	$(PY) -m tests.fuzz.runner --n $(N) --formats $(FORMATS) --minimise
 
-# Mutation testing with mutmut (config in pyproject.toml), scoped to a package or a file:
-# `make mutate MODULE=engines/core` or `MODULE=engines/core/metrics.py`. All of engines/ takes
-# hours on 2 cores. Survivors: `mutmut results`; one of them: `mutmut show NAME`.
-MODULE ?= engines
+# Mutation testing with mutmut, one module at a time against its own tests (tests/mutation.py
+# SCOPES): `make mutate MODULE=engines/core/metrics.py`, or a package `MODULE=engines/core`
+# (each of its scoped modules). Prints a table row per module; survivors are listed in the
+# scratch folder it names (`mutmut show NAME` there). A few minutes per module on 2 cores.
+MODULE ?= engines/core
 mutate: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/mutmut run "$(subst /,.,$(basename $(MODULE))).*"
-	$(VENV)/bin/mutmut results
+	$(PY) -m tests.mutation $(MODULE)
 
 # Rebuild the bundled demo models from freshly generated sample data (see README).
 demo-models: demo-model-spectrum demo-model-cdc demo-model-sem demo-model-soil demo-model-nodules
