@@ -48,15 +48,25 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_handler(args: argparse.Namespace) -> int:
-    """Run a parsed verb: its exit status, 2 with one line on bad input, 130 on Ctrl-C."""
-    try:
-        return int(args.handler(args) or 0)
-    except LabLensError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    """Run a parsed verb: its exit status, 2 with one line on bad input, 130 on Ctrl-C.
+
+    Python warnings raised while it runs (pydicom and tifffile warn about the files they
+    repair) are held back: a failed verb prints only its error line, a finished one prints
+    each distinct warning as one ``warning: ...`` line after its output."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            status = int(args.handler(args) or 0)
+        except LabLensError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): not an error of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+    for message in dict.fromkeys(" ".join(str(w.message).split()) for w in caught):
+        print(f"warning: {message[:300]}", file=sys.stderr)
+    return status

@@ -5,6 +5,7 @@ imported inside the verb handlers so that building the parser stays fast.
 
 ``train`` learns from a file's events (``--data``) or from fresh synthetic events every step
 (``--synthetic``, with the options of :class:`engines.cdc.training.StreamConfig`).
+``tune-fit`` re-tunes the second stage (:mod:`engines.cdc.second_stage`) without training.
 ``evaluate`` and ``analyze`` report the U-Net alone and the U-Net + track fit side by side.
 """
 
@@ -32,6 +33,7 @@ from engines.core.errors import InputError
 
 def register(parser: argparse.ArgumentParser):
     from engines.cdc.images import ImageConfig
+    from engines.cdc.second_stage import RescoreConfig
     from engines.cdc.training import StreamConfig, TrainConfig
 
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
@@ -68,6 +70,16 @@ def register(parser: argparse.ArgumentParser):
     add_device_option(p)
     add_json_option(p)
     p.set_defaults(handler=_train)
+
+    p = verbs.add_parser("tune-fit", help="re-tune the track fit's re-scoring of a trained "
+                         "model on fresh events of the training seeds (the U-Net unchanged)")
+    add_model_option(p)
+    p.add_argument("--out", type=Path, required=True, help="model path to write (may be the "
+                   "same as --model)")
+    add_config_args(p, RescoreConfig)
+    p.add_argument("--half", action="store_true", help="store fp16 weights")
+    add_json_option(p)
+    p.set_defaults(handler=_tune_fit)
 
     p = verbs.add_parser("evaluate", help="purity-retention of the model and the GBDT peer")
     add_model_option(p)
@@ -177,6 +189,23 @@ def _train(args: argparse.Namespace) -> int:
     write_json(args.json, {"model": str(path), "best_epoch": result.best_epoch,
                            "history": result.history, "validation": val,
                            "validation_with_fit": fit, "threshold": segmenter.threshold})
+    return 0
+
+
+def _tune_fit(args: argparse.Namespace) -> int:
+    from engines.cdc.second_stage import RescoreConfig, iter_tune_model
+
+    segmenter = _load_model(args.model, "cpu")
+    rescore = config_from_args(args, RescoreConfig)
+    result = run_with_bar(iter_tune_model(segmenter, rescore), "tuning")
+    path = segmenter.save(args.out, half=args.half)
+    figures = result.figures
+    print(f"saved {path}: on {figures.get('events')} tuning events with the fit AUC "
+          f"{figures.get('auc', float('nan')):.4f}, purity "
+          f"{figures.get('purity_at_retention_0.9', float('nan')):.4f} at retention 0.9; "
+          f"threshold {result.config.threshold:.4f}")
+    write_json(args.json, {"model": str(path), "figures": figures,
+                           "track_fit": result.config.to_json()})
     return 0
 
 

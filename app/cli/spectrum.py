@@ -29,6 +29,7 @@ def register(parser: argparse.ArgumentParser):
     from engines.spectrum.evaluation import EvaluateConfig
     from engines.spectrum.live import LiveConfig
     from engines.spectrum.preprocessing import PreprocessConfig
+    from engines.spectrum.options import parse_counts
     from engines.spectrum.samples import LABELS
     from engines.spectrum.training import TrainConfig  # no torch at import: cheap
 
@@ -44,6 +45,9 @@ def register(parser: argparse.ArgumentParser):
                         "split by file into train/ and test/)")
     p.add_argument("--measurements", type=int, default=2,
                    help=f"long measurements per class (not for {VARIED})")
+    p.add_argument("--files", type=parse_counts, default=None, metavar="MIN:MAX",
+                   help=f"{VARIED} only: files per class (default 3:12; a real library's "
+                        "shape: 10:20)")
     p.set_defaults(handler=_sample)
 
     p = verbs.add_parser("info", help="summary of a spectrum file, dataset folder or model")
@@ -120,14 +124,18 @@ def _load_library(folder: Path, grid):
 def _sample(args: argparse.Namespace) -> int:
     from engines.spectrum.samples import LABELS
     from engines.spectrum.synthetic import iter_sample_library, library_spec
-    from engines.spectrum.synthetic.varied import iter_varied_library
+    from engines.spectrum.synthetic.varied import Variation, iter_varied_library
 
     names = args.library or list(LABELS)
+    variation = None
+    if args.files is not None:
+        low, high = args.files if isinstance(args.files, tuple) else (args.files, args.files)
+        variation = Variation(files_per_class=(low, high))
     for name in names:
         if name != VARIED:
             library_spec(name)  # unknown names fail before anything is written
     for name in names:
-        task = (iter_varied_library(args.out, name, args.seed) if name == VARIED else
+        task = (iter_varied_library(args.out, name, args.seed, variation) if name == VARIED else
                 iter_sample_library(args.out, name, args.seed, args.measurements))
         root = run_with_bar(task, f"writing {name}")
         print(f"{name}: {root}")
@@ -164,6 +172,9 @@ def _train(args: argparse.Namespace) -> int:
     print(f"validation accuracy {metrics['val_accuracy']:.4f} at {metrics['val_counts']} counts "
           f"(best step {metrics['best_step']}); {training['steps_run']} steps in "
           f"{training['seconds']:.1f} s ({training['stop_reason']}) on {training['device']}")
+    if training.get("seconds_to_95pct") is not None:
+        print(f"95 % of the best validation accuracy after {training['seconds_to_95pct']:.0f} s; "
+              f"calibration {training.get('calibration_seconds', 0):.0f} s")
     write_json(args.json, {"model": str(path), "metrics": metrics, "training": training})
     return 0
 

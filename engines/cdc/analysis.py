@@ -280,7 +280,7 @@ def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
     from engines.cdc.images import cell_scores_to_hits
     from engines.cdc.metrics import hit_scores_to_cells
     from engines.cdc.peer import iter_cross_fit
-    from engines.cdc.trackfit import iter_fit_events
+    from engines.cdc.rescoring import iter_fit_events
 
     n = len(events)
     if n == 0:
@@ -290,7 +290,7 @@ def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
                          f"the file has {n}; analyze without the peer")
     peer_span = 0.4 if with_peer else 0.0
     span = 1.0 - peer_span
-    fit_config = segmenter.fit_config()
+    fit_config, rescorer = segmenter.fit_config(), segmenter.rescorer()
     unet_parts, fit_parts, hit_scores, fit_hits, fits = [], [], [], [], []
     for start in range(0, n, CHUNK_EVENTS):
         chunk = list(events[start:start + CHUNK_EVENTS])
@@ -298,7 +298,8 @@ def iter_analyze(segmenter, events: Sequence[Event], with_peer: bool = False,
         prediction = yield from forward(segmenter.iter_predict(chunk, batch_size),
                                         span * start / n, 0.8 * span * len(chunk) / n,
                                         "model, " + where)
-        fitted = yield from forward(iter_fit_events(chunk, prediction.cell_scores, fit_config),
+        fitted = yield from forward(iter_fit_events(chunk, prediction.cell_scores, fit_config,
+                                                    rescorer),
                                     span * (start + 0.8 * len(chunk)) / n,
                                     0.2 * span * len(chunk) / n, "track fit, " + where)
         unet_parts.append(ScoredCells.from_cell_scores(chunk, prediction.cell_scores))

@@ -13,7 +13,8 @@ from engines.cdc.images import cell_scores_to_hits
 from engines.cdc.metrics import EvaluationResult, ScorerResult, hit_cell_truth, hit_scores_to_cells
 from engines.cdc.model import CdcSegmenter, Prediction
 from engines.cdc.peer import PeerConfig, iter_cross_fit
-from engines.cdc.trackfit import EventFits, iter_fit_events, pt_resolution
+from engines.cdc.rescoring import EventFits, iter_fit_events
+from engines.cdc.trackfit import pt_resolution
 from engines.core.errors import InputError
 from engines.core.progress import Progress, forward
 
@@ -80,7 +81,8 @@ def iter_evaluate(segmenter: CdcSegmenter, events: Sequence[Event], with_peer: b
                                  cut)
     fit_config = segmenter.fit_config()
     if fitted is None:
-        fitted = yield from forward(iter_fit_events(events, prediction.cell_scores, fit_config),
+        fitted = yield from forward(iter_fit_events(events, prediction.cell_scores, fit_config,
+                                                    segmenter.rescorer()),
                                     model_span, 0.1, "track fit: ")
     fitted_hits = cell_scores_to_hits(events, fitted.cell_scores, segmenter.image_config,
                                       segmenter.density)

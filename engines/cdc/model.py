@@ -263,6 +263,21 @@ class CdcSegmenter:
 
         return TrackFitConfig.from_json(self.track_fit)
 
+    def rescorer(self):
+        """The re-scoring trees (:class:`engines.core.boosted_trees.BoostedTrees`) of the
+        sidecar's ``track_fit``, None when it has none (combined score = U-Net score)."""
+        from engines.cdc.rescoring import FEATURE_NAMES
+        from engines.core.boosted_trees import BoostedTrees
+
+        data = self.track_fit.get("rescorer")
+        if not data:
+            return None
+        trees = BoostedTrees.from_json(data)
+        if trees.feature_names != FEATURE_NAMES:
+            raise ModelError("the model's re-scoring trees were fitted on other features than "
+                             "this version computes; re-tune them with `cdc tune-fit`")
+        return trees
+
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device

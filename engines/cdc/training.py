@@ -21,7 +21,7 @@ validation events, fixed) is shown as a file without CTH times shows it
 The signal density comes from the training events; images are built per batch (about 1 ms an
 event). The kept model records what it was trained on (``expects``, see
 :mod:`engines.cdc.features`) and a track-fit configuration tuned on the validation events
-(:func:`engines.cdc.trackfit.tune`).
+(:func:`engines.cdc.second_stage.tune`).
 """
 
 from __future__ import annotations
@@ -297,11 +297,10 @@ def _fit(train_batches: Callable[[], Iterator[list[Event]]], steps_per_epoch: in
                           "seconds": round(fit.seconds, 1), **describe}
     segmenter.metrics = {"val": summary.figures()}
     yield Progress(0.98, "tuning the track fit on the validation events")
-    from engines.cdc.trackfit import tune
+    from engines.cdc.second_stage import RescoreConfig, store, tune
 
     tuned = yield from forward(tune(segmenter, val_events), 0.98, 0.02, "track fit: ")
-    segmenter.track_fit = tuned.config.to_json()
-    segmenter.metrics["val_with_fit"] = tuned.figures
+    store(segmenter, tuned, RescoreConfig(), "val_with_fit")
     return TrainResult(segmenter, history, best_epoch=best_epoch, validation_events=val_events)
 
 

@@ -19,8 +19,9 @@ class InputError(LabLensError, ValueError):
 
     @classmethod
     def for_file(cls, path: str | Path, problem: str) -> InputError:
-        """Build the conventional ``"<file name>: <problem>"`` message."""
-        return cls(f"{Path(path).name}: {problem}")
+        """Build the conventional ``"<file name>: <problem>"`` message, on one line (a problem
+        that quotes the file's text may hold line breaks)."""
+        return cls(f"{Path(path).name}: {' '.join(str(problem).splitlines())}")
 
 
 class ModelError(LabLensError):

@@ -73,6 +73,8 @@ Inside :func:`reading` an exception becomes an :class:`InputError` naming the fi
   None or an UnboundLocalError; tifffile asserts on a page without a known sample type. The price is that a wrong call of ours into uproot reads as a
   bad file; but such a call fails on every file, valid ones included, and the reader tests
   catch it;
+* it is a SyntaxError raised by Pillow's Python code (``SyntaxError: broken PNG file``: Pillow
+  reports damaged image files that way) rather than a compile error (which has a file name);
 * it is a panic of a decoder written in Rust (pyo3's ``PanicException``, a BaseException:
   pylibjpeg-rle panics on an out-of-bounds run);
 * it is an OSError (the system or a library could not read the bytes) or a MemoryError (the
@@ -134,6 +136,8 @@ def is_file_fault(exc: BaseException) -> bool:
         return not isinstance(exc, _LIBRARY_BUGS)
     inside = libraries_below_our_code(exc)
     if inside & PYTHON_DESERIALISERS and not isinstance(exc, BROKEN_INSTALL):
+        return True
+    if isinstance(exc, SyntaxError) and exc.filename is None and "PIL" in inside:
         return True
     if isinstance(exc, PROGRAMMING_ERRORS):
         return False

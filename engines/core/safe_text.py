@@ -129,7 +129,8 @@ class TextLines:
                 raise self._refuse(f"text grew past the limit of {size_text(self._max_bytes)}")
             control = _CONTROL.search(chunk)
             if control:
-                line = number + pending.count("\n") + chunk.count("\n", 0, control.start())
+                # ``pending`` is the unfinished last line (it holds no line break)
+                line = number + chunk.count("\n", 0, control.start())
                 raise self._refuse(f"binary data where text was expected (line {line})")
             lines = (pending + chunk).split("\n")
             pending = lines.pop()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,10 @@ SUBMISSION_COLUMNS = ("seriesuid", *COORDS, "probability")
 CANDIDATE_COLUMNS = ("seriesuid", *COORDS, "class")
 SCAN_SUFFIXES = (".mhd", ".mha", ".nii", ".nii.gz")
 MAX_CSV_BYTES = 200 * 2**20
+#: Largest world coordinate accepted, mm (as a volume's origin: engines.imaging.volume).
+MAX_WORLD_MM = 1e9
+#: Largest nodule diameter accepted, mm (a whole thorax is about 400 mm wide).
+MAX_DIAMETER_MM = 1000.0
 
 
 @dataclass(frozen=True)
@@ -94,21 +97,57 @@ def select(findings: Findings, keep: np.ndarray) -> Findings:
                     None if findings.probability is None else findings.probability[keep])
 
 
-def _number(path: Path, line: int, column: str, text: str) -> float:
+def _numbers(path: Path, lines: np.ndarray, column: str, cells: tuple[str, ...]) -> np.ndarray:
+    """The cells of one column as float64 (one vectorised conversion; the per-cell loop only
+    runs to name the first bad line); InputError for a non-number or a non-finite value."""
     try:
-        value = float(text)
-    except ValueError:
-        raise InputError.for_file(path, f"line {line}: {column} {text!r} is not a number") \
-            from None
-    if not math.isfinite(value):
-        raise InputError.for_file(path, f"line {line}: {column} is not finite")
-    return value
+        values = np.array(cells, dtype=np.float64).reshape(-1)
+    except ValueError:  # find the line; numpy may also refuse what float() takes
+        numbers = []
+        for line, text in zip(lines, cells, strict=True):
+            try:
+                numbers.append(float(text))
+            except ValueError:
+                raise InputError.for_file(path, f"line {line}: {column} {text[:40]!r} is not "
+                                                "a number") from None
+        values = np.array(numbers, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise InputError.for_file(path, f"line {lines[np.argmax(bad)]}: {column} is not finite")
+    return values
 
 
-def read_findings(path: str | Path, value_column: str) -> Findings:
+def _check_range(path: Path, lines: np.ndarray, column: str, values: np.ndarray,
+                 unknown_diameter: bool) -> np.ndarray:
+    """``values`` of ``column`` if they can be one: coordinates within MAX_WORLD_MM, diameters
+    in (0, MAX_DIAMETER_MM] (or -1, unknown, where ``unknown_diameter``), classes 0 or 1."""
+    if column in COORDS:
+        bad, why = np.abs(values) > MAX_WORLD_MM, f"mm is beyond {MAX_WORLD_MM:g} mm"
+    elif column == "diameter_mm":
+        bad = ~((values > 0) & (values <= MAX_DIAMETER_MM))
+        if unknown_diameter:
+            bad &= values != -1
+        why = f"is not within (0, {MAX_DIAMETER_MM:g}] mm" + \
+            (" or -1 (unknown)" if unknown_diameter else "")
+    elif column == "class":
+        bad, why = (values != 0) & (values != 1), "is not 0 or 1"
+    else:
+        return values
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InputError.for_file(path, f"line {lines[k]}: {column} {values[k]:g} {why}")
+    return values
+
+
+def read_findings(path: str | Path, value_column: str, unknown_diameter: bool = False
+                  ) -> Findings:
     """A LUNA16-style CSV: seriesuid, coordX, coordY, coordZ and ``value_column``
     (``diameter_mm``, ``probability`` or ``class``; a submission's ``diameter_mm`` column is
     read too when present).
+
+    Values are checked: coordinates within 1e9 mm, ``diameter_mm`` in (0, 1000] mm (or -1,
+    unknown, where ``unknown_diameter``: ``annotations_excluded.csv``), ``class`` 0 or 1, and
+    every seriesuid non-empty.
 
     Returns
     -------
@@ -132,37 +171,46 @@ def read_findings(path: str | Path, value_column: str) -> Findings:
         raise InputError.for_file(path, "not a text (UTF-8) CSV file") from None
     except OSError as exc:
         raise InputError.for_file(path, f"cannot be read ({exc.strerror})") from None
+    reader = csv.reader(io.StringIO(text))
     try:
-        rows = list(csv.reader(io.StringIO(text)))
+        header = [h.strip() for h in next(reader, [])]
+        if not header:
+            raise InputError.for_file(path, "empty file")
+        for column in ("seriesuid", *COORDS, value_column):
+            if column not in header:
+                shown = ", ".join(header)
+                shown = shown[:200] + "…" if len(shown) > 200 else shown
+                raise InputError.for_file(path, f"no column {column} (header: {shown})")
+        index = {name: header.index(name) for name in header}
+        wanted = ["seriesuid", *COORDS, value_column]
+        if value_column != "diameter_mm" and "diameter_mm" in index:
+            wanted.append("diameter_mm")
+        numbered = [(line, row) for line, row in enumerate(reader, start=2)
+                    if "".join(row).strip()]  # blank lines are skipped
     except csv.Error as exc:
         raise InputError.for_file(path, f"not a valid CSV file ({exc})") from None
-    if not rows:
-        raise InputError.for_file(path, "empty file")
-    header = [h.strip() for h in rows[0]]
-    for column in ("seriesuid", *COORDS, value_column):
-        if column not in header:
-            raise InputError.for_file(path, f"no column {column} (header: {', '.join(header)})")
-    index = {name: header.index(name) for name in header}
-    extra_diameter = value_column != "diameter_mm" and "diameter_mm" in index
-    scans, xyz, values, diameters = [], [], [], []
-    for line, row in enumerate(rows[1:], start=2):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if len(row) < len(header):
-            raise InputError.for_file(path, f"line {line}: {len(row)} fields, expected "
-                                            f"{len(header)}")
-        scans.append(row[index["seriesuid"]].strip())
-        xyz.append([_number(path, line, c, row[index[c]]) for c in COORDS])
-        values.append(_number(path, line, value_column, row[index[value_column]]))
-        if extra_diameter:
-            diameters.append(_number(path, line, "diameter_mm", row[index["diameter_mm"]]))
-    scan = np.asarray(scans, dtype=object)
-    xyz_array = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
-    values_array = np.asarray(values, dtype=np.float64)
+    del text
+    line_numbers = np.fromiter((line for line, _ in numbered), np.int64, len(numbered))
+    lengths = np.fromiter((len(row) for _, row in numbered), np.int64, len(numbered))
+    if lengths.size and lengths.min() < len(header):
+        k = int(np.argmax(lengths < len(header)))
+        raise InputError.for_file(path, f"line {line_numbers[k]}: {lengths[k]} fields, "
+                                        f"expected {len(header)}")
+    table = list(zip(*(row for _, row in numbered), strict=False)) or [()] * len(header)
+    del numbered
+    cells = {name: table[index[name]] for name in wanted}
+    scan = np.asarray([uid.strip() for uid in cells["seriesuid"]], dtype=object)
+    if scan.size and not all(scan):
+        raise InputError.for_file(path, f"line {line_numbers[np.argmin(scan.astype(bool))]}: "
+                                        "empty seriesuid")
+    columns = {name: _check_range(path, line_numbers, name, _numbers(
+        path, line_numbers, name, cells[name]),
+        name == "diameter_mm" and (unknown_diameter or value_column != "diameter_mm"))
+        for name in wanted[1:]}
+    xyz_array = np.stack([columns[c] for c in COORDS], axis=1).reshape(-1, 3)
     if value_column == "diameter_mm":
-        return Findings(scan, xyz_array, values_array)
-    return Findings(scan, xyz_array, np.asarray(diameters) if extra_diameter else None,
-                    values_array)
+        return Findings(scan, xyz_array, columns["diameter_mm"])
+    return Findings(scan, xyz_array, columns.get("diameter_mm"), columns[value_column])
 
 
 def _write(path: str | Path, header: tuple[str, ...], rows: list[list]) -> Path:
@@ -297,5 +345,6 @@ def open_dataset(root: str | Path, require_annotations: bool = True) -> LunaData
     candidates_path = _csv(root, "candidates.csv")
     return LunaDataset(
         root, scans, ours(annotations),
-        ours(read_findings(excluded_path, "diameter_mm")) if excluded_path else None,
+        ours(read_findings(excluded_path, "diameter_mm", unknown_diameter=True))
+        if excluded_path else None,
         ours(read_findings(candidates_path, "class")) if candidates_path else None)

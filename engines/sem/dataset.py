@@ -285,11 +285,14 @@ def truth_objects(sample: LabelledImage, n_classes: int) -> tuple[np.ndarray, in
     elif sample.labels is not None:
         objects, n = objects_of_labels(sample.labels)
     else:
-        raise InputError(f"{sample.stem}: neither a label image nor a mask to find objects in")
+        raise InputError(f"{sample.micrograph.path.name}: neither a label image nor a mask to "
+                         "find objects in")
     if sample.object_table is not None:
-        truth = sample.object_table.object_classes(objects, n, sample.stem)[1:]
+        truth = sample.object_table.object_classes(objects, n,
+                                                   sample.micrograph.path.name)[1:]
     elif sample.labels is not None:
         truth = truth_object_classes(sample.labels, objects, n, n_classes)
     else:
-        raise InputError(f"{sample.stem}: no truth (a label image or an object table)")
+        raise InputError(f"{sample.micrograph.path.name}: no truth classes (a mask needs a "
+                         "label image or an object table)")
     return objects, n, truth

@@ -16,17 +16,20 @@ class by index or name (``class``).
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engines.core.errors import InputError
+from engines.core.safe_read import read_bytes_limited
+from engines.core.safe_text import parse_json_safely
 from engines.sem.readers import channels_equal, read_image_array
 
 IGNORE = 255
 MAX_CLASSES = 127          # the image view's overlay codes hold 0…126
+MAX_TABLE_BYTES = 1 << 20  # a classes.json is a few hundred bytes
+MAX_TABLE_NUMBER = 2**31   # ids and pixel coordinates of an object table
 DEFAULT_COLOURS = ((150, 150, 150), (230, 40, 40), (40, 180, 60), (40, 100, 240),
                    (240, 200, 0), (200, 60, 220), (0, 200, 200), (255, 140, 0),
                    (120, 80, 40), (255, 255, 255))
@@ -45,6 +48,10 @@ class ClassTable:
                              f"{len(self.names)}")
         if len(self.colours) != len(self.names):
             raise InputError(f"{len(self.names)} class names but {len(self.colours)} colours")
+        lowered = [n.lower() for n in self.names]
+        if len(set(lowered)) != len(lowered):
+            twice = next(n for i, n in enumerate(self.names) if n.lower() in lowered[:i])
+            raise InputError(f"class {twice!r} is named twice (names are case-insensitive)")
 
     def __len__(self) -> int:
         return len(self.names)
@@ -84,7 +91,8 @@ class ClassTable:
 
 
 def _colour(value, source: str) -> tuple[int, int, int]:
-    if isinstance(value, str) and value.startswith("#") and len(value) == 7:
+    if isinstance(value, str) and value.startswith("#") and len(value) == 7 and all(
+            c in "0123456789abcdefABCDEF" for c in value[1:]):
         return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))
     if isinstance(value, list | tuple) and len(value) == 3 and all(
             isinstance(v, int | float) and 0 <= v <= 255 for v in value):
@@ -96,10 +104,7 @@ def read_class_table(path: str | Path) -> ClassTable:
     """``classes.json``: ``{"classes": [{"name": ..., "colour": [r, g, b]}, ...]}``, or
     ``{"names": [...], "colours": [...]}``, or a plain list of names (colours optional)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError.for_file(path, f"not a readable JSON class table ({exc})") from None
+    data = parse_json_safely(read_bytes_limited(path, MAX_TABLE_BYTES), path)
     names, colours = None, None
     if isinstance(data, dict) and isinstance(data.get("classes"), list):
         entries = data["classes"]
@@ -120,6 +125,9 @@ def read_class_table(path: str | Path) -> ClassTable:
         if len(colours) != len(names):
             raise InputError.for_file(path, f"{len(names)} names but {len(colours)} colours")
         colours = [_colour(c, path.name) for c in colours]
+        if len(set(colours)) != len(colours):
+            raise InputError.for_file(path, "two classes have the same colour (colour-coded "
+                                            "labels could not tell them apart)")
     try:
         return ClassTable.from_names(names, colours)
     except InputError as exc:
@@ -210,14 +218,18 @@ class ObjectTable:
     ids : (n,) int64 or None
     points : (n, 2) int64 ``(y, x)`` or None
     classes : (n,) int64
+    source : str
+        The table's file name, which errors start with (else the ``source`` they are given).
     """
 
     ids: np.ndarray | None
     points: np.ndarray | None
     classes: np.ndarray
+    source: str = ""
 
     def object_classes(self, objects: np.ndarray, n_objects: int, source: str) -> np.ndarray:
         """(n_objects + 1,) truth class per object id (``-1`` where the table is silent)."""
+        source = self.source or source
         truth = np.full(n_objects + 1, -1, dtype=np.int64)
         if self.ids is not None:
             ids = self.ids
@@ -256,14 +268,20 @@ def read_object_table(path: str | Path, classes: ClassTable) -> ObjectTable:
 
     def numbers(column: str) -> np.ndarray:
         try:
-            return np.array([int(float(r[column])) for r in rows], dtype=np.int64)
+            values = np.array([float(r[column]) for r in rows], dtype=np.float64)
         except (TypeError, ValueError):
             raise InputError.for_file(path, f"column {column!r} holds a non-number") from None
+        whole = np.isfinite(values) & (values == np.round(values)) & \
+            (np.abs(values) <= MAX_TABLE_NUMBER)
+        if not whole.all():
+            raise InputError.for_file(path, f"column {column!r}: {values[~whole][0]:g} is not "
+                                            "a whole number of pixels or an object id")
+        return values.astype(np.int64)
 
     values = np.array([classes.index(r[columns["class"]], path.name) for r in rows])
     if id_column:
-        return ObjectTable(numbers(id_column), None, values)
+        return ObjectTable(numbers(id_column), None, values, path.name)
     points = np.stack([numbers(columns["y"]), numbers(columns["x"])], axis=1)
     if (points < 0).any():
         raise InputError.for_file(path, "negative pixel coordinates")
-    return ObjectTable(None, points, values)
+    return ObjectTable(None, points, values, path.name)

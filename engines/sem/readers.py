@@ -28,6 +28,8 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 #: Largest micrograph accepted, px (four times the paper's 7000 × 8000).
 MAX_PIXELS = 16_000 * 14_000
 PLACEHOLDER_DPI = (72.0, 96.0)
+#: Pixel sizes a file may state, µm (outside: treated as not stated).
+PIXEL_SIZE_RANGE_UM = (1e-6, 1e6)
 
 
 @dataclass
@@ -94,7 +96,18 @@ def _channels_last(path: Path, array: np.ndarray, warnings: list[str]) -> np.nda
                                         "or RGB image")
     if array.dtype.kind not in "uif" or array.dtype.itemsize > 4:
         raise InputError.for_file(path, f"pixels of type {array.dtype} are not supported")
+    if array.dtype.kind == "f":
+        for r0 in range(0, array.shape[0], 1024):  # block by block: a memory map stays one
+            if not np.isfinite(array[r0:r0 + 1024]).all():
+                raise InputError.for_file(path, "pixels that are NaN or infinite (from row "
+                                                f"{r0}); a micrograph needs finite values")
     return array
+
+
+def _plausible(size_um: float | None) -> float | None:
+    """A stated pixel size, or None when it is not within PIXEL_SIZE_RANGE_UM."""
+    low, high = PIXEL_SIZE_RANGE_UM
+    return size_um if size_um is not None and low <= size_um <= high else None
 
 
 def _um_per_pixel(value: Any, unit: str) -> float | None:
@@ -103,7 +116,7 @@ def _um_per_pixel(value: Any, unit: str) -> float | None:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return number * scale if scale and 0 < number < float("inf") else None
+    return _plausible(number * scale) if scale and 0 < number < float("inf") else None
 
 
 def _tiff_pixel_size(tif: Any) -> float | None:
@@ -121,13 +134,19 @@ def _tiff_pixel_size(tif: Any) -> float | None:
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         pass
     spacing = file_spacing(tif)
-    return spacing.x * 1e3 if spacing.x else None
+    return _plausible(spacing.x * 1e3) if spacing.x else None
 
 
 def _read_tiff(path: Path, warnings: list[str]) -> tuple[np.ndarray, float | None, str]:
     import tifffile
 
-    from engines.imaging.tiff_stack import _check_strips, _open_tiff
+    from engines.imaging.tiff_stack import (
+        _check_compression,
+        _check_strips,
+        _open_tiff,
+        _shaped,
+        _tag_number,
+    )
 
     with _open_tiff(path) as tif:
         if not tif.series:
@@ -136,12 +155,16 @@ def _read_tiff(path: Path, warnings: list[str]) -> tuple[np.ndarray, float | Non
         if len(tif.series) > 1 or len(series.pages) > 1:
             warnings.append(f"{path.name}: several pages; the first image was read")
         page = series.pages[0]
-        shape = tuple(page.shape)
-        height, width = (shape[1], shape[2]) if len(shape) == 3 and shape[0] in (3, 4) and \
-            int(page.planarconfig) == 2 else shape[:2]
+        shape = tuple(page.shape) if page is not None else ()
+        if page is None or page.dtype is None or len(shape) < 2:
+            raise InputError.for_file(path, f"no decodable image in the first page (shape "
+                                            f"{shape}; damaged IFD)")
+        planar = len(shape) == 3 and shape[0] in (3, 4) and \
+            _tag_number(path, page.planarconfig, "PlanarConfiguration") == 2
+        height, width = (shape[1], shape[2]) if planar else shape[:2]
         _check_pixels(path, int(height), int(width))
         declared = int(np.prod(shape)) * page.dtype.itemsize
-        compressed = int(page.compression) != 1
+        compressed = _check_compression(path, page)
         contiguous = not compressed and page.is_contiguous and len(series.pages) == 1
         if contiguous:
             check_declared(declared, 1, path, available=path.stat().st_size -
@@ -152,7 +175,7 @@ def _read_tiff(path: Path, warnings: list[str]) -> tuple[np.ndarray, float | Non
         reader = "tifffile" + (" (memory-mapped)" if contiguous else "")
         if tif.is_bigtiff:
             reader += ", BigTIFF"
-        array = None if contiguous else page.asarray()
+        array = None if contiguous else _shaped(path, page.asarray(), shape)
     if array is None:
         with reading(path, "TIFF micrograph"):
             array = tifffile.memmap(path, mode="r", series=0)
@@ -181,7 +204,7 @@ def _pillow_pixel_size(image) -> float | None:
         x = float(dpi[0])
     except (TypeError, ValueError, IndexError):
         return None
-    return None if x in PLACEHOLDER_DPI or not x > 0 else 25400.0 / x
+    return None if x in PLACEHOLDER_DPI or not x > 0 else _plausible(25400.0 / x)
 
 
 def _read_pillow(path: Path, palette_indices: bool) -> tuple[np.ndarray, float | None]:

@@ -5,6 +5,11 @@ class ``c`` at feature position ``l`` is ``M_c(l) = sum_k w[c, k] * f_k(l)`` (no
 ``mean_l M_c(l) + bias[c]`` is exactly the logit of class ``c``. The map (length L') is
 linearly upsampled to the kept input channels and placed back on the full grid, where the
 discarded channels are NaN (they were never seen by the model).
+
+A network with a likelihood head (:class:`~engines.spectrum.models.layers.LikelihoodHead`) adds
+the template log-likelihood to its logits; its map is the per-channel term of that sum times
+the number of kept channels, added at full resolution, so the mean of the map over the kept
+channels stays the logit (less the bias).
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ def class_activation_maps(model: torch.nn.Module, x: torch.Tensor
 
     Returns
     -------
-    logits (B, n_classes) and maps (B, n_classes, L'), both float32.
+    logits (B, n_classes) and the network's maps (B, n_classes, L'), both float32; the logits
+    include the likelihood head, the maps do not (see :func:`likelihood_maps`).
     """
     import torch
 
@@ -70,7 +76,19 @@ def class_activation_maps(model: torch.nn.Module, x: torch.Tensor
     with torch.autocast(features.device.type, enabled=False):  # keep the maps in fp32 on GPU
         maps = torch.einsum("ck,bkl->bcl", model.classifier.weight.float(), features)
         logits = maps.mean(dim=-1) + model.classifier.bias.float()
+        if getattr(model, "likelihood", None) is not None:
+            logits = logits + model.likelihood(x)
     return logits, maps
+
+
+def likelihood_maps(model: torch.nn.Module, x: torch.Tensor, class_index: torch.Tensor
+                    ) -> torch.Tensor | None:
+    """(B, n_kept) map of the likelihood head for ``class_index[b]`` on the kept channels
+    (its per-channel terms times n_kept), or None without a head."""
+    head = getattr(model, "likelihood", None)
+    if head is None:
+        return None
+    return head.channel_contributions(x, class_index) * x.shape[-1]
 
 
 def upsample(maps: torch.Tensor, length: int) -> torch.Tensor:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engines.core.errors import InputError, LabLensError, ModelError
-from engines.spectrum.cam import ClassActivationMap, class_activation_maps, to_full_grid, upsample
+from engines.spectrum.cam import (
+    ClassActivationMap,
+    class_activation_maps,
+    likelihood_maps,
+    to_full_grid,
+    upsample,
+)
 from engines.spectrum.confidence import CountTemperature
 from engines.spectrum.models.configs import config_to_json
 from engines.spectrum.openset import OpenSet, OpenSetScores
@@ -110,6 +116,8 @@ class SpectrumClassifier:
         self.training = dict(training or {})
         self.metrics = dict(metrics or {})
         self.temperature = temperature or CountTemperature()
+        if model.likelihood is not None and templates is None:
+            raise ModelError("a network with a likelihood head needs its class templates")
         if (open_set is not None or fallback_counts is not None) and templates is None:
             raise ModelError("the open-set test and the ML fallback need the class templates")
         if open_set is not None and open_set.smoothing.size != len(classes):
@@ -190,7 +198,10 @@ class SpectrumClassifier:
         for _, x in self._batches(counts, batch_size):
             features = self.model.features(x).float().mean(dim=-1)
             with torch.autocast(features.device.type, enabled=False):
-                logits.append(self.model.classifier(features.float()).cpu().numpy())
+                out = self.model.classifier(features.float())
+                if self.model.likelihood is not None:
+                    out = out + self.model.likelihood(x)
+                logits.append(out.cpu().numpy())
             pooled.append(features.cpu().numpy())
         if not logits:
             return np.zeros((0, self.n_classes)), np.zeros((0, self.model.n_features))
@@ -291,7 +302,9 @@ class SpectrumClassifier:
             else:
                 index = torch.from_numpy(requested[start:start + x.shape[0]].copy()).to(x.device)
             picked = class_maps[torch.arange(x.shape[0], device=x.device), index][:, None]
-            maps.append(upsample(picked, n_kept)[:, 0].cpu().numpy())
+            picked = upsample(picked, n_kept)[:, 0]
+            head = likelihood_maps(self.model, x, index)
+            maps.append((picked if head is None else picked + head).cpu().numpy())
             logits_out.append(logits.float().cpu().numpy())
             chosen.append(index.cpu().numpy())
         if not maps:
@@ -317,6 +330,8 @@ class SpectrumClassifier:
             "grid": self.grid.to_json(),
             "preprocessing": self.preprocess.to_json(),
             "has_templates": self.templates is not None,
+            "likelihood_head": (None if self.model.likelihood is None
+                                else self.model.likelihood.describe()),
             "parameters": int(sum(p.numel() for p in self.model.parameters())),
             "training": self.training,
             "metrics": self.metrics,
@@ -403,9 +418,19 @@ class SpectrumClassifier:
         extra = sorted(k for k in tensors if not k.startswith("model."))
         if extra:
             raise ModelError(f"{source}: unexpected tensors in the weights file: {extra[:3]}")
-        load_state_dict_strict(model, weights, source)
         if templates is not None:
             templates = templates.double().numpy()
+        head = meta.get("likelihood_head")
+        if head is not None:
+            if templates is None or not isinstance(head, dict):
+                raise ModelError(f"{source}: a likelihood head needs the stored templates")
+            try:
+                model.add_likelihood_head(templates, str(head["normalisation"]),
+                                          head.get("count_index"),
+                                          float(head["reference_counts"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ModelError(f"{source}: invalid likelihood head ({exc})") from None
+        load_state_dict_strict(model, weights, source)
         try:
             return cls(model.to(device), classes, grid, preprocess, templates,
                        training=metadata_object(meta, "training", source),
@@ -428,7 +453,8 @@ class SpectrumClassifier:
             f"Input: {int(kept.sum())} kept channels ({energies[0]:.1f}-{energies[-1]:.1f} keV), "
             f"discarded {self.preprocess.discard}, normalisation '{self.preprocess.normalisation}'"
             f"{', position channel' if self.preprocess.coord_channel else ''}",
-            f"Templates for classical peers: {'yes' if self.templates is not None else 'no'}",
+            f"Templates for classical peers: {'yes' if self.templates is not None else 'no'}"
+            f"{'; likelihood head on them' if self.model.likelihood is not None else ''}",
             "Calls: " + (f"the multinomial ML peer below {self.fallback_counts:,} counts, the "
                          "network above" if self.fallback_counts else "the network"),
             "Open-set test: " + (f"goodness of fit{' + feature distance' if self.open_set.has_network else ''}"

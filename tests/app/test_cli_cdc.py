@@ -1,4 +1,4 @@
-"""``main.py cdc ...``: sample, info, train, evaluate, analyze, and exit 2 on bad input."""
+"""``main.py cdc ...``: sample, info, train, tune-fit, evaluate, analyze, and exit 2 on bad input."""
 
 from __future__ import annotations
 
@@ -38,6 +38,17 @@ def test_train_evaluate_analyze(sample, tmp_path, capsys):
                  "--pos-weight", "5", "--half"]) == 0
     assert (tmp_path / "tiny.safetensors").is_file() and (tmp_path / "tiny.json").is_file()
     assert "best epoch 1" in capsys.readouterr().out
+
+    tuned = tmp_path / "tuned"          # the second stage alone, re-tuned: the U-Net unchanged
+    assert main(["cdc", "tune-fit", "--model", str(model), "--out", str(tuned), "--events", "20",
+                 "--trees", "10", "--depth", "2", "--half"]) == 0
+    assert "20 tuning events" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "tuned.json").read_text())
+    assert len(meta["track_fit"]["rescorer"]["trees"]) == 10
+    assert meta["track_fit"]["rescore"]["events"] == 20 and "tune_with_fit" in meta["metrics"]
+    assert (tmp_path / "tuned.safetensors").read_bytes() == (
+        tmp_path / "tiny.safetensors").read_bytes()
+    model = tuned
 
     report = tmp_path / "eval.json"
     assert main(["cdc", "evaluate", "--model", str(model), "--data", str(sample), "--json",

@@ -210,3 +210,22 @@ def test_classify_calls_a_real_foreign_spectrum_not_in_the_library(shared_spectr
     row = json.loads(out.read_text())["results"][0]
     assert row["in_library"] is False and row["p_fit"] < 0.01
     assert row["verdict"].startswith("not in the library (closest: ")
+
+
+def test_sample_files_per_class_reach_the_varied_library(tmp_path, monkeypatch):
+    from engines.spectrum.synthetic import varied
+
+    seen = []
+
+    def fake(out, name, seed, variation=None):
+        seen.append((name, seed, variation))
+        yield from ()
+        return Path(out) / name
+
+    monkeypatch.setattr(varied, "iter_varied_library", fake)
+    assert main(["spectrum", "sample", "--out", str(tmp_path), "--library", "mixed19",
+                 "--files", "10:20", "--seed", "7"]) == 0
+    assert seen[0][:2] == ("mixed19", 7)
+    assert seen[0][2].files_per_class == (10, 20) == varied.REAL_SHAPE.files_per_class
+    assert main(["spectrum", "sample", "--out", str(tmp_path), "--library", "mixed19"]) == 0
+    assert seen[1][2] is None  # the library's own default

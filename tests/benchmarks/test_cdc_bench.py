@@ -106,12 +106,12 @@ def test_inference_rate(events, name):
 
 def test_track_fit_rate(events):
     from engines.cdc.model import CdcSegmenter
-    from engines.cdc.trackfit import iter_fit_events
+    from engines.cdc.rescoring import iter_fit_events
 
     segmenter = CdcSegmenter.load(_model_path(), "cpu")
     scores = drive(segmenter.iter_predict(events)).cell_scores
     start = time.perf_counter()
-    drive(iter_fit_events(events, scores, segmenter.fit_config()))
+    drive(iter_fit_events(events, scores, segmenter.fit_config(), segmenter.rescorer()))
     seconds = time.perf_counter() - start
     print_table("CDC track fit (RANSAC + stereo helix + re-scoring), CPU numpy",
                 ["events", "events/s"], [[len(events), len(events) / seconds]])
@@ -171,8 +171,8 @@ def test_real_like_icedust_file(tmp_path, windows, signal_windows):
     from engines.cdc.io import read_events
     from engines.cdc.marginals import reference_occupancy
     from engines.cdc.model import CdcSegmenter
+    from engines.cdc.rescoring import iter_fit_events
     from engines.cdc.root_io import write_root
-    from engines.cdc.trackfit import iter_fit_events
 
     occupancy = reference_occupancy()
     seed = BENCH_SEED + 5 + windows
@@ -192,7 +192,8 @@ def test_real_like_icedust_file(tmp_path, windows, signal_windows):
     assert not any(e.trigger_time_known for e in events) and events[0].has_mc_truth
     segmenter = CdcSegmenter.load(_model_path(), "cuda" if torch.cuda.is_available() else "cpu")
     prediction = drive(segmenter.iter_predict(events))
-    fitted = drive(iter_fit_events(events, prediction.cell_scores, segmenter.fit_config()))
+    fitted = drive(iter_fit_events(events, prediction.cell_scores, segmenter.fit_config(),
+                                   segmenter.rescorer()))
     result = drive(iter_evaluate(segmenter, events, prediction=prediction,
                                  fitted=fitted)).to_json()
     rows = []

@@ -294,3 +294,30 @@ def test_real_foreign_spectra_come_out_not_in_the_library():
           f"{DRAWS} RSM-3 draws per level; {time.perf_counter() - started:.1f} s on "
           f"{describe_device(device)}")
     print(format_foreign(result))
+
+
+@pytest.mark.parametrize("head", [True, False], ids=["likelihood head", "plain network"])
+def test_training_on_a_real_shaped_folder(head, tmp_path):
+    """The training defaults on a real-shaped folder (19 materials, 10-20 .Spe files each with
+    its own calibration, live time and resolution), evaluated on held-out files at 1000 and
+    19650 counts against the ML bound (README, "Training on a real folder")."""
+    from engines.spectrum.evaluation import EvaluateConfig, evaluate, format_table
+    from engines.spectrum.library import load_library
+    from engines.spectrum.synthetic.varied import REAL_SHAPE, iter_varied_library
+    from engines.spectrum.training import TrainConfig, train
+
+    root = drive(iter_varied_library(tmp_path, "mixed19", seed=7, variation=REAL_SHAPE))
+    started = time.perf_counter()
+    library = load_library(root / "train")
+    config = TrainConfig(likelihood_head=head, hybrid=False, open_set=False,
+                         device=DEVICES[-1])
+    classifier = drive(train(library, config))
+    seconds = time.perf_counter() - started
+    result = drive(evaluate(classifier, load_library(root / "test", classifier.grid),
+                            EvaluateConfig(counts=(1000, 19650), draws_per_class=100, seed=5)))
+    training = classifier.training
+    print(f"\nReal-shaped folder (mixed19, seed 7, {len(library.files)} training files), "
+          f"{'likelihood head' if head else 'plain network'}: {training['steps_run']} steps, "
+          f"{seconds:.0f} s with loading, 95 % of the best validation after "
+          f"{training['seconds_to_95pct']} s, on {training['device']}")
+    print(format_table(result))

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tests.fuzz.seeds import FORMATS, IMAGING_FORMATS, SIDECAR_FORMATS, SUFFIX, seeds
+from tests.fuzz.seeds import (
+    FORMATS,
+    IMAGING_FORMATS,
+    LUNA_FORMATS,
+    SEM_FORMATS,
+    SIDECAR_FORMATS,
+    SUFFIX,
+    seeds,
+)
 
 Mutator = Callable[[bytes, np.random.Generator], bytes]
 
@@ -250,7 +258,8 @@ FORMAT_MUTATORS: dict[str, dict[str, Mutator]] = {
 SLOW = {"repeat_rows": 0.15, "pathological_line": 0.3, "long_field": 0.5,
         "h5_many_events": 0.5, "root_many_hits": 0.5}
 #: Prefixes of the format-aware mutators (drawn twice as often as a byte-level one).
-STRUCTURED = ("h5_", "root_", "dicom_", "nifti_", "metaimage_", "tiff_", "json_")
+STRUCTURED = ("h5_", "root_", "dicom_", "nifti_", "metaimage_", "tiff_", "json_", "png_",
+              "semset_", "luna_")
 #: Mutators whose cases are megabytes: left out of the smoke run.
 LARGE = frozenset({"repeat_rows", "h5_many_events", "root_many_hits"})
 
@@ -288,6 +297,14 @@ def mutators_for(fmt: str) -> dict[str, Mutator]:
         from tests.fuzz.sidecars import sidecar_mutators
 
         table.update(sidecar_mutators(fmt))
+    elif fmt in SEM_FORMATS:
+        from tests.fuzz.sem import sem_mutators
+
+        table.update(sem_mutators(fmt))
+    elif fmt in LUNA_FORMATS:
+        from tests.fuzz.luna import luna_mutators
+
+        table.update(luna_mutators(fmt))
     return table
 
 

@@ -43,7 +43,13 @@ MEMORY_BYTES = 2 << 30
 MAX_CASE_BYTES = 256 << 10  # minimised cases larger than this are reported, not stored
 #: Modules a format's reader needs that map more address space than a worker may take (torch
 #: maps about 2 GiB of libraries): imported in the parent, shared by the forked workers.
-PRELOAD = {"model": ("torch", "engines.spectrum.classifier")}
+#: Heavy imports of other readers are preloaded too: a first import under a loaded machine can
+#: take seconds, and an alarm that interrupts it leaves a half-initialised module behind.
+PRELOAD = {"model": ("torch", "engines.spectrum.classifier"),
+           "micrograph": ("tifffile", "PIL.PngImagePlugin", "engines.sem.readers"),
+           "semlabel": ("tifffile", "PIL.PngImagePlugin", "engines.sem.labels"),
+           "semset": ("scipy.ndimage", "engines.sem.dataset"),
+           "luna16": ("engines.nodules.luna16",)}
 
 
 class _Alarm(BaseException):
@@ -121,7 +127,10 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
         except MemoryError:
             outcome, detail = "memory", "MemoryError"
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            except _Alarm:  # it fired just as the read ended
+                pass
         path.unlink(missing_ok=True)
         conn.send((outcome, detail, mutator, time.monotonic() - started))
 

@@ -16,12 +16,16 @@ SPECTRUM_FORMATS = ("csv", "spe", "cnf", "n42", "specutils")
 EVENT_FORMATS = ("hdf5", "root")
 IMAGING_FORMATS = ("dicom", "nifti", "metaimage", "tiff")  # see tests.fuzz.imaging
 SIDECAR_FORMATS = ("review", "model")  # see tests.fuzz.sidecars
+SEM_FORMATS = ("micrograph", "semlabel", "semset")  # see tests.fuzz.sem
+LUNA_FORMATS = ("luna16",)  # see tests.fuzz.luna
 #: specutils after root, so the cases of the formats before it stay those of earlier runs
+#: (the sem and LUNA16 formats came last, for the same reason)
 FORMATS = SPECTRUM_FORMATS[:4] + EVENT_FORMATS + ("specutils",) + IMAGING_FORMATS + \
-    SIDECAR_FORMATS
+    SIDECAR_FORMATS + SEM_FORMATS + LUNA_FORMATS
 SUFFIX = {"csv": ".csv", "spe": ".spe", "cnf": ".cnf", "n42": ".n42", "hdf5": ".h5",
           "root": ".root", "specutils": ".chn", "dicom": ".dcm", "nifti": ".nii",
-          "metaimage": ".mha", "tiff": ".tif", "review": ".review.json", "model": ".json"}
+          "metaimage": ".mha", "tiff": ".tif", "review": ".review.json", "model": ".json",
+          "micrograph": ".tif", "semlabel": ".png", "semset": "", "luna16": ".annotations.csv"}
 
 N42_2006 = """<?xml version="1.0" encoding="UTF-8"?>
 <N42InstrumentData xmlns="http://physics.nist.gov/Divisions/Div846/Gp4/ANSIN4242/2005/ANSIN4242">
@@ -124,6 +128,14 @@ def seeds(fmt: str) -> tuple[tuple[str, bytes], ...]:
         from tests.fuzz.sidecars import sidecar_seeds
 
         return sidecar_seeds(fmt)
+    if fmt in SEM_FORMATS:
+        from tests.fuzz.sem import sem_seeds
+
+        return sem_seeds(fmt)
+    if fmt in LUNA_FORMATS:
+        from tests.fuzz.luna import luna_seeds
+
+        return luna_seeds(fmt)
     raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
 
 

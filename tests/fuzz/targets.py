@@ -13,7 +13,8 @@ Outcomes
     ``garbage``      the reader accepted the file but the result fails a validity check
 
 "Garbage accepted" checks of the imaging formats: :mod:`tests.fuzz.imaging`; of review and
-model sidecars: :mod:`tests.fuzz.sidecars`. Spectra: 2 to 2^20 channels; counts finite, non-negative, finite as
+model sidecars: :mod:`tests.fuzz.sidecars`; of micrographs, labels and labelled folders:
+:mod:`tests.fuzz.sem`; of LUNA16 CSV files: :mod:`tests.fuzz.luna`. Spectra: 2 to 2^20 channels; counts finite, non-negative, finite as
 float32 (what the models take) and with a finite total; channel edges finite and strictly
 increasing; live/real times absent or in [0, 1e10] s; every number of the ``spectrum info``
 summary finite; and the spectrum rebins onto the paper's grid (a calibrated spectrum that only
@@ -33,7 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from engines.core.errors import InputError, ModelError
-from tests.fuzz.seeds import IMAGING_FORMATS, SIDECAR_FORMATS, SPECTRUM_FORMATS
+from tests.fuzz.seeds import (
+    IMAGING_FORMATS,
+    LUNA_FORMATS,
+    SEM_FORMATS,
+    SIDECAR_FORMATS,
+    SPECTRUM_FORMATS,
+)
 
 OUTCOMES = ("input_error", "valid", "unnamed", "other", "hang", "memory", "crash", "garbage")
 FAILURES = frozenset(OUTCOMES[2:])
@@ -45,12 +52,17 @@ CHECKED_EVENTS = 2000
 
 def run_target(fmt: str, path: Path) -> tuple[str, str]:
     """Read ``path`` as ``fmt`` the way the CLI's ``info`` verb does; (outcome, detail)."""
-    if fmt in IMAGING_FORMATS + SIDECAR_FORMATS:  # the case's files in a folder of their own
-        from tests.fuzz import imaging, sidecars
+    if fmt in LUNA_FORMATS:
+        from tests.fuzz.luna import luna_problems
 
-        module = imaging if fmt in IMAGING_FORMATS else sidecars
+        return _classified(lambda: luna_problems(path), {path.name})
+    if fmt in IMAGING_FORMATS + SIDECAR_FORMATS + SEM_FORMATS:  # files in a folder of their own
+        from tests.fuzz import imaging, sem, sidecars
+
+        module = imaging if fmt in IMAGING_FORMATS else sem if fmt in SEM_FORMATS else sidecars
         read_path, names = module.unpack(fmt, path)
         check = (lambda: imaging.volume_problems(fmt, read_path)) if module is imaging else \
+            (lambda: sem.sem_problems(fmt, read_path)) if module is sem else \
             (lambda: (sidecars.review_problems if fmt == "review" else
                       sidecars.model_problems)(read_path))
         try:

@@ -14,10 +14,11 @@ from tests.fuzz.runner import fuzz
 from tests.fuzz.seeds import FORMATS, seeds
 from tests.fuzz.targets import run_target
 
-#: Cases per format of the smoke run (about 35 s on 2 busy cores).
+#: Cases per format of the smoke run (about a minute on 2 busy cores).
 SMOKE_CASES = {"csv": 250, "spe": 200, "cnf": 200, "n42": 250, "hdf5": 150, "root": 120,
                "specutils": 150, "dicom": 200, "nifti": 200, "metaimage": 200, "tiff": 200,
-               "review": 200, "model": 100}
+               "review": 200, "model": 100, "micrograph": 120, "semlabel": 120, "semset": 80,
+               "luna16": 150}
 SMOKE_SEED = 2026
 
 

@@ -19,6 +19,7 @@ from widgets.common.log_axis import DecadeAxis
 
 STEP_PEN = (150, 170, 200)
 COLOURS = ((213, 94, 0), (0, 114, 178), (0, 158, 115), (204, 121, 167))
+LOG_FLOOR = 1e-6  # smallest value a log-scale curve draws
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,11 @@ class TrainingCurves(pg.GraphicsLayoutWidget):
         for spec in self.specs:
             for series in spec.series:
                 rows = [h for h in history if series.metric in h and spec.x in h]
+                values = np.array([h[series.metric] for h in rows], dtype=np.float64)
+                if spec.log_y:  # a loss of exactly 0 sits at the floor, not at log(0)
+                    values = np.maximum(values, LOG_FLOOR)
                 self.curves[series.metric].setData(
-                    np.array([h[spec.x] for h in rows], dtype=np.float64),
-                    np.array([h[series.metric] for h in rows], dtype=np.float64))
+                    np.array([h[spec.x] for h in rows], dtype=np.float64), values)
 
     def reset(self) -> None:
         self.update_history([])

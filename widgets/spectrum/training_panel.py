@@ -20,8 +20,8 @@ from widgets.common.training_curves import CurvePlot, Series, TrainingCurves
 from widgets.common.training_layout import group_box, lay_out_training_page
 
 FORM_FIELDS = ["counts", "steps", "batch_size", "lr", "val_every", "val_draws", "seed",
-               "gain_drift", "focus", "curriculum", "target_accuracy", "max_minutes", "hybrid",
-               "open_set"]
+               "gain_drift", "focus", "curriculum", "target_accuracy", "max_minutes",
+               "likelihood_head", "hybrid", "open_set"]
 CURVES = (CurvePlot("Cross-entropy loss", "Loss", (Series("loss", "step"),), log_y=True),
           CurvePlot("Accuracy", "Accuracy", (Series("accuracy", "training batch"),
                                              Series("val_accuracy", "validation", True)),

@@ -54,6 +54,11 @@ class Variation:
     test_fraction: float = 0.3
 
 
+#: The shape of a real reference library: 10-20 files per material (the issue's public
+#: library; ``spectrum sample --library mixed19 --files 10:20``).
+REAL_SHAPE = Variation(files_per_class=(10, 20))
+
+
 def _detector(scale: float) -> DetectorModel:
     base = DetectorModel()
     return DetectorModel(noise_fwhm_kev=base.noise_fwhm_kev * scale,

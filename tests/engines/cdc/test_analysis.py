@@ -104,7 +104,7 @@ def test_analyze_scores_every_event_fits_tracks_and_the_peer(events, segmenter):
     assert analysis.unet.threshold == 0.42 and analysis.has_truth and analysis.from_model
     assert analysis.unet.curve.auc == pytest.approx(
         cell_level(events, prediction.cell_scores).auc, abs=1e-4)
-    # the default re-scoring weights give back the U-Net's scores; one fit per event
+    # without re-scoring trees the combined scores are the U-Net's; one fit per event
     assert len(analysis.fits) == len(events) and analysis.scores(True) is analysis.fitted
     np.testing.assert_allclose(analysis.fitted.cells.score, analysis.unet.cells.score,
                                atol=2e-3)

@@ -136,3 +136,55 @@ def test_event_statistics_ignore_nan_and_name_their_figures():
     assert _stats(np.array([0.25])) == {"mean": 0.25, "median": 0.25, "p10": 0.25}
     empty = _stats(np.array([np.nan]))
     assert set(empty) == {"mean", "median", "p10"} and all(np.isnan(v) for v in empty.values())
+
+
+# --- survivors of `python -m tests.mutation engines/cdc/metrics.py` (this round)
+
+def test_curve_summary_without_positives_is_nan_but_counts_the_total():
+    empty = CurveSummary.from_scores(np.zeros(7, bool), np.linspace(0, 1, 7))
+    assert all(np.isnan(v) for v in (empty.auc, empty.purity_at_retention,
+                                     empty.retention_at_purity, empty.threshold_at_retention))
+    assert (empty.n_positive, empty.n_total, empty.curve) == (0, 7, [])
+    nothing = hit_level([], [])
+    assert (nothing.n_positive, nothing.n_total) == (0, 0) and np.isnan(nothing.auc)
+
+
+def test_downsampled_curve_points_exactly():
+    curve = pr_curve([1, 0, 1, 1, 0, 1], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4])  # recall 1/4 … 1
+    points = downsample_curve(curve, points=3)  # targets 0, 0.5, 1
+    assert [p["retention"] for p in points] == [0.25, 0.5, 1.0]
+    assert [p["threshold"] for p in points] == [0.9, 0.7, 0.4]
+    assert points[1]["purity"] == pytest.approx(2 / 3)
+    one = pr_curve([1], [0.3])
+    assert downsample_curve(one) == [{"threshold": 0.3, "purity": 1.0, "retention": 1.0}]
+    summary = CurveSummary.from_scores([1, 0, 1, 1, 0, 1], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    assert summary.curve == downsample_curve(curve)
+    assert summary.figures()["positives"] == 4 and summary.figures()["total"] == 6
+
+
+def test_per_event_keeps_a_score_equal_to_the_threshold():
+    purity, retention = per_event([np.array([True, False])], [np.array([0.5, 0.2])], 0.5)
+    assert purity.tolist() == [1.0] and retention.tolist() == [1.0]
+
+
+def test_result_json_keys_and_values(two_events):
+    scores = np.zeros((2, N_CELLS))
+    scores[0, [1, 2]] = [0.9, 0.3]
+    scores[1, [5, 6]] = [0.8, 0.1]
+    hits = [np.array([0.9, 0.3, 0.2, 0.2]), np.array([0.8, 0.1])]
+    result = ScorerResult.measure("unet", two_events, scores, hits, threshold=0.5)
+    data = result.to_json()
+    assert data["method"] == "unet" and data["level"] == "cell"
+    assert data["total"] == 5 and data["positives"] == 2  # hit cells: 1, 2, 3 and 5, 6
+    assert data["hit_level"]["total"] == 6 and data["hit_level"]["positives"] == 2
+    assert data["hit_level"]["curve"] == result.hit.curve and data["curve"] == result.cell.curve
+    assert data["per_event"]["retention"]["mean"] == 1.0
+    assert data["per_event"]["purity"]["median"] == 1.0
+    assert "curve" not in result.to_json(with_curve=False)
+    fit = ScorerResult.measure("fit", two_events, scores, hits, threshold=0.95)
+    whole = EvaluationResult(result, None, 2, 0.25, {"note": 1}, with_fit=fit).to_json()
+    assert (whole["events"], whole["occupancy_mean"], whole["note"]) == (2, 0.25, 1)
+    assert whole["with_fit"]["method"] == "fit" and whole["peer"] is None
+    assert np.isnan(whole["with_fit"]["per_event"]["purity"]["mean"])  # nothing kept at 0.95
+    with_peer = EvaluationResult(result, fit, 2, 0.25).to_json()
+    assert with_peer["peer"]["method"] == "fit" and with_peer["with_fit"] is None

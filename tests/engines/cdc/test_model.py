@@ -106,6 +106,14 @@ def test_loading_broken_or_foreign_files_is_a_model_error(segmenter, tmp_path):
     sidecar.write_text(json.dumps({**meta, "track_fit": {"inlier_cm": -1}}))
     with pytest.raises(ModelError, match="track-fit"):
         CdcSegmenter.load(path).fit_config()
+    stale = {"base": 0.0, "feature_names": ["logit"], "trees": [
+        {"feature": [-1], "threshold": [0.0], "left": [-1], "right": [-1], "value": [0.0]}]}
+    sidecar.write_text(json.dumps({**meta, "track_fit": {"rescorer": stale}}))
+    with pytest.raises(ModelError, match="tune-fit"):   # trees of another feature set
+        CdcSegmenter.load(path).rescorer()
+    sidecar.write_text(json.dumps({**meta, "track_fit": {"rescorer": {"trees": 3}}}))
+    with pytest.raises(ModelError, match="boosted-tree"):
+        CdcSegmenter.load(path).rescorer()
     sidecar.write_text(json.dumps({**meta, "signal_density": {"table": [[1.0]]}}))
     with pytest.raises(ModelError, match="density"):
         CdcSegmenter.load(path)
@@ -126,7 +134,7 @@ def test_bundled_demo_model_reaches_its_recorded_figures():
     """Fresh events at 40 % occupancy (a seed the model never saw) against the sidecar's
     validation figures; small sample, so a tolerance."""
     from engines.cdc.metrics import cell_level
-    from engines.cdc.trackfit import iter_fit_events
+    from engines.cdc.rescoring import iter_fit_events
     from engines.core.model import demo_model_path
 
     path = demo_model_path("cdc")
@@ -141,8 +149,10 @@ def test_bundled_demo_model_reaches_its_recorded_figures():
     summary = cell_level(fresh, scores)
     assert summary.auc >= recorded["auc"] - 0.03
     assert summary.purity_at_retention >= recorded["purity_at_retention_0.9"] - 0.05
-    with_fit = segmenter.metrics["val_with_fit"]          # the U-Net + track fit
+    with_fit = (segmenter.metrics.get("tune_with_fit")    # the U-Net + track fit
+                or segmenter.metrics["val_with_fit"])
     fitted = cell_level(fresh, drive(iter_fit_events(fresh, scores,
-                                                     segmenter.fit_config())).cell_scores)
+                                                     segmenter.fit_config(),
+                                                     segmenter.rescorer())).cell_scores)
     assert fitted.auc >= with_fit["auc"] - 0.03
     assert fitted.purity_at_retention >= with_fit["purity_at_retention_0.9"] - 0.05

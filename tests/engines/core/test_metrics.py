@@ -126,3 +126,62 @@ def test_segmentation_scores_edge_cases():
     assert all(np.isnan(v) for v in (empty.pixel_accuracy, empty.mean_accuracy,
                                      empty.mean_iu, empty.frequency_weighted_iu))
     assert np.isnan(empty.class_accuracy).all() and np.isnan(empty.class_iu).all()
+
+
+# --- survivors of `python -m tests.mutation engines/core/metrics.py` (this round)
+
+def test_confusion_matrix_of_a_class_nobody_has_keeps_its_row_and_column():
+    cm = confusion_matrix([0, 1, 1], [1, 1, 0], 4)  # classes 2 and 3 never occur
+    assert cm.shape == (4, 4) and cm.tolist()[:2] == [[0, 1, 0, 0], [1, 1, 0, 0]]
+    with pytest.raises(ValueError, match="differ in length"):
+        confusion_matrix([0, 1], [0], 2)
+
+
+def test_pr_curve_operating_points_on_an_imperfect_scorer():
+    # positives at scores 0.9, 0.7, 0.2; negatives at 0.8, 0.4 -> recall 1/3, 2/3, 1 at
+    # precisions 1, 2/3 (after 0.8 and 0.7), 3/5
+    curve = pr_curve([1, 0, 1, 0, 1], [0.9, 0.8, 0.7, 0.4, 0.2])
+    np.testing.assert_allclose(curve.recall, [1 / 3, 1 / 3, 2 / 3, 2 / 3, 1])
+    assert curve.precision_at_recall(0.5) == pytest.approx(2 / 3)
+    assert curve.precision_at_recall(1.01) == 0.0  # no operating point reaches it
+    assert curve.recall_at_precision(2 / 3) == pytest.approx(2 / 3)  # exactly 2/3 counts
+    assert curve.recall_at_precision(0.6) == pytest.approx(1.0)
+    assert curve.recall_at_precision(1.01) == 0.0
+    assert curve.threshold_at_recall(0.5) == pytest.approx(0.7)
+    assert curve.threshold_at_recall(1.5) == pytest.approx(0.2)  # none reaches: lowest score
+
+
+def test_pr_curve_of_unsigned_scores_orders_them_as_numbers():
+    # -scores of uint8 would wrap: 200 must still rank above 3
+    curve = pr_curve([0, 1, 1], np.array([3, 200, 100], dtype=np.uint8))
+    np.testing.assert_allclose(curve.precision, [1, 1, 2 / 3])
+    np.testing.assert_allclose(curve.thresholds, [200, 100, 3])
+
+
+def test_segmentation_scores_count_a_class_of_one_pixel_and_nan_without_warnings():
+    import warnings
+
+    from engines.core.metrics import segmentation_scores
+
+    confusion = np.array([[5, 1], [0, 1]])  # class 1: one pixel, found
+    scores = segmentation_scores(confusion)
+    assert scores.frequency_weighted_iu == pytest.approx((6 * 5 / 6 + 1 * 1 / 2) / 7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = segmentation_scores(np.zeros((3, 3)))
+        assert np.isnan(empty.mean_iu) and np.isnan(empty.pixel_accuracy)
+
+
+def test_confusion_accumulator_checks_its_classes_exactly():
+    from engines.core.metrics import ConfusionAccumulator
+
+    single = ConfusionAccumulator(1)  # one class is allowed
+    single.update(np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8))
+    assert single.matrix.tolist() == [[4]] and single.matrix.dtype == np.int64
+    with pytest.raises(ValueError, match="n_classes must be at least 1"):
+        ConfusionAccumulator(0)
+    acc = ConfusionAccumulator(3)
+    with pytest.raises(ValueError, match=r"^truth has class values outside 0…2$"):
+        acc.update(np.array([0, 3]), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"^prediction has class values outside 0…2$"):
+        acc.update(np.array([0, 1]), np.array([-1, 1]))

@@ -140,3 +140,72 @@ def test_precision_and_recall_by_their_definitions():
     assert counts.f1 == pytest.approx(2 * counts.precision * counts.recall
                                       / (counts.precision + counts.recall))
     assert np.isnan(DetectionCounts(0, 0, 0).precision)
+
+
+# --- survivors of `python -m tests.mutation engines/core/box_metrics.py` (this round)
+
+BOX = np.array([[0, 0, 4, 4]])
+WIDE = np.zeros((2, 5))
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: box_iou(WIDE, BOX), "^boxes1: expected shape .n, 4."),
+    (lambda: box_iou(BOX, WIDE), "^boxes2: expected shape"),
+    (lambda: box_iou(np.array([[7.0]]), BOX), "^boxes1: expected shape"),
+    (lambda: match_boxes(WIDE, [1, 1], BOX), "^pred_boxes: expected shape"),
+    (lambda: match_boxes(BOX, [1], WIDE), "^true_boxes: expected shape"),
+    (lambda: count_detections(WIDE, [1, 1], [0, 0], BOX, [0]), "^pred_boxes: expected"),
+    (lambda: count_detections(BOX, [1], [0], WIDE, [0, 0]), "^true_boxes: expected"),
+    (lambda: nms(BOX, [1, 2], 0.5), "^boxes and scores differ in length$"),
+    (lambda: batched_nms(BOX, [1], [0, 1], 0.5), "^boxes, scores and groups differ in length$"),
+    (lambda: match_boxes(BOX, [1, 2], BOX), "^pred_boxes and pred_scores differ in length$"),
+    (lambda: count_detections(BOX, [1], [0, 1], BOX, [0]),
+     "^pred_boxes, pred_scores and pred_groups differ in length$"),
+    (lambda: count_detections(BOX, [1], [0], BOX, [0, 1]),
+     "^true_boxes and true_groups differ in length$"),
+    (lambda: box_iou(np.array([[5, 0, 4, 10]]), BOX), "x1 < x0"),  # y1 is not below x0
+    (lambda: box_iou(np.array([[0, 5, 3, 4]]), BOX), "y1 < y0"),
+])
+def test_box_inputs_are_checked_and_the_argument_named(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_zero_area_boxes_are_valid_and_overlap_nothing():
+    flat = np.array([[1, 1, 1, 3], [2, 2, 5, 2]])  # zero width, zero height
+    np.testing.assert_array_equal(box_iou(flat, flat), np.zeros((2, 2)))  # 0/0 is no overlap
+
+
+def test_empty_results_are_integer_indices():
+    boxes = np.zeros((0, 4))
+    for kept in (nms(boxes, [], 0.5), batched_nms(boxes, [], [], 0.5)):
+        assert kept.dtype == np.int64 and kept.shape == (0,)
+        assert boxes[kept].shape == (0, 4)  # usable as an index
+    assert match_boxes(boxes, [], BOX).dtype == np.int64
+
+
+def test_unsigned_scores_rank_as_numbers():
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10]])
+    scores = np.array([0, 200], dtype=np.uint8)  # -scores would wrap: 0 before 56
+    assert nms(boxes, scores, 0.5).tolist() == [1]
+    assert batched_nms(boxes, scores, [0, 0], 0.5).tolist() == [1]
+    assert match_boxes(boxes, scores, np.array([[0, 0, 10, 10]])).tolist() == [-1, 0]
+
+
+def test_matching_at_exactly_the_threshold_and_to_the_second_truth():
+    truth = np.array([[50, 50, 60, 60], [0, 0, 2, 1]])
+    preds = np.array([[0, 0, 1, 1]])  # IoU with the second truth: 1 / 2 exactly
+    assert match_boxes(preds, [0.5], truth, iou_threshold=0.5).tolist() == [1]
+    assert match_boxes(preds, [0.5], truth, iou_threshold=0.51).tolist() == [-1]
+
+
+def test_count_detections_over_groups_with_gaps_and_its_threshold():
+    # predictions in slices 0, 2, 2, 7; truth in slices 2 and 5 only
+    preds = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [30, 30, 40, 40], [30, 30, 40, 40]])
+    truth = np.array([[0, 0, 10, 10], [0, 0, 10, 10]])
+    counts = count_detections(preds, [0.9, 0.8, 0.7, 0.6], [0, 2, 2, 7], truth, [2, 5])
+    assert (counts.tp, counts.fp, counts.fn) == (1, 3, 1)
+    loose = np.array([[0, 0, 10, 10]])
+    shifted = np.array([[0, 0, 10, 4]])  # IoU 0.4
+    assert count_detections(shifted, [1], [3], loose, [3]).tp == 0
+    assert count_detections(shifted, [1], [3], loose, [3], iou_threshold=0.4).tp == 1

@@ -112,6 +112,24 @@ def test_a_rust_decoder_panic_is_the_files_fault(tmp_path):
         raise other("not a pyo3 panic")
 
 
+def test_pillow_reporting_a_broken_png_with_syntaxerror_is_the_files_fault(tmp_path):
+    broken = _raise_inside("PIL.PngImagePlugin", SyntaxError("broken PNG file (chunk b'\\0')"))
+    assert is_file_fault(broken)
+    with pytest.raises(InputError, match=r"^broken.png: not a readable image \(SyntaxError: "
+                                         r"broken PNG file"), reading(tmp_path / "broken.png",
+                                                                      "image"):
+        raise broken
+    # a compile error (it has a file name) is a broken install, even below Pillow
+    compiled = _raise_inside("PIL.PngImagePlugin", SyntaxError("bad", ("x.py", 1, 1, "x")))
+    assert not is_file_fault(compiled)
+    assert not is_file_fault(_raise_inside("numpy.core", SyntaxError("not Pillow")))
+
+
+def test_file_errors_are_one_line_whatever_the_problem_quotes():
+    error = InputError.for_file("/data/a.csv", "no column x (header: \"a\nb\r\nc\u2028d\")")
+    assert str(error) == 'a.csv: no column x (header: "a b c d")'
+
+
 def test_tifffile_asserting_on_a_page_is_the_files_fault():
     assert is_file_fault(_raise_inside("tifffile.tifffile", AssertionError()))
 
@@ -212,3 +230,128 @@ def test_finite_after_cast_integers_pass_unchanged():
     assert out.dtype == np.int64 and out.tolist() == [0, 2**62]
     assert finite_after_cast(np.array([3.0, -2.0]), np.int8, "x", "f.h5").tolist() == [3, -2]
     assert finite_after_cast(np.zeros(0), np.int64, "x", "f.h5").size == 0
+
+
+# --------------------------------------------------------------------------- mutmut survivors
+
+def test_only_pyo3s_panic_class_is_a_rust_panic():
+    from engines.core.safe_read import _is_rust_panic
+
+    def kind(name, module):
+        return type(name, (BaseException,), {"__module__": module})()
+
+    assert _is_rust_panic(kind("PanicException", "pyo3_runtime"))
+    assert _is_rust_panic(kind("PanicException", "pyo3_runtime.sub"))
+    assert not _is_rust_panic(kind("OtherException", "pyo3_runtime"))
+    assert not _is_rust_panic(kind("PanicException", "mylib"))
+
+
+def _raise_through(*modules: str, exc: BaseException) -> BaseException:
+    """``exc`` raised in a chain of frames, the first module calling the second, ..."""
+    def frame(i: int):
+        last = i == len(modules) - 1
+        code = compile("raise exc" if last else "call(i + 1)",
+                       f"{modules[i].replace('.', '/')}.py", "exec")
+        exec(code, {"__name__": modules[i], "call": frame, "i": i, "exc": exc})
+    return _raised(lambda: frame(0))
+
+
+def test_only_libraries_below_the_innermost_frame_of_ours_count():
+    from engines.core.safe_read import libraries_below_our_code
+
+    # our code -> h5py -> our callback -> numpy: the callback is the innermost of ours
+    exc = _raise_through("engines.a", "h5py._hl", "engines.b", "numpy.core", exc=ValueError())
+    assert libraries_below_our_code(exc) == {"numpy"}
+    assert not is_file_fault(exc)  # a data error of ours, though h5py is on the stack
+    inside = _raise_through("engines.a", "engines.b", "h5py._hl", exc=ValueError())
+    assert libraries_below_our_code(inside) == {"h5py"} and is_file_fault(inside)
+    above = _raise_through("h5py._hl", "engines.b", exc=ValueError())
+    assert libraries_below_our_code(above) == set() and not is_file_fault(above)
+
+
+def test_describe_exactly():
+    from engines.core.safe_read import describe
+
+    assert describe(MemoryError()) == "it needs more memory than is available (damaged size " \
+                                      "fields?)"
+    assert describe(OSError(5, "Input/output error")) == "OSError: Input/output error"
+    assert describe(ValueError("")) == "ValueError"
+    assert describe(ValueError("  'quoted'\nsecond line")) == "ValueError: quoted"
+    assert describe(KeyError("x" * 200)) == "KeyError: " + "x" * 140
+
+
+def test_check_file_messages_exactly(tmp_path):
+    import os
+
+    with pytest.raises(InputError, match=r"^\w+: is a folder, not a file$"):
+        check_file(tmp_path)
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(InputError, match=r"^pipe: is not a regular file$"):
+        check_file(tmp_path / "pipe")
+    long = tmp_path / ("x" * 300)  # the system refuses the name: stat raises, not "missing"
+    with pytest.raises(InputError, match=r"^x{300}: cannot be read \(File name too long\)$"):
+        check_file(long)
+    (tmp_path / "e").write_bytes(b"")
+    with pytest.raises(InputError, match=r"^e: the file is empty$"):
+        check_file(tmp_path / "e")
+
+
+def test_size_text_at_each_unit():
+    from engines.core.safe_read import size_text
+
+    assert [size_text(n) for n in (1023, 1 << 10, 1 << 20, 2 << 20, 3 << 29, 1 << 30,
+                                   5 << 30)] == \
+        ["1023 bytes", "1 KiB", "1 MiB", "2 MiB", "1.5 GiB", "1 GiB", "5 GiB"]
+
+
+def test_check_declared_names_compression_for_any_ratio_above_one(tmp_path):
+    path = tmp_path / "c.bin"
+    path.write_bytes(b"x" * 10)
+    with pytest.raises(InputError, match="even at the best compression ratio"):
+        check_declared(100, 1, path, ratio=2)
+    with pytest.raises(InputError) as info:
+        check_declared(100, 1, path, ratio=1)
+    assert "compression" not in str(info.value)
+
+
+def test_read_bytes_limited_open_failure_and_growth(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    import engines.core.safe_read as safe_read
+
+    path = tmp_path / "g.bin"
+    path.write_bytes(b"y" * 10)
+    monkeypatch.setattr(safe_read, "check_file", lambda p: 1)  # it was 1 byte when checked
+    with pytest.raises(InputError, match=r"^g.bin: file grew past the limit of 5 bytes$"):
+        read_bytes_limited(path, 5)
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InputError, match=r"^g.bin: cannot be read \(Permission denied\)$"):
+        read_bytes_limited(path, 5)
+
+
+def test_finite_after_cast_defaults_and_exact_bounds(tmp_path):
+    import warnings
+
+    with pytest.raises(InputError, match="is NaN, infinite"):
+        finite_after_cast(np.array([1.0, np.nan]), np.float32, "x", "f.h5")  # NaN refused
+    assert np.isnan(finite_after_cast(np.array([np.nan]), np.float32, "x", "f.h5",
+                                      allow_nan=True)).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the overflow of the cast is checked, not warned
+        with pytest.raises(InputError):
+            finite_after_cast(np.array([1e300]), np.float32, "x", "f.h5")
+    with pytest.raises(ValueError, match="unsupported target type complex128"):
+        finite_after_cast(np.array([1.0]), np.complex128, "x", "f.h5")
+    for values in (np.array([-128, 127]), np.array([-128.0, 127.0])):
+        out = finite_after_cast(values, np.int8, "x", "f.h5")
+        assert out.dtype == np.int8 and out.tolist() == [-128, 127]
+    assert finite_after_cast(np.zeros(0), np.int16, "x", "f.h5").dtype == np.int16
+    assert finite_after_cast(np.array([True]), np.int16, "x", "f.h5").dtype == np.int16
+    with pytest.raises(InputError, match=r"^f.h5: x: value 300 at index 2 is not a whole"):
+        finite_after_cast(np.array([1, 2, 300]), np.int8, "x", "f.h5")
+    with pytest.raises(InputError, match=r"^f.h5: x: value 2.5 at index 1 is not a whole"):
+        finite_after_cast(np.array([1.0, 2.5]), np.int8, "x", "f.h5")

@@ -100,3 +100,86 @@ def test_parse_json_safely():
         parse_json_safely("{truncated", "m.json")
     with pytest.raises(InputError, match="not UTF-8"):
         parse_json_safely(b'"\xff\xfe"', "m.json")
+
+
+# --------------------------------------------------------------------------- mutmut survivors
+
+def test_decode_text_messages_exactly(tmp_path):
+    path = tmp_path / "t.txt"
+    with pytest.raises(InputError, match=r"^t.txt: unreadable UTF-16 text$"):
+        decode_text(path, b"\xff\xfea\x00\x00\xd8")  # a lone surrogate after the BOM
+    with pytest.raises(InputError, match=r"^t.txt: binary data where text was expected$"):
+        decode_text(path, b"a\x07b")
+
+
+def _lines(path, max_bytes, **kw):
+    from engines.core.safe_text import TextLines
+
+    with TextLines(path, "utf-8", max_bytes, kw.get("max_line", 10**6), None) as lines:
+        return [line for _, line in lines]
+
+
+def test_text_lines_limit_counts_every_chunk_exactly(tmp_path):
+    path = tmp_path / "g.txt"
+    path.write_text("abcdefghi\n")  # 10 characters
+    assert _lines(path, 10) == ["abcdefghi"]  # exactly the limit passes
+    with pytest.raises(InputError, match=r"^g.txt: text grew past the limit of 9 bytes$"):
+        _lines(path, 9)
+    path.write_text(("x" * 99 + "\n") * 3000)  # 300 000 characters: two chunks of 256 k
+    with pytest.raises(InputError, match="grew past the limit"):
+        _lines(path, 290_000)
+
+
+def test_text_lines_open_failure_and_the_files_encoding(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from engines.core.safe_text import TextLines
+
+    path = tmp_path / "l.txt"
+    path.write_bytes(b"# 40 \xb0C\nabc\n")
+    with open_text_limited(path, 1000) as lines:  # latin-1, as the encoding check found
+        assert [line for _, line in lines] == ["# 40 \u00b0C", "abc"]
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InputError, match=r"^l.txt: cannot be read \(Permission denied\)$"):
+        TextLines(path, "utf-8", 100, 100, None)
+
+
+def test_binary_data_is_placed_on_its_line_in_a_later_chunk(tmp_path):
+    path = tmp_path / "b.txt"
+    body = ("y" * 99 + "\n") * 3000  # lines 1-3000 in about 1.1 chunks
+    path.write_text(body + "ok\nbad \x01 here\n")
+    with pytest.raises(InputError, match=r"^b.txt: binary data where text was expected "
+                                         r"\(line 3002\)$"):
+        with open_text_limited(path, 10**6) as lines:
+            list(lines)
+
+
+def test_parse_xml_limits_are_exact():
+    def depth(n):
+        return b"<a>" * n + b"</a>" * n
+    assert parse_xml_safely(depth(3), "f.xml", max_depth=3) is not None
+    with pytest.raises(InputError, match=r"^f.xml: XML nested deeper than 3 elements$"):
+        parse_xml_safely(depth(4), "f.xml", max_depth=3)
+    # depth goes down again at each end: siblings after a deep branch are counted right
+    with pytest.raises(InputError, match="nested deeper than 3"):
+        parse_xml_safely(b"<r><a><b/><c><d/></c></a></r>", "f.xml", max_depth=3)
+    with pytest.raises(InputError, match="nested deeper than 2"):
+        parse_xml_safely(b"<r><a/><b><c/></b></r>", "f.xml", max_depth=2)
+    assert len(parse_xml_safely(b"<r><x/><x/></r>", "f.xml", max_elements=3)) == 2
+    with pytest.raises(InputError, match=r"^f.xml: XML with more than 3 elements$"):
+        parse_xml_safely(b"<r><x/><x/><x/></r>", "f.xml", max_elements=3)
+    with pytest.raises(InputError, match=r"^f.xml: XML with DOCTYPE/ENTITY declarations is "
+                                         r"refused \(entity expansion could exhaust memory\)$"):
+        parse_xml_safely(b"<!DOCTYPE r><r/>", "f.xml")
+
+
+def test_parse_json_messages_exactly():
+    with pytest.raises(InputError, match=r"^m.json: JSON that is not UTF-8 text$"):
+        parse_json_safely(b'"\xff\xfe\xfd"', "m.json")
+    with pytest.raises(InputError, match=r"^m.json: not valid JSON \(Exceeds the limit \(4300 "
+                                         r"digits\) for integer string conversion\)$"):
+        parse_json_safely("[" + "9" * 5000 + "]", "m.json")

@@ -66,7 +66,7 @@ def test_no_truth_is_an_error(oracle):
     labels = _scene()
     sample = LabelledImage("x", Micrograph(coded_image(labels), Path("x.tif")), None, None,
                            None)
-    with pytest.raises(InputError, match="x: neither a label image nor a mask"):
+    with pytest.raises(InputError, match="^x.tif: neither a label image nor a mask"):
         drive(iter_evaluate_samples(oracle, [lambda: sample]))
     with pytest.raises(InputError, match="no labelled images"):
         drive(iter_evaluate_samples(oracle, []))

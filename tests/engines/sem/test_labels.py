@@ -87,7 +87,11 @@ def test_class_table_forms(tmp_path, content):
 
 def test_bad_class_tables(tmp_path):
     path = tmp_path / "classes.json"
-    for text, message in (("{", "not a readable JSON"), ('{"classes": [1, 2]}', "class names"),
+    for text, message in (("{", "not valid JSON"), ("[" * 50_000 + "]" * 50_000, "nested"),
+                          ('{"names": ["a", "b"], "colours": ["#00ff00", "#zzzzzz"]}', "colour"),
+                          ('["matrix", "Pore", "pore"]', "'pore' is named twice"),
+                          ('{"names": ["a", "b"], "colours": [[1, 2, 3], "#010203"]}',
+                           "same colour"), ('{"classes": [1, 2]}', "class names"),
                           ('["only"]', "2…127 classes"),
                           ('{"names": ["a", "b"], "colours": [[1, 2]]}', "1 colours"),
                           ('{"names": ["a", "b"], "colours": [[1,2,3], [1,2,999]]}', "colour")):
@@ -96,6 +100,30 @@ def test_bad_class_tables(tmp_path):
             read_class_table(path)
     with pytest.raises(InputError, match="unknown class 'zz'"):
         CLASSES.index("zz", "t.csv")
+    path.write_bytes(b" " * (2 << 20))
+    with pytest.raises(InputError, match="^classes.json: file of .* too large"):
+        read_class_table(path)
+
+
+@pytest.mark.parametrize("row", ["inf,1", "1e300,1", "2.5,1", "nan,1", "-3e9,1"])
+def test_object_tables_refuse_numbers_that_are_no_ids(tmp_path, row):
+    path = tmp_path / "o.csv"
+    path.write_text(f"id,class\n1,1\n{row}\n")
+    with pytest.raises(InputError, match="^o.csv: column 'id': .* is not a whole number"):
+        read_object_table(path, CLASSES)
+
+
+def test_object_table_errors_name_the_table(tmp_path):
+    path = tmp_path / "objects.csv"
+    path.write_text("x,y,class\n0,0,a\n")
+    table = read_object_table(path, CLASSES)
+    objects = np.zeros((4, 5), dtype=np.int32)
+    objects[2:, 2:] = 1
+    with pytest.raises(InputError, match=r"^objects.csv: the point \(x 0, y 0\) is not inside"):
+        table.object_classes(objects, 1, "image.tif")
+    path.write_text("id,class\n2,a\n")
+    with pytest.raises(InputError, match="^objects.csv: object id 2 but the mask has 1"):
+        read_object_table(path, CLASSES).object_classes(objects, 1, "image.tif")
 
 
 def test_object_tables_by_id_and_by_point(tmp_path):

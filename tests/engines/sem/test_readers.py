@@ -135,3 +135,27 @@ def test_truncated_jpeg_missing_file_and_wrong_type(tmp_path):
     (tmp_path / "x.bmp").write_bytes(b"BM")
     with pytest.raises(InputError, match="^x.bmp: unsupported image type"):
         read_micrograph(tmp_path / "x.bmp")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_float_micrographs_must_be_finite(tmp_path, value):
+    image = np.linspace(0, 1, 30 * 1100, dtype=np.float32).reshape(1100, 30)
+    image[1050, 7] = value  # in the second block of rows
+    tifffile.imwrite(tmp_path / "f.tif", image)
+    with pytest.raises(InputError, match="^f.tif: pixels that are NaN or infinite .from row "
+                                         "1024"):
+        read_micrograph(tmp_path / "f.tif")
+    image[1050, 7] = 0.5
+    tifffile.imwrite(tmp_path / "f.tif", image)
+    assert read_micrograph(tmp_path / "f.tif").array.dtype == np.float32
+
+
+def test_implausible_stated_pixel_sizes_are_not_kept():
+    from engines.sem.readers import _um_per_pixel
+
+    assert _um_per_pixel("5e-9", "m") == pytest.approx(0.005)  # an FEI PixelWidth
+    assert _um_per_pixel(2.0, "mm") == pytest.approx(2000.0)
+    for value, unit in ((1e-300, "m"), (1e-10, "um"), (2e6, "um"), (1e3, "m"), ("inf", "m"),
+                        (0, "nm"), (-1, "um"), (1.0, "furlong")):
+        assert _um_per_pixel(value, unit) is None, (value, unit)
+    assert _um_per_pixel(1e-6, "um") == 1e-6 and _um_per_pixel(1e6, "um") == 1e6

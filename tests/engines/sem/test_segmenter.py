@@ -117,7 +117,7 @@ def test_batch_job_shares_the_analysis(tmp_path, oracle):
 def test_bundled_demo_model_reaches_its_recorded_figures():
     """Three fresh 1200 x 1200 micrographs of a seed never trained on against the figures
     recorded on eight 2000 x 2000 ones (``make demo-model-sem``); a tolerance for the small
-    sample. (The recorded object accuracy is below the issue's 94 % goal: see the README.)"""
+    sample, and the issue's goal of 94 % object accuracy on the recorded figures."""
     from engines.core.model import demo_model_path
     from engines.sem.dataset import LabelledImage
     from engines.sem.evaluation import iter_evaluate_samples
@@ -129,6 +129,8 @@ def test_bundled_demo_model_reaches_its_recorded_figures():
         pytest.skip("no bundled sem demo model")
     segmenter = SemSegmenter.load(path)
     recorded = segmenter.metrics["test"]
+    assert recorded["object_accuracy"] >= 0.94
+    assert recorded["object_accuracy"] > recorded["peer_object_accuracy"]
 
     def fresh(seed):
         m = drive(iter_generate(1200, 1200, seed))

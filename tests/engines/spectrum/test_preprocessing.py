@@ -129,3 +129,36 @@ def test_the_count_level_channel_tells_the_network_the_counts():
     assert torch.allclose(x[1, 1], torch.full((10,), 1.0))
     again = PreprocessConfig.from_json(config.to_json())
     assert again.count_channel and again == config
+
+
+# --- survivors of `python -m tests.mutation engines/spectrum/preprocessing.py` (this round)
+
+@pytest.mark.parametrize(("discard", "message"), [
+    ([(5,)], r"^discard range \(5,\) is not a \(start, stop\) pair$"),
+    ([(7, 7)], r"^discard range \(7, 7\) must satisfy 0 <= start < stop$"),  # empty range
+    ([(-1, 3)], r"^discard range \(-1, 3\) must satisfy"),
+])
+def test_discard_ranges_are_checked_with_their_values(discard, message):
+    with pytest.raises(InputError, match=message):
+        PreprocessConfig(discard=discard)
+
+
+def test_preprocessing_json_keys_and_unknown_settings():
+    config = PreprocessConfig(discard=[(0, 4)], count_channel=True, coord_channel=False)
+    assert PreprocessConfig.from_json(config.to_json()) == config
+    assert PreprocessConfig.from_json({"count_channel": True}).count_channel is True
+    with pytest.raises(InputError, match=r"^unknown preprocessing settings: a, b$"):
+        PreprocessConfig.from_json({"a": 1, "b": 2, "discard": []})
+
+
+def test_prepare_input_moves_to_the_device_and_checks_the_shape():
+    import torch
+
+    config = PreprocessConfig(discard=[(0, 2)])
+    counts = np.arange(12, dtype=np.float32).reshape(2, 6)
+    on_cpu = prepare_input(counts, config, device="cpu")
+    assert on_cpu.device.type == "cpu" and on_cpu.shape[0] == 2
+    torch.testing.assert_close(on_cpu, prepare_input(counts, config))
+    with pytest.raises(InputError, match=r"^expected counts of shape \(B, n_channels\), got "
+                                         r"\(6,\)$"):
+        prepare_input(counts[0], config, device="cpu")

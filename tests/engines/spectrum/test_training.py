@@ -13,7 +13,7 @@ from tests.engines.spectrum.toy_references import gaussian_references
 
 TINY = {"arch": "small_cnn", "model_config": {"channels": (8, 16), "kernels": (5, 3)},
         "preprocess": PreprocessConfig(discard=[(0, 8), (248, 256)]), "device": "cpu",
-        "batch_size": 32, "val_every": 10, "val_draws": 30}
+        "batch_size": 32, "val_every": 10, "val_draws": 30, "likelihood_head": False}
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +128,48 @@ def test_count_channel_and_post_training_calibrations(references):
     assert classifier.training["calibration_seconds"] > 0
     assert classifier.training["seconds_to_95pct"] is not None
     assert [r["step"] for r in classifier.training["history"]] == [10, 20]
+
+
+def test_the_likelihood_head_starts_at_the_ml_call_and_survives_save_and_load(references,
+                                                                            tmp_path):
+    import torch
+
+    from engines.spectrum.models import create_model
+    from engines.spectrum.peers import ml_scores
+    from engines.spectrum.preprocessing import prepare_input
+
+    preprocess = PreprocessConfig(discard=[(0, 8), (248, 256)], count_channel=True)
+    keep = preprocess.keep_mask(256)
+    templates = references.templates(preprocess)
+    model = create_model("small_cnn", 3, 2, channels=(8, 16), kernels=(5, 3))
+    model.add_likelihood_head(templates, "fraction", 1, 1000)
+    torch.nn.init.zeros_(model.classifier.weight)
+    torch.nn.init.zeros_(model.classifier.bias)
+    counts, labels = references.draw(300, 40, seed=9)
+    with torch.no_grad():
+        logits = model.eval()(prepare_input(counts, preprocess)).double().numpy()
+    ml = ml_scores(counts[:, keep], templates)
+    # the head is the exact multinomial log-likelihood, up to a constant per spectrum
+    np.testing.assert_allclose(logits - logits[:, :1], ml - ml[:, :1], rtol=1e-4, atol=1e-2)
+    classifier = SpectrumClassifier(model, references.classes, references.grid, preprocess,
+                                    templates)
+    np.testing.assert_array_equal(classifier.predict(counts), ml.argmax(axis=1))
+    path = classifier.save(tmp_path / "head")
+    again = SpectrumClassifier.load(path)
+    assert again.metadata()["likelihood_head"]["count_index"] == 1
+    np.testing.assert_allclose(again.predict_logits(counts), classifier.predict_logits(counts),
+                               rtol=1e-6, atol=1e-4)
+    cam = again.cam(counts[:4])  # the map's mean over the kept channels is the logit
+    called = again.predict_logits(counts[:4])[np.arange(4), cam.class_index]
+    np.testing.assert_allclose(np.nanmean(cam.maps, axis=1), called, rtol=1e-3, atol=1e-2)
+
+
+def test_training_with_the_likelihood_head_is_at_least_the_ml_peer(references):
+    from tests.engines.spectrum.toy_references import ml_accuracy
+
+    config = TrainConfig(**{**TINY, "likelihood_head": True}, counts=(100, 1000), steps=20)
+    classifier = drive(train(references, config))
+    assert classifier.model.likelihood is not None
+    counts, labels = references.draw(150, 60, seed=3)
+    accuracy = float(np.mean(classifier.predict(counts, hybrid=False) == labels))
+    assert accuracy >= ml_accuracy(references, 150, classifier.keep_mask, 60, seed=3) - 0.05

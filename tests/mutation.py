@@ -1,0 +1,158 @@
+"""Scoped mutation testing: mutants of one engine module, killed by that module's own tests.
+
+`python -m tests.mutation engines/core/metrics.py` (what `make mutate MODULE=...` runs) copies
+the tree into a scratch folder, writes a `[tool.mutmut]` that mutates only that module and
+selects only the tests in `SCOPES` (the module's own test files: a mutant must be caught where
+the code is tested, not by an accuracy test of a demo model three layers up), runs mutmut there
+and prints one table row: mutants, killed, timed out, survived, no tests, kill rate. Survivors
+are listed by `mutmut results` in the scratch folder (its path is printed), one of them by
+`mutmut show NAME`. `--tests` overrides the scope; `--max-children` sets mutmut's parallelism;
+`--rerun` re-checks only the last run's survivors against the tests as they are now. A package
+(``engines/core``) stands for every module of it in ``SCOPES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+E, T = "engines/", "tests/engines/"
+
+#: module -> its own tests (paths relative to the repository root)
+SCOPES: dict[str, list[str]] = {
+    E + "core/metrics.py": [T + "core/test_metrics.py", T + "core/test_metrics_imaging.py"],
+    E + "core/box_metrics.py": [T + "core/test_metrics_imaging.py"],
+    E + "core/safe_read.py": [T + "core/test_safe_read.py"],
+    E + "core/safe_text.py": [T + "core/test_safe_text.py"],
+    E + "core/review_items.py": [T + "core/test_review.py", T + "core/test_review_autosave.py"],
+    E + "spectrum/preprocessing.py": [T + "spectrum/test_preprocessing.py"],
+    E + "spectrum/rebin.py": [T + "spectrum/test_rebin.py"],
+    E + "spectrum/readers/_common.py": [
+        T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
+        T + "spectrum/test_readers_n42.py", T + "spectrum/test_readers_hostile.py",
+        T + "spectrum/test_readers_fuzz_regressions.py", T + "spectrum/test_readers_cnf.py",
+        T + "spectrum/test_readers_specutils.py"],
+    E + "spectrum/peers.py": [T + "spectrum/test_peers.py"],
+    E + "cdc/metrics.py": [T + "cdc/test_metrics.py"],
+    E + "cdc/hdf5_io.py": [T + "cdc/test_hdf5_io.py", T + "cdc/test_io_hostile.py",
+                           T + "cdc/test_io_fuzz_regressions.py"],
+    E + "cdc/root_io.py": [T + "cdc/test_root_io.py", T + "cdc/test_io_hostile.py",
+                           T + "cdc/test_io_fuzz_regressions.py"],
+    E + "sem/readers.py": [T + "sem/test_readers.py"],
+    E + "sem/labels.py": [T + "sem/test_labels.py"],
+    E + "sem/maxvote.py": [T + "sem/test_maxvote.py"],
+    E + "nodules/luna16.py": [T + "nodules/test_luna16.py"],
+    E + "nodules/evaluation.py": [T + "nodules/test_evaluation.py"],
+    E + "soil/pore_metrics.py": [T + "soil/test_pore_metrics.py"],
+    E + "soil/porosity.py": [T + "soil/test_core_axis_porosity.py"],
+}
+
+_COPY = ("engines", "tests", "resources", "pyproject.toml")
+_RESULT = re.compile(r"^\s+(\S+): (.+)$")
+
+
+def _scratch(module: str, tests: list[str]) -> Path:
+    work = _scratch_of(module)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in _COPY:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, work / name, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.pyc", ".hypothesis", "mutants"))
+        elif src.exists():
+            shutil.copy2(src, work / name)
+    # the shared data next to the repository (tests that read real files look for ../shared)
+    shared = ROOT.parent / "shared"
+    if shared.exists() and not (work.parent / "shared").exists():
+        (work.parent / "shared").symlink_to(shared)
+    text = (work / "pyproject.toml").read_text()
+    head, sep, rest = text.partition("[tool.mutmut]")
+    tail = rest[rest.index("\n["):] if "\n[" in rest else ""
+    quoted = ", ".join(f'"{t}"' for t in tests)
+    config = (f'[tool.mutmut]\nsource_paths = ["engines"]\nonly_mutate = ["{module}"]\n'
+              f"pytest_add_cli_args_test_selection = [{quoted}]\n"
+              'pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", '
+              '"-x"]\ntimeout_multiplier = 4.0\n')
+    (work / "pyproject.toml").write_text(head + config + tail)
+    return work
+
+
+def _scratch_of(module: str) -> Path:
+    return Path(tempfile.gettempdir()) / "lablens-mutate" / module.replace("/", "_")
+
+
+def run(module: str, tests: list[str], max_children: int, rerun: bool = False
+        ) -> dict[str, int]:
+    """Mutate ``module`` in a fresh scratch copy; with ``rerun``, only re-check the mutants
+    the last run there did not kill, against the tests as they are now (the module itself
+    must be unchanged since that run)."""
+    mutmut = Path(sys.executable).with_name("mutmut")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",
+               LABLENS_SHARED_SPECTRA=str(ROOT.parent / "shared" / "data" / "spectra"))
+    started = time.monotonic()
+    work = _scratch_of(module)
+    if rerun and (work / "not_killed.txt").is_file():
+        if (ROOT / module).read_bytes() != (work / module).read_bytes():
+            raise SystemExit(f"{module} changed since its last run: run it again in full")
+        for test in tests:
+            for copy in (work / test, work / "mutants" / test):
+                shutil.copy2(ROOT / test, copy)
+        names = (work / "not_killed.txt").read_text().split()
+        subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
+                       cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
+    else:
+        work = _scratch(module, tests)
+        subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=work,
+                       env=env, check=False, stdout=subprocess.DEVNULL)
+    out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=work, env=env,
+                         capture_output=True, text=True, check=False).stdout
+    status = Counter(m.group(2) for line in out.splitlines() if (m := _RESULT.match(line)))
+    survivors = [m.group(1) for line in out.splitlines()
+                 if (m := _RESULT.match(line)) and m.group(2) != "killed"]
+    counts = {"mutants": sum(status.values()), "killed": status["killed"],
+              "timeout": status["timeout"], "survived": status["survived"],
+              "no_tests": status["no tests"],
+              "other": sum(status.values()) - status["killed"] - status["timeout"]
+              - status["survived"] - status["no tests"]}
+    tested = counts["mutants"] - counts["no_tests"]
+    rate = 100 * (counts["killed"] + counts["timeout"]) / max(counts["mutants"], 1)
+    print(f"| `{module}` | {counts['mutants']} | {counts['killed']} | {counts['timeout']} | "
+          f"{counts['survived']} | {counts['no_tests']} | {rate:.0f} % |"
+          f"  ({time.monotonic() - started:.0f} s, tested {tested}, other {counts['other']})")
+    (work / "not_killed.txt").write_text("".join(f"{name}\n" for name in survivors))
+    print(f"not killed: {work / 'not_killed.txt'}; `mutmut show NAME` in {work}")
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="+")
+    parser.add_argument("--tests", nargs="*", default=None)
+    parser.add_argument("--max-children", type=int, default=1)
+    parser.add_argument("--rerun", action="store_true",
+                        help="re-check only the last run's survivors against the current tests")
+    args = parser.parse_args(argv)
+    modules = [m for given in args.modules for m in (
+        [given] if given.endswith(".py") else
+        [k for k in SCOPES if k.startswith(given.rstrip("/") + "/")])]
+    for module in modules:
+        tests = args.tests or SCOPES.get(module)
+        if not tests:
+            parser.error(f"{module}: no tests scoped in tests/mutation.py SCOPES; pass --tests")
+        run(module, tests, args.max_children, args.rerun)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
