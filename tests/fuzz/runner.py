@@ -41,6 +41,10 @@ ALARM_S = 10.0
 GRACE_S = 5.0
 MEMORY_BYTES = 2 << 30
 MAX_CASE_BYTES = 256 << 10  # minimised cases larger than this are reported, not stored
+#: Where the workers write their cases: a RAM file system when there is one (every case is a
+#: file or a folder written, read and removed; on a busy disk that was a third of a semset
+#: case's time), else the system's temporary folder.
+FAST_TMP = Path("/dev/shm")
 #: Modules a format's reader needs that map more address space than a worker may take (torch
 #: maps about 2 GiB of libraries): imported in the parent, shared by the forked workers.
 #: Heavy imports of other readers are preloaded too: a first import under a loaded machine can
@@ -100,6 +104,7 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     folder.mkdir(parents=True, exist_ok=True)
+    tempfile.tempdir = str(folder)  # the structured mutators' h5py / uproot files go there too
     parent = os.getppid()
     while True:
         while not conn.poll(1.0):
@@ -135,6 +140,11 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
         conn.send((outcome, detail, mutator, time.monotonic() - started))
 
 
+def _case_root() -> str | None:
+    """The folder for the workers' case folders (removed at exit): :data:`FAST_TMP` if usable."""
+    return str(FAST_TMP) if FAST_TMP.is_dir() and os.access(FAST_TMP, os.W_OK) else None
+
+
 @dataclass
 class Pool:
     """Worker processes that read jobs; dead or stuck workers are replaced."""
@@ -151,7 +161,7 @@ class Pool:
             for module in PRELOAD.get(fmt, ()):
                 importlib.import_module(module)
         self._context = multiprocessing.get_context("fork")
-        self._folder = Path(tempfile.mkdtemp(prefix="lablens-fuzz-"))  # cases; removed at exit
+        self._folder = Path(tempfile.mkdtemp(prefix="lablens-fuzz-", dir=_case_root()))
         self._spawned = 0
         self._procs = [self._spawn() for _ in range(self.workers)]
         return self
@@ -331,8 +341,11 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
                     f"{time.monotonic() - started:.0f} s")
             counts[result.job.fmt][result.outcome] += 1
             seconds[result.job.fmt] += result.seconds
-            if result.outcome in FAILURES:
-                first.setdefault(signature(result), result)
+            if result.outcome in FAILURES and signature(result) not in first:
+                first[signature(result)] = result
+                if progress:  # as found: a long run's findings can be fixed while it runs
+                    log(f"  new failure {signature(result)}: case {result.job.index} "
+                        f"({result.mutator}) {result.detail[:150]}")
             elif result.outcome == "fuzzer_error":
                 log(f"fuzzer error in {result.job.fmt} case {result.job.index}: {result.detail}")
         log(format_table(counts, seconds, time.monotonic() - started))
