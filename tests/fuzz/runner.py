@@ -78,6 +78,7 @@ class Outcome:
     detail: str = ""
     mutator: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # what the worker spent on the CPU: a loaded machine's "hang"
 
 
 def _on_alarm(signum, frame):
@@ -121,14 +122,15 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
             path = folder / f"case{suffix}"
             path.write_bytes(data)
         except BaseException as exc:  # a bug of the fuzzer itself: report, do not count
-            conn.send(("fuzzer_error", f"{type(exc).__name__}: {exc}", mutator, 0.0))
+            conn.send(("fuzzer_error", f"{type(exc).__name__}: {exc}", mutator, 0.0, 0.0))
             continue
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         signal.setitimer(signal.ITIMER_REAL, job.alarm_s)
         try:
             outcome, detail = run_target(job.fmt, path)
         except _Alarm:
-            outcome, detail = "hang", f"over {job.alarm_s:g} s (alarm)"
+            outcome, detail = "hang", (f"over {job.alarm_s:g} s (alarm; "
+                                       f"{time.process_time() - cpu:.1f} s CPU)")
         except MemoryError:
             outcome, detail = "memory", "MemoryError"
         finally:
@@ -137,7 +139,17 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
             except _Alarm:  # it fired just as the read ended
                 pass
         path.unlink(missing_ok=True)
-        conn.send((outcome, detail, mutator, time.monotonic() - started))
+        conn.send((outcome, detail, mutator, time.monotonic() - started,
+                   time.process_time() - cpu))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` has used so far; 0 if it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _case_root() -> str | None:
@@ -201,14 +213,14 @@ class Pool:
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
         """Outcomes of ``jobs`` (in completion order)."""
         pending = iter(jobs)
-        busy: dict[int, tuple[Job, float]] = {}
+        busy: dict[int, tuple[Job, float, float]] = {}
 
         def feed(slot: int) -> bool:
             job = next(pending, None)
             if job is None:
                 return False
             self._procs[slot][1].send(job)
-            busy[slot] = (job, time.monotonic())
+            busy[slot] = (job, time.monotonic(), _cpu_seconds(self._procs[slot][0].pid))
             return True
 
         for slot in range(len(self._procs)):
@@ -218,25 +230,26 @@ class Pool:
             ready = wait(list(conns), timeout=0.5)
             for conn in ready:
                 slot = conns[conn]
-                job, started = busy.pop(slot)
+                job, started, _ = busy.pop(slot)
                 try:
-                    outcome, detail, mutator, seconds = conn.recv()
+                    outcome, detail, mutator, seconds, cpu = conn.recv()
                 except (EOFError, OSError):
                     proc = self._procs[slot][0]
                     proc.join(1)
                     code = proc.exitcode
                     outcome = "memory" if code == -signal.SIGKILL else "crash"
-                    detail, mutator, seconds = f"worker died (exit {code})", "", 0.0
+                    detail, mutator, seconds, cpu = f"worker died (exit {code})", "", 0.0, 0.0
                     self._replace(slot)
-                yield Outcome(job, outcome, detail, mutator, seconds)
+                yield Outcome(job, outcome, detail, mutator, seconds, cpu)
                 feed(slot)
             now = time.monotonic()
-            for slot, (job, started) in list(busy.items()):
+            for slot, (job, started, cpu_started) in list(busy.items()):
                 if now - started > job.alarm_s + GRACE_S:  # stuck in C code
                     busy.pop(slot)
+                    cpu = _cpu_seconds(self._procs[slot][0].pid) - cpu_started
                     self._replace(slot)
-                    yield Outcome(job, "hang", f"over {job.alarm_s + GRACE_S:g} s (killed)",
-                                  "", now - started)
+                    yield Outcome(job, "hang", f"over {job.alarm_s + GRACE_S:g} s (killed; "
+                                  f"{cpu:.1f} s CPU)", "", now - started, cpu)
                     feed(slot)
 
 
@@ -313,8 +326,10 @@ def save_case(fmt: str, suffix: str, data: bytes, outcome: Outcome,
 def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers: int = 2,
          memory_bytes: int = MEMORY_BYTES, minimise_failures: bool = False,
          max_minimise: int = 40, cases_dir: Path = CASES_DIR, log=print,
-         progress: bool = True, quick: bool = False) -> FuzzReport:
-    """Run ``n`` cases per format (or ``n[fmt]``); return outcome counts per format.
+         progress: bool = True, quick: bool = False,
+         indices: Iterable[int] | None = None) -> FuzzReport:
+    """Run ``n`` cases per format (or ``n[fmt]``), or the cases numbered ``indices`` of each
+    format (a fix re-checked on the cases that failed); return outcome counts per format.
 
     Prints (through ``log``) the table, one line per distinct failure, and with
     ``minimise_failures`` the minimised case files written to ``cases_dir``.
@@ -326,12 +341,14 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
     """
     counts: dict[str, Counter] = defaultdict(Counter)
     seconds: Counter = Counter()
+    cpu: Counter = Counter()
     first: dict[str, Outcome] = {}
     started = time.monotonic()
     formats = list(formats)
     per_format = n if isinstance(n, dict) else dict.fromkeys(formats, n)
     jobs = [Job(fmt, i) for i in range(max(per_format.values())) for fmt in formats
-            if i < per_format[fmt]]
+            if i < per_format[fmt]] if indices is None else \
+        [Job(fmt, i) for i in indices for fmt in formats]
     step = max(500, len(jobs) // 10)
     with Pool(workers, seed, memory_bytes, quick, tuple(formats)) as pool:
         for done, result in enumerate(pool.run(jobs), start=1):
@@ -341,6 +358,7 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
                     f"{time.monotonic() - started:.0f} s")
             counts[result.job.fmt][result.outcome] += 1
             seconds[result.job.fmt] += result.seconds
+            cpu[result.job.fmt] += result.cpu_seconds
             if result.outcome in FAILURES and signature(result) not in first:
                 first[signature(result)] = result
                 if progress:  # as found: a long run's findings can be fixed while it runs
@@ -348,7 +366,7 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
                         f"({result.mutator}) {result.detail[:150]}")
             elif result.outcome == "fuzzer_error":
                 log(f"fuzzer error in {result.job.fmt} case {result.job.index}: {result.detail}")
-        log(format_table(counts, seconds, time.monotonic() - started))
+        log(format_table(counts, seconds, time.monotonic() - started, cpu))
         for key, result in sorted(first.items()):
             log(f"  {key}: case {result.job.index} ({result.mutator}) {result.detail[:150]}")
         if minimise_failures:
@@ -374,13 +392,17 @@ class FuzzReport:
         return sum(c[o] for c in self.counts.values() for o in FAILURES)
 
 
-def format_table(counts: dict[str, Counter], seconds: Counter, wall_s: float) -> str:
-    """Outcome counts per format, one row each, plus the CPU seconds spent reading."""
-    header = ["format", *OUTCOMES, "total", "read s"]
+def format_table(counts: dict[str, Counter], seconds: Counter, wall_s: float,
+                 cpu: Counter | None = None) -> str:
+    """Outcome counts per format, one row each, plus the seconds spent reading (wall clock in
+    the workers, and their CPU time: on a loaded machine the two differ)."""
+    cpu = cpu if cpu is not None else Counter()
+    header = ["format", *OUTCOMES, "total", "read s", "cpu s"]
     rows = [[fmt, *(counts[fmt][o] for o in OUTCOMES), sum(counts[fmt].values()),
-             f"{seconds[fmt]:.1f}"] for fmt in counts]
+             f"{seconds[fmt]:.1f}", f"{cpu[fmt]:.1f}"] for fmt in counts]
     rows.append(["all", *(sum(counts[f][o] for f in counts) for o in OUTCOMES),
-                 sum(sum(c.values()) for c in counts.values()), f"{sum(seconds.values()):.1f}"])
+                 sum(sum(c.values()) for c in counts.values()), f"{sum(seconds.values()):.1f}",
+                 f"{sum(cpu.values()):.1f}"])
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(str(h).rjust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -402,13 +424,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minimise", action="store_true",
                         help="shrink the first case of each distinct failure into tests/fuzz/cases")
     parser.add_argument("--cases-dir", type=Path, default=CASES_DIR)
+    parser.add_argument("--indices", help="only these case numbers of each format, e.g. "
+                        "195,723 (re-checking a fix; --n is then ignored)")
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         parser.error(f"unknown formats {unknown}; valid: {', '.join(FORMATS)}")
     report = fuzz(formats, args.n, args.seed, args.workers, args.memory_mib << 20,
-                  args.minimise, cases_dir=args.cases_dir, log=_log)
+                  args.minimise, cases_dir=args.cases_dir, log=_log,
+                  indices=[int(i) for i in args.indices.split(",")] if args.indices else None)
     print(f"{report.n_failures} failures")
     return 1 if report.n_failures else 0
 
