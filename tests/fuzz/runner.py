@@ -327,12 +327,15 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
          memory_bytes: int = MEMORY_BYTES, minimise_failures: bool = False,
          max_minimise: int = 40, cases_dir: Path = CASES_DIR, log=print,
          progress: bool = True, quick: bool = False,
-         indices: Iterable[int] | None = None) -> FuzzReport:
+         indices: Iterable[int] | None = None, failures_path: Path | None = None
+         ) -> FuzzReport:
     """Run ``n`` cases per format (or ``n[fmt]``), or the cases numbered ``indices`` of each
     format (a fix re-checked on the cases that failed); return outcome counts per format.
 
     Prints (through ``log``) the table, one line per distinct failure, and with
-    ``minimise_failures`` the minimised case files written to ``cases_dir``.
+    ``minimise_failures`` the minimised case files written to ``cases_dir``. With
+    ``failures_path``, every failing case is appended there as a JSON line (format, index,
+    outcome, detail, mutator, wall and CPU seconds): the ``--indices`` to re-check after a fix.
 
     Returns
     -------
@@ -359,6 +362,13 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
             counts[result.job.fmt][result.outcome] += 1
             seconds[result.job.fmt] += result.seconds
             cpu[result.job.fmt] += result.cpu_seconds
+            if result.outcome in FAILURES and failures_path is not None:
+                with failures_path.open("a") as stream:
+                    stream.write(json.dumps({
+                        "format": result.job.fmt, "index": result.job.index,
+                        "outcome": result.outcome, "detail": result.detail[:300],
+                        "mutator": result.mutator, "seconds": round(result.seconds, 2),
+                        "cpu_seconds": round(result.cpu_seconds, 2)}) + "\n")
             if result.outcome in FAILURES and signature(result) not in first:
                 first[signature(result)] = result
                 if progress:  # as found: a long run's findings can be fixed while it runs
@@ -424,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minimise", action="store_true",
                         help="shrink the first case of each distinct failure into tests/fuzz/cases")
     parser.add_argument("--cases-dir", type=Path, default=CASES_DIR)
+    parser.add_argument("--failures", type=Path,
+                        help="append every failing case to this file (JSON lines)")
     parser.add_argument("--indices", help="only these case numbers of each format, e.g. "
                         "195,723 (re-checking a fix; --n is then ignored)")
     args = parser.parse_args(argv)
@@ -433,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown formats {unknown}; valid: {', '.join(FORMATS)}")
     report = fuzz(formats, args.n, args.seed, args.workers, args.memory_mib << 20,
                   args.minimise, cases_dir=args.cases_dir, log=_log,
-                  indices=[int(i) for i in args.indices.split(",")] if args.indices else None)
+                  indices=[int(i) for i in args.indices.split(",")] if args.indices else None,
+                  failures_path=args.failures)
     print(f"{report.n_failures} failures")
     return 1 if report.n_failures else 0
 
