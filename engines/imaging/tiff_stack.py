@@ -83,7 +83,10 @@ def check_ifd_chain(path: Path, max_pages: int = MAX_PAGES) -> int:
             if len(raw) < count_size:
                 break
             n_tags = struct.unpack(order + count_format, raw)[0]
-            stream.seek(offset + count_size + n_tags * tag_size)
+            end = offset + count_size + n_tags * tag_size
+            if n_tags > 4096 or end >= size:  # tifffile's own limit; a cut chain
+                break
+            stream.seek(end)
             raw = stream.read(offset_size)
             if len(raw) < offset_size:
                 break
