@@ -56,6 +56,21 @@ SCOPES: dict[str, list[str]] = {
     E + "soil/porosity.py": [T + "soil/test_core_axis_porosity.py"],
 }
 
+#: tests of a scoped file that mutation runs leave out: each takes seconds to tens of seconds
+#: (a fuzzer worker pool, SIGKILLs at random moments, a traced 10 MB read, hypothesis over whole
+#: files) and would run again for every mutant of the functions it touches. `make test` runs
+#: them; a mutant only they would catch shows up as a survivor.
+_FUZZ = T + "spectrum/test_readers_fuzz_regressions.py::"
+SLOW: tuple[str, ...] = (
+    T + "core/test_review_autosave.py::test_sidecar_survives_sigkill_at_random_moments",
+    _FUZZ + "test_bracket_lines_cannot_make_the_tokenizer_backtrack",
+    _FUZZ + "test_any_text_is_a_valid_spectrum_or_an_input_error",
+    _FUZZ + "test_memory_follows_the_channels_not_the_text",
+    _FUZZ + "test_many_spectra_in_one_measurement",
+    T + "cdc/test_io_fuzz_regressions.py::test_fill_value_giants_are_refused_at_once",
+    T + "cdc/test_io_fuzz_regressions.py::test_many_empty_events_summarise_fast",
+)
+
 _COPY = ("engines", "tests", "resources", "pyproject.toml")
 _RESULT = re.compile(r"^\s+(\S+): (.+)$")
 
@@ -79,7 +94,8 @@ def _scratch(module: str, tests: list[str]) -> Path:
     text = (work / "pyproject.toml").read_text()
     head, sep, rest = text.partition("[tool.mutmut]")
     tail = rest[rest.index("\n["):] if "\n[" in rest else ""
-    quoted = ", ".join(f'"{t}"' for t in tests)
+    quoted = ", ".join(f'"{t}"' for t in [*tests, *(a for slow in SLOW
+                                                     for a in ("--deselect", slow))])
     config = (f'[tool.mutmut]\nsource_paths = ["engines"]\nonly_mutate = ["{module}"]\n'
               f"pytest_add_cli_args_test_selection = [{quoted}]\n"
               'pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", '
