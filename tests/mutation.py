@@ -33,7 +33,8 @@ SCOPES: dict[str, list[str]] = {
     E + "core/box_metrics.py": [T + "core/test_metrics_imaging.py"],
     E + "core/safe_read.py": [T + "core/test_safe_read.py"],
     E + "core/safe_text.py": [T + "core/test_safe_text.py"],
-    E + "core/review_items.py": [T + "core/test_review.py", T + "core/test_review_autosave.py"],
+    E + "core/review_items.py": [T + "core/test_review_items.py", T + "core/test_review.py",
+                                 T + "core/test_review_autosave.py"],
     E + "spectrum/preprocessing.py": [T + "spectrum/test_preprocessing.py"],
     E + "spectrum/rebin.py": [T + "spectrum/test_rebin.py"],
     E + "spectrum/readers/_common.py": [
