@@ -38,7 +38,7 @@ SCOPES: dict[str, list[str]] = {
     E + "spectrum/preprocessing.py": [T + "spectrum/test_preprocessing.py"],
     E + "spectrum/rebin.py": [T + "spectrum/test_rebin.py"],
     E + "spectrum/readers/_common.py": [
-        T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
+        T + "spectrum/test_readers_common.py", T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
         T + "spectrum/test_readers_n42.py", T + "spectrum/test_readers_hostile.py",
         T + "spectrum/test_readers_fuzz_regressions.py", T + "spectrum/test_readers_cnf.py",
         T + "spectrum/test_readers_specutils.py"],
