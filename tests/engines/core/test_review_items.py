@@ -18,6 +18,9 @@ from engines.core.review_items import ItemState, ReviewItem, box_from_2d, box_wo
     ({"world_xyz": (1, 2)}, r"^item 7: world_xyz needs 3 numbers, got 2$"),
     ({"size_mm": (1, -0.5, 2)}, r"^item 7: size_mm must not be negative, got "
                                 r"\(1\.0, -0\.5, 2\.0\)$"),
+    ({"size_mm": (1, 2)}, r"^item 7: size_mm needs 3 numbers, got 2$"),
+    ({"size_mm": (1, float("-inf"), 2)}, r"^item 7: size_mm must be finite, got -inf$"),
+    ({"mask_id": "x"}, r"invalid literal"),
     ({"label": -1}, r"^item 7: class index must be >= 0, got -1$"),
     ({"extras": {"a": 1, "bad": [1]}}, r"^item 7: extras\['bad'\] must be a string, number, "
                                        r"bool or None, got list$"),
@@ -66,6 +69,8 @@ def test_edited_checks_only_the_changes_and_refuses_unknown_fields():
         item.edited(id=5, colour=1)
     with pytest.raises(ValueError, match=r"^cannot edit \['id'\]$"):
         item.edited(id=5)
+    with pytest.raises(ValueError, match=r"^cannot edit \['colour'\]$"):
+        item.edited(colour=5)
 
 
 def test_slices_of_fractional_and_thin_boxes():
