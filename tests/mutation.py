@@ -35,6 +35,11 @@ SCOPES: dict[str, list[str]] = {
     E + "core/safe_text.py": [T + "core/test_safe_text.py"],
     E + "core/review_items.py": [T + "core/test_review_items.py", T + "core/test_review.py",
                                  T + "core/test_review_autosave.py"],
+    E + "core/review_commands.py": [T + "core/test_review.py"],
+    E + "core/autosave.py": [T + "core/test_review_autosave.py"],
+    E + "core/files.py": [T + "core/test_review_autosave.py"],
+    E + "core/froc.py": [T + "core/test_froc.py"],
+    E + "core/boosted_trees.py": [T + "core/test_boosted_trees.py"],
     E + "spectrum/preprocessing.py": [T + "spectrum/test_preprocessing.py"],
     E + "spectrum/rebin.py": [T + "spectrum/test_rebin.py"],
     E + "spectrum/readers/_common.py": [
