@@ -97,17 +97,24 @@ def _scratch(module: str, tests: list[str]) -> Path:
     shared = ROOT.parent / "shared"
     if shared.exists() and not (work.parent / "shared").exists():
         (work.parent / "shared").symlink_to(shared)
-    text = (work / "pyproject.toml").read_text()
-    head, sep, rest = text.partition("[tool.mutmut]")
-    tail = rest[rest.index("\n["):] if "\n[" in rest else ""
+    _configure(work, module, tests)
+    return work
+
+
+def _configure(work: Path, module: str, tests: list[str]) -> None:
+    """The scratch copy's ``[tool.mutmut]``: only ``module``, only ``tests`` (less SLOW)."""
     quoted = ", ".join(f'"{t}"' for t in [*tests, *(a for slow in SLOW
                                                      for a in ("--deselect", slow))])
     config = (f'[tool.mutmut]\nsource_paths = ["engines"]\nonly_mutate = ["{module}"]\n'
               f"pytest_add_cli_args_test_selection = [{quoted}]\n"
               'pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", '
               '"-x"]\ntimeout_multiplier = 4.0\n')
-    (work / "pyproject.toml").write_text(head + config + tail)
-    return work
+    for pyproject in (work / "pyproject.toml", work / "mutants" / "pyproject.toml"):
+        if pyproject.exists():
+            text = (ROOT / "pyproject.toml").read_text()
+            head, _, rest = text.partition("[tool.mutmut]")
+            tail = rest[rest.index("\n["):] if "\n[" in rest else ""
+            pyproject.write_text(head + config + tail)
 
 
 def _scratch_of(module: str) -> Path:
@@ -127,9 +134,10 @@ def run(module: str, tests: list[str], max_children: int, rerun: bool = False
     if rerun and (work / "not_killed.txt").is_file():
         if (ROOT / module).read_bytes() != (work / module).read_bytes():
             raise SystemExit(f"{module} changed since its last run: run it again in full")
-        for test in tests:
+        for test in tests:  # test files new since that run included
             for copy in (work / test, work / "mutants" / test):
                 shutil.copy2(ROOT / test, copy)
+        _configure(work, module, tests)
         names = (work / "not_killed.txt").read_text().split()
         subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
                        cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
