@@ -195,3 +195,23 @@ def test_shift_calibration_of_a_line_and_a_quadratic():
     channels = np.array([0.0, 3.0, 10.0])
     np.testing.assert_allclose(shifted.energy(channels),
                                Calibration((1.0, 2.0, 0.5)).energy(channels - 4.0))
+
+
+def test_exact_lines_at_scattered_channels_stay_lines():
+    """Rounding residuals (1e-11 keV) must not make the quadratic look better than the line."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        channels = np.sort(rng.choice(16384, rng.integers(3, 40), replace=False)).astype(float)
+        offset, slope = rng.uniform(-20, 20), rng.uniform(0.05, 3)
+        calibration, reason = fit_calibration(channels, offset + slope * channels)
+        assert reason == "" and len(calibration.coefficients) == 2
+        assert calibration.coefficients == pytest.approx((offset, slope), abs=1e-6)
+
+
+def test_channels_too_far_apart_to_fit():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy's overflow warnings on the way to the error
+        assert fit_calibration(np.array([0.0, 1e200, 2e200]), np.array([1.0, 2.0, 3.0])) == \
+            (None, "energies cannot be fitted by a polynomial")
