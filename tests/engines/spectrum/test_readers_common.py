@@ -215,3 +215,13 @@ def test_channels_too_far_apart_to_fit():
         warnings.simplefilter("ignore")  # numpy's overflow warnings on the way to the error
         assert fit_calibration(np.array([0.0, 1e200, 2e200]), np.array([1.0, 2.0, 3.0])) == \
             (None, "energies cannot be fitted by a polynomial")
+
+
+def test_calibration_problem_zero_width_channel_and_no_warnings():
+    import warnings
+
+    # edges -0.625, 0.375, 0.375 keV: the second channel has no width
+    assert calibration_problem(Calibration((0.0, 1.0, -0.5)), 2).endswith("is not increasing")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow must not print a warning line as well
+        assert "beyond" in calibration_problem(Calibration((1e308, 1e308, 1e308)), 100)
