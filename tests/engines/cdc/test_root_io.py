@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import uproot
 
-from engines.cdc.geometry import channel_to_cell
+from engines.cdc.geometry import channel_to_cell, get_geometry
 from engines.cdc.io import read_events, summarize
 from engines.cdc.root_io import read_root, write_root
 from engines.cdc.synthetic import generate_events
@@ -280,3 +280,34 @@ def test_jagged_branches_must_have_one_value_per_hit(tmp_path):
         file.mktree("CDCHitTree", types).extend(data)
     assert _message(tmp_path / "j.root") == \
         "j.root: branch CDCHit.fDetectedTime does not have one value per hit"
+
+
+def test_write_root_layout_types_and_drift_times(tmp_path):
+    from engines.cdc.events import Event
+
+    events = list(drive(generate_events(2, occupancy=0.1, seed=4)))
+    quiet = Event(77, events[0].cell[:3], events[0].time_ns[:3], events[0].adc[:3],
+                  trigger_counter=-1, drift_time_ns=np.array([5.0, np.nan, 7.0], np.float32))
+    events.append(quiet)  # no trigger: no CTH hit
+    path = write_root(tmp_path / "w.root", events)  # one entry per hit by default
+    with uproot.open(path) as file:
+        tree, cth = file["CDCHitTree"], file["CTHHitTree"]
+        n_read_out = sum(int((~get_geometry().is_guard[e.cell]).sum()) for e in events)
+        assert tree.num_entries == n_read_out and cth.num_entries == 2
+        types = {k: tree[k].typename for k in tree.keys()}
+        assert {k: types[k] for k in ("CDCHit.fChannel", "CDCHit.fIsSig", "CDCHit.fEventNumber",
+                                      "CDCHit.fDetectedTime", "CDCHit.fCharge",
+                                      "CDCHit.fDriftTime")} == {
+            "CDCHit.fChannel": "int32_t", "CDCHit.fIsSig": "int32_t",
+            "CDCHit.fEventNumber": "int32_t", "CDCHit.fDetectedTime": "double",
+            "CDCHit.fCharge": "double", "CDCHit.fDriftTime": "double"}
+        assert cth["CTHHit.fCounter"].array(library="np").tolist() == \
+            [e.trigger_counter for e in events[:2]]
+    back = {e.event_number: e for e in read_root(path)}
+    for event in events:
+        keep = ~get_geometry().is_guard[event.cell]
+        np.testing.assert_allclose(back[event.event_number].drift_time_ns,
+                                   event.drift_time_ns[keep])
+    assert back[77].trigger_counter == -1
+    with uproot.open(write_root(tmp_path / "e.root", events, per_event=True)) as file:
+        assert file["CDCHitTree"].num_entries == 3
