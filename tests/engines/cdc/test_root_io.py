@@ -311,3 +311,38 @@ def test_write_root_layout_types_and_drift_times(tmp_path):
     assert back[77].trigger_counter == -1
     with uproot.open(write_root(tmp_path / "e.root", events, per_event=True)) as file:
         assert file["CDCHitTree"].num_entries == 3
+
+
+def test_write_root_of_hand_made_events_without_monte_carlo_truth(tmp_path):
+    from engines.cdc.events import Event
+
+    cells = get_geometry().cell_of_channel[[10, 11, 12]]
+    one = Event(5, cells, np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0]),
+                np.array([True, False, True]), np.array([7, 8, 7], np.int32),
+                has_truth=True, trigger_counter=0, trigger_time_ns=100.0,
+                pid=np.array([11, 22, 11], np.int32))
+    two = Event(9, cells[:2], np.array([1.5, 2.5]), np.array([1.0, 1.0]),
+                np.array([False, True]), np.array([3, 3], np.int32), has_truth=True,
+                trigger_counter=-1)  # no pid: the file gets no pid branch
+    for per_event in (False, True):
+        path = write_root(tmp_path / f"h{per_event}.root", [one, two], per_event=per_event)
+        with uproot.open(path) as file:
+            tree, cth = file["CDCHitTree"], file["CTHHitTree"]
+            assert "CDCHit.fTrack.fPID" not in tree.keys()
+            assert "CDCHit.fTrack.fTrackID" in tree.keys()  # one event has MC truth
+            assert tree["CDCHit.fEventNumber"].typename == "int32_t"
+            assert {k: cth[k].typename for k in cth.keys()} == {
+                "CTHHit.fEventNumber": "int32_t", "CTHHit.fCounter": "int32_t",
+                "CTHHit.fDetectedTime": "double"}
+            assert cth["CTHHit.fCounter"].array(library="np").tolist() == [0]  # counter 0 is one
+        back = read_root(path)
+        assert [(e.event_number, e.trigger_counter, e.trigger_time_ns) for e in back] == [
+            (5, 0, 100.0), (9, -1, 0.0)]
+        assert back[0].track_id.tolist() == [7, 8, 7] and back[0].pid is None
+    # without any Monte-Carlo truth the track ids are not written: signal 0, others -1
+    path = write_root(tmp_path / "plain.root", [two])
+    with uproot.open(path) as file:
+        assert "CDCHit.fTrack.fTrackID" not in file["CDCHitTree"].keys()
+    assert read_root(path)[0].track_id.tolist() == [-1, 0]
+    empty = write_root(tmp_path / "none.root", [])
+    assert len(read_root(empty)) == 0
