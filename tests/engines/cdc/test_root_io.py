@@ -346,3 +346,38 @@ def test_write_root_of_hand_made_events_without_monte_carlo_truth(tmp_path):
     assert read_root(path)[0].track_id.tolist() == [-1, 0]
     empty = write_root(tmp_path / "none.root", [])
     assert len(read_root(empty)) == 0
+
+
+def test_cth_hits_that_cannot_trigger(tmp_path):
+    hits = _hits(6, fEventNumber=np.array([1, 1, 2, 2, 3, 3], np.int32))
+    cth = {"CTHHit.fEventNumber": np.array([1, 1, 2, 3], np.int32),
+           "CTHHit.fCounter": np.array([4, 5, 6, 7], np.int32),
+           "CTHHit.fDetectedTime": np.array([np.nan, 50.0, np.nan, 20.0]),
+           "CTHHit.fIsTrig": np.array([1, 1, 1, 0], np.int32)}
+    events = read_root(_tree_file(tmp_path / "t.root", hits, cth))
+    # event 1: the flagged hit without a time is skipped; 2: its only flagged hit has none;
+    # 3: its hit did not trigger
+    assert [(e.trigger_counter, e.trigger_time_ns) for e in events] == [
+        (5, 50.0), (-1, 0.0), (-1, 0.0)]
+    cth["CTHHit.fIsTrig"] = np.zeros(4, np.int32)  # nothing triggered at all
+    events = read_root(_tree_file(tmp_path / "n.root", hits, cth))
+    assert all(e.trigger_counter == -1 and e.trigger_time_ns == 0.0 for e in events)
+
+
+def test_cth_and_momentum_problems_name_the_file(tmp_path):
+    far = np.array([1.0, 1e300, 1.0, 1.0])
+    path = _tree_file(tmp_path / "m.root", _hits(**{
+        "fMCMom.fX": far, "fMCMom.fY": np.ones(4), "fMCMom.fZ": np.ones(4)}))
+    assert _message(path).startswith("m.root: CDCHit.fMCMom.fX: value 1e+300 at index 1")
+    counts = np.array([2, 1])
+    cth = {"CTHHit.fEventNumber": np.array([5, 2], np.int32),
+           "CTHHit.fDetectedTime": ak.unflatten(np.array([1.0, 2.0, 3.0]), counts),
+           "CTHHit.fCounter": ak.unflatten(np.array([1, 2, 3], np.int32), [1, 2])}
+    types = {k: ("var * " + str(np.asarray(ak.flatten(v)).dtype)) if isinstance(v, ak.Array)
+             else v.dtype for k, v in cth.items()}
+    path = tmp_path / "c.root"
+    with uproot.recreate(path) as file:
+        hits = _hits()
+        file.mktree("CDCHitTree", {k: v.dtype for k, v in hits.items()}).extend(hits)
+        file.mktree("CTHHitTree", types).extend(cth)
+    assert _message(path) == "c.root: branch CTHHit.fDetectedTime does not have one value per hit"
