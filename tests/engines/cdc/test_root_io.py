@@ -381,3 +381,18 @@ def test_cth_and_momentum_problems_name_the_file(tmp_path):
         file.mktree("CDCHitTree", {k: v.dtype for k, v in hits.items()}).extend(hits)
         file.mktree("CTHHitTree", types).extend(cth)
     assert _message(path) == "c.root: branch CTHHit.fDetectedTime does not have one value per hit"
+
+
+@pytest.mark.parametrize(("changes", "cth", "prefix"), [
+    (dict(fCharge=np.array([1.0, 1.0, 1e300, 1.0])), None, "CDCHit.fCharge: value 1e+300 at "),
+    (dict(fDriftTime=np.array([1.0, np.nan, -1e300, 1.0])), None,
+     "CDCHit.fDriftTime: value -1e+300 at index 2"),
+    (dict(fEventNumber=np.array([1, 1, 2, 2**63], np.uint64)), None,
+     "CDCHit.fEventNumber: value 9223372036854775808 at index 3"),
+    ({}, {"CTHHit.fEventNumber": np.array([5], np.int32),
+          "CTHHit.fDetectedTime": np.array([-1e300])},
+     "CDCHit.fDetectedTime relative to the CTH trigger: value "),
+])
+def test_values_past_their_type_are_named_exactly(tmp_path, changes, cth, prefix):
+    path = _tree_file(tmp_path / "x.root", _hits(**changes), cth)
+    assert _message(path).startswith(f"x.root: {prefix}"), _message(path)
