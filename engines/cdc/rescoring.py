@@ -27,6 +27,9 @@ drift (:mod:`engines.cdc.drift`)
 The combination is a gradient-boosted tree ensemble (:class:`engines.core.boosted_trees.
 BoostedTrees`) fitted by :func:`engines.cdc.second_stage.tune` on events of the training
 seeds and stored in the model's sidecar; without one the combined score is the U-Net score.
+A fitted track then counts only if the combined score keeps ``confirm_cells`` of its cells
+(:func:`confirmed`): in windows without signal the fit still finds a background arc now and
+then (14 of 63 on the real-like file), which the trees score low, and it is dropped.
 """
 
 from __future__ import annotations
@@ -126,6 +129,23 @@ def combine(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
         np.float32)
 
 
+def confirmed(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
+              config: TrackFitConfig, rescorer: BoostedTrees | None
+              ) -> tuple[TrackFit, np.ndarray]:
+    """The fit and the combined scores, the track kept only if the combined score keeps at
+    least ``config.confirm_cells`` of its cells (at ``config.threshold``); a track that fails
+    (a background arc in a window without signal) is dropped and the cells are re-scored as
+    in an event without a track."""
+    combined = combine(fit, event, cells, scores, config, rescorer)
+    if rescorer is None or not fit.found or config.confirm_cells == 0:
+        return fit, combined
+    on = np.isin(cells, fit.cells)
+    if np.count_nonzero(combined[on] >= config.threshold) >= config.confirm_cells:
+        return fit, combined
+    none = TrackFit(False, n_cells=fit.n_cells, strength=fit.strength)
+    return none, combine(none, event, cells, scores, config, rescorer)
+
+
 @dataclass
 class EventFits:
     """Fits and combined scores of N events: ``fits`` (N TrackFit) and the combined scores as
@@ -138,14 +158,15 @@ class EventFits:
 def iter_fit_events(events: Sequence[Event], cell_scores: np.ndarray, config: TrackFitConfig,
                     rescorer: BoostedTrees | None = None
                     ) -> Generator[Progress, None, EventFits]:
-    """Fit and re-score every event; ``cell_scores`` (N, 4986) are the U-Net's."""
+    """Fit, re-score and confirm (:func:`confirmed`) every event's track; ``cell_scores``
+    (N, 4986) are the U-Net's."""
     fits, combined = [], np.zeros((len(events), N_CELLS), dtype=np.float32)
     for i, event in enumerate(events):
         cells = np.unique(event.cell).astype(np.int64)
         scores = np.asarray(cell_scores[i])[cells]
         fit = fit_track(cells, scores, event.trigger_counter, config)
+        fit, combined[i, cells] = confirmed(fit, event, cells, scores, config, rescorer)
         fits.append(fit)
-        combined[i, cells] = combine(fit, event, cells, scores, config, rescorer)
         if i % 16 == 15:
             yield Progress((i + 1) / len(events), f"track fit {i + 1}/{len(events)}")
     return EventFits(fits, combined)
