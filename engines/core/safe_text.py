@@ -146,7 +146,9 @@ class TextLines:
             index = next(i for i, line in enumerate(lines) if len(line) > self._max_line)
             raise self._refuse(f"line {number + index} is longer than {self._max_line} "
                                "characters")
-        if self._max_lines is not None and number + len(lines) - 2 > self._max_lines:
+        # the last piece is the unfinished line: a line once it holds a character
+        last = number + len(lines) - (1 if lines[-1] else 2)
+        if self._max_lines is not None and last > self._max_lines:
             raise self._refuse(f"more than {self._max_lines} lines")
 
 
