@@ -65,8 +65,8 @@ demo-model-cdc: $(STAMP)
 	$(MAKE) demo-model-cdc-fit
 
 # The CDC demo model's second stage alone (the U-Net unchanged): re-scoring trees fitted on 600
-# fresh events of the training seeds (20-60 % occupancy, half without trigger times);
-# about 12 min on one thread of the shared 2-core machine.
+# fresh events of the training seeds (20-60 % occupancy, half without trigger times) over 23
+# features (drift residuals included); 20 min on one thread of the shared 2-core machine at load 9.
 demo-model-cdc-fit: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) main.py cdc tune-fit --model resources/models/cdc_demo --out resources/models/cdc_demo --half
 
