@@ -100,7 +100,7 @@ TRANSFER_FUNCTIONS: dict[str, TransferFunction] = {tf.name: tf for tf in (
         "ct_lung_faint", "CT lung, faint (markers inside)",
         colours=((-1024, 0.3, 0.3, 1.0), (-700, 0.0, 0.55, 1.0), (-550, 0.13, 0.78, 0.07),
                  (-450, 0.93, 1.0, 0.14), (-400, 0.88, 0.44, 0.37), (3071, 1, 1, 1)),
-        opacities=((-1024, 0), (-760, 0), (-700, 0.012), (-450, 0.012), (-400, 0), (3071, 0)),
+        opacities=((-1024, 0), (-760, 0), (-700, 0.025), (-450, 0.025), (-400, 0), (3071, 0)),
         gradient_opacities=((0, 0.3), (20, 1.0))),
     TransferFunction(
         "ct_bone", "CT bone",

@@ -23,8 +23,10 @@ from widgets.imaging.three_d_pane import ThreeDPane
 from widgets.nodules.box_layer import PENS, STATIC_PENS, box_state
 
 SPHERE_ALPHA = 255
-#: smallest drawn sphere radius (mm): 8 mm across is a few pixels in a view of the whole chest
-MIN_RADIUS_MM = 4.0
+#: smallest drawn sphere radius (mm): 10 mm across is a few pixels in a view of the whole chest
+MIN_RADIUS_MM = 5.0
+#: camera magnification of :meth:`CandidatePane.reset_camera`: the lungs fill the cell
+ZOOM = 1.6
 PRESET = "ct_lung_faint"
 #: legend names of the sphere colours (the :data:`PENS` keys, then ``missed``)
 LEGEND_NAMES = {"proposed": "proposed", "accepted": "accepted", "rejected": "rejected",
@@ -91,12 +93,14 @@ class CandidatePane(ThreeDPane):
         self._layout.addWidget(self.legend)
         self.legend.setVisible(self.enabled)
 
+    def view_made(self) -> None:
+        self._layout.removeWidget(self.legend)  # the legend below the view
+        self._layout.addWidget(self.legend)
+        self.view.volumeShown.connect(self.reset_camera)  # the lungs fill the cell
+
     def set_enabled(self, on: bool, volume: Volume | None) -> None:
         super().set_enabled(on, volume)
         self.legend.setVisible(self.enabled)
-        if self.view is not None:  # the legend stays below the view
-            self._layout.removeWidget(self.legend)
-            self._layout.addWidget(self.legend)
         if self.showing:
             self.view.set_spheres(*self.spheres)
 
@@ -108,3 +112,9 @@ class CandidatePane(ThreeDPane):
         self.legend.setText(legend_html(keys))
         if self.showing:
             self.view.set_spheres(centres, radii, colours)
+
+    def reset_camera(self, side: str = "anterior") -> None:
+        """Look at the lungs from ``side``, magnified so that they fill the cell (the body
+        outline and the table need no room)."""
+        if self.showing:
+            self.view.reset_camera(side, ZOOM)

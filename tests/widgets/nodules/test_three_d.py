@@ -11,7 +11,7 @@ import pytest
 from engines.nodules.candidates import item_geometry
 from tests.widgets.imaging.test_volume_view import _opengl_problem
 from widgets.nodules.box_layer import PENS, STATIC_PENS
-from widgets.nodules.three_d import MIN_RADIUS_MM, candidate_spheres, legend_entries
+from widgets.nodules.three_d import MIN_RADIUS_MM, ZOOM, candidate_spheres, legend_entries
 
 
 def _rgb(pen_key: str, pens=PENS) -> tuple[int, int, int]:
@@ -95,5 +95,8 @@ def test_switching_on_renders_the_lungs_and_the_spheres(qtbot, reviewing):
     assert glyphs.GetNumberOfPoints() == len(ws.shown_items())
     picture = ws.three_d.view.snapshot()
     assert picture.ndim == 3 and picture.std() > 0
+    # the lungs fill the cell (magnified view) and the legend under it names the colours
+    assert scene.renderer.GetActiveCamera().GetViewAngle() == pytest.approx(30.0 / ZOOM)
+    assert ws.three_d.legend.isVisible() and "proposed" in ws.three_d.legend.text()
     ws.toolbar.three_d.setChecked(False)
     assert ws.views.layout_name == "main+2" and not ws.three_d.view.isVisible()
