@@ -74,9 +74,9 @@ class ThreeDPane(QWidget):
 
             self.view = VolumeView(self.host)
             self.view.surfacesShown.connect(self.surfacesShown)
-            self.view_made()
             self.view.controls.setVisible(self.controls_button.isChecked())
             self._layout.addWidget(self.view, 1)
+            self.view_made()
         if self.view is not None:
             self.view.setVisible(self.enabled)
         self.controls_button.setVisible(self.enabled)
