@@ -56,6 +56,9 @@ SCOPES: dict[str, list[str]] = {
     E + "soil/porosity.py": [T + "soil/test_core_axis_porosity.py"],
 }
 
+#: seconds added to each mutant's estimated test time before mutmut's multiplier (its default
+#: of 1 s timed out killable mutants at load 8 on two cores)
+TIMEOUT_CONSTANT_S = 15.0
 _COPY = ("engines", "tests", "resources", "pyproject.toml")
 _RESULT = re.compile(r"^\s+(\S+): (.+)$")
 
@@ -83,7 +86,12 @@ def _scratch(module: str, tests: list[str]) -> Path:
     config = (f'[tool.mutmut]\nsource_paths = ["engines"]\nonly_mutate = ["{module}"]\n'
               f"pytest_add_cli_args_test_selection = [{quoted}]\n"
               'pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", '
-              '"-x"]\ntimeout_multiplier = 4.0\n')
+              '"-x"]\ntimeout_multiplier = 4.0\n'
+              # mutmut's wall limit is (estimated + constant) x multiplier, where "estimated"
+              # is the tests' call time only: a forked pytest under load needs seconds more
+              # than that (fixtures, collection), so a small constant times out mutants the
+              # tests do kill
+              f"timeout_constant = {TIMEOUT_CONSTANT_S}\n")
     (work / "pyproject.toml").write_text(head + config + tail)
     return work
 

@@ -112,3 +112,161 @@ def test_candidate_matching_for_review_colours():
     match = match_candidates(candidates, nodules, excluded)
     assert list(match.labels) == ["tp", "excluded", "fp"]
     assert list(match.nodule_of) == [0, -1, -1] and list(match.missed) == [False, True]
+
+
+def _truth(rows):
+    """SliceBoxes from (z, box, counted, circle diameter mm) rows (nodule = row order)."""
+    from engines.nodules.boxes import SliceBoxes
+
+    return SliceBoxes(np.array([r[0] for r in rows], np.int64),
+                      np.array([r[1] for r in rows], np.float64).reshape(-1, 4),
+                      np.arange(len(rows), dtype=np.int64), np.array([r[2] for r in rows]),
+                      np.array([r[3] for r in rows], np.float64))
+
+
+def test_countable_drops_only_unmatched_boxes_on_ignored_circles():
+    from engines.nodules.evaluation import countable
+
+    truth = _truth([(3, [10, 10, 20, 20], True, 10), (3, [40, 40, 50, 50], False, 10),
+                    (7, [0, 0, 10, 10], False, 10), (9, [5, 5, 15, 15], True, 10),
+                    (5, [30, 30, 42, 42], True, 12), (5, [32, 32, 44, 44], False, 12)])
+    z = np.array([3, 3, 3, 7, 7, 9, 5, 2])
+    boxes = np.array([[10, 10, 20, 20], [41, 41, 49, 49], [70, 70, 80, 80], [1, 1, 9, 9],
+                      [60, 60, 70, 70], [40, 40, 50, 50], [31, 33, 43, 45], [1, 1, 9, 9]],
+                     np.float64)
+    keep = countable(z, boxes, truth)
+    assert keep.tolist() == [True, False, True, False, True, True, True, True]
+    strict = countable(z, boxes, truth, iou_threshold=0.9)  # the overlapping box: no match
+    assert strict.tolist() == [True, False, True, False, True, True, False, True]
+    counts = slice_counts(z, boxes, np.linspace(0.9, 0.2, len(z)), truth)
+    assert (counts.tp, counts.fp, counts.fn) == (2, 4, 1)
+    again = slice_counts(z, boxes, np.linspace(0.9, 0.2, len(z)), truth, group=3)
+    assert again == counts
+    loose = slice_counts(z, boxes, np.ones(len(z)), truth, iou_threshold=0.3)
+    assert (loose.tp, loose.fp, loose.fn) == (2, 4, 1)
+    tight = slice_counts(z, boxes, np.ones(len(z)), truth, iou_threshold=0.9)
+    assert (tight.tp, tight.fp, tight.fn) == (1, 4, 2)
+
+
+def test_nodule_hits_are_strictly_inside_and_on_the_same_scan():
+    from engines.nodules.evaluation import nodule_hits
+
+    nodules = Findings(np.array(["a", "a", "b"], dtype=object),
+                       [[0, 0, 0], [100, 0, 0], [0, 0, 0]], [10.0, 8.0, 6.0])
+    candidates = Findings(np.array(["a", "b", "c"], dtype=object),
+                          [[0, 4.9, 0], [100, 0, 0], [0, 0, 0]], [5.0] * 3, [0.5] * 3)
+    assert nodule_hits(nodules, candidates).tolist() == [True, False, False]
+    on_edge = Findings(np.array(["a", "b"], dtype=object), [[105, 0, 0], [0, 0, 2.99]],
+                       [5.0] * 2, [0.5] * 2)  # exactly on a's second sphere: not inside
+    assert nodule_hits(nodules, on_edge).tolist() == [False, False, True]
+
+
+def test_candidate_matching_takes_the_first_nodule_hit():
+    from engines.nodules.evaluation import match_candidates
+
+    nodules = Findings(np.array(["a", "a"], dtype=object), [[0, 0, 0], [6, 0, 0]], [10.0, 10.0])
+    candidates = Findings(np.array(["a"] * 4, dtype=object),
+                          [[3, 0, 0], [9, 0, 0], [30, 0, 0], [4, 0, 0]], [5.0] * 4, [0.5] * 4)
+    excluded = Findings(np.array(["a"], dtype=object), [[30, 0, 0]], [-1.0])  # default size
+    match = match_candidates(candidates, nodules, excluded)
+    assert match.labels.tolist() == ["tp", "tp", "excluded", "tp"]
+    assert match.nodule_of.tolist() == [0, 1, -1, 0] and match.missed.tolist() == [False, False]
+    alone = match_candidates(candidates, nodules)
+    assert alone.labels.tolist() == ["tp", "tp", "fp", "tp"]
+    none = match_candidates(candidates, Findings(np.zeros(0, dtype=object), np.zeros((0, 3)),
+                                                 np.zeros(0)))
+    assert none.labels.tolist() == ["fp"] * 4 and none.nodule_of.tolist() == [-1] * 4
+    assert none.missed.shape == (0,) and none.nodule_of.dtype == np.int64
+
+
+def test_size_bins_include_their_lower_edge():
+    nodules = Findings(np.array(["a"] * 6, dtype=object), np.arange(18.0).reshape(6, 3) * 100,
+                       [2.9, 3.0, 5.0, 9.99, 20.0, 33.0])
+    candidates = Findings(np.array(["a", "a"], dtype=object), [[300, 400, 500], [1200, 1300,
+                                                                               1400]],
+                          [5.0, 5.0], [0.9, 0.9])
+    rows = size_sensitivity(nodules, candidates)
+    assert [(r["min_mm"], r["max_mm"], r["nodules"], r["found"]) for r in rows] == [
+        (3.0, 5.0, 1, 1), (5.0, 10.0, 2, 0), (10.0, 20.0, 0, 0), (20.0, None, 2, 1)]
+    assert [r["sensitivity"] for r in rows][::3] == [1.0, 0.5]
+    assert np.isnan(rows[2]["sensitivity"]) and rows[1]["sensitivity"] == 0.0
+
+
+def _sliced(uid, truth_rows, z, boxes, scores, counts=DetectionCounts(0, 0, 0)):
+    truth = _truth(truth_rows)
+    return ScanOutcome(uid, counts, Findings(np.array([uid], dtype=object), [[0, 0, 0]], [5.0],
+                                             [0.9]),
+                       Findings(np.array([uid], dtype=object), [[0, 0, 1]], [8.0]), None,
+                       (np.array(z, np.int64), np.array(boxes, np.float64).reshape(-1, 4),
+                        np.array(scores, np.float64)), truth)
+
+
+def test_recount_keeps_scans_apart_and_thresholds():
+    from engines.nodules.evaluation import recount
+
+    box = [10, 10, 20, 20]
+    first = _sliced("a", [(8, box, True, 4.0)], [4, 8], [box, box], [0.7, 0.4])
+    second = _sliced("b", [(4, box, True, 12.0)], [], np.zeros((0, 4)), [])
+    counts = recount([first, second], 0.5)  # a's box on slice 4 must not match b's slice 4
+    assert (counts.tp, counts.fp, counts.fn) == (0, 1, 2)
+    low = recount([first, second], 0.4)
+    assert (low.tp, low.fp, low.fn) == (1, 1, 1)
+    rows = slice_recall_by_size([first, second], 0.4)
+    by_bin = {r["min_mm"]: (r["boxes"], r["found"]) for r in rows}
+    assert by_bin == {2.0: (0, 0), 3.0: (1, 1), 5.0: (0, 0), 10.0: (1, 0), 20.0: (0, 0)}
+    assert rows[-1]["max_mm"] is None and rows[0]["max_mm"] == 3.0
+    assert np.isnan(rows[0]["recall"]) and rows[1]["recall"] == 1.0
+    assert slice_recall_by_size([first, second], 0.41)[1]["found"] == 0
+    bare = ScanOutcome("c", DetectionCounts(0, 0, 0), None, None)
+    assert [r["boxes"] for r in slice_recall_by_size([bare, first], 0.4)] == [0, 1, 0, 0, 0]
+    grid = np.array([0.3, 0.45, 0.6])
+    assert choose_slice_threshold([first, second], 0.5, grid) == 0.3
+    assert choose_slice_threshold([first, second], 0.9, grid) == 0.3  # none reaches it
+    assert choose_slice_threshold([first], 1.0, np.array([0.35, 0.4, 0.42])) == 0.4
+
+
+def test_summarise_adds_slice_counts_and_reports_them():
+    box = [10, 10, 20, 20]
+    first = _sliced("a", [(8, box, True, 4.0)], [8], [box], [0.7], DetectionCounts(3, 1, 2))
+    second = _sliced("b", [(4, box, True, 12.0)], [4], [box], [0.2], DetectionCounts(1, 5, 0))
+    second.candidates = Findings(np.array(["b", "b"], dtype=object), [[0, 0, 0], [50, 0, 0]],
+                                 [5.0, 5.0], [0.3, 0.8])
+    second.excluded = Findings(np.array(["b"], dtype=object), [[50, 0, 1]], [6.0])
+    result = summarise([first, second], threshold=0.5, slice_threshold=0.6, bootstrap=20,
+                       seed=1)
+    assert result.counts == DetectionCounts(4, 6, 2)
+    assert result.sensitivity == 0.5 and result.fp_per_scan == 0.0  # b's 0.8 is excluded
+    figures = result.to_json()
+    assert figures["slice"] == {"precision": 0.4, "recall": 4 / 6, "f1": 0.5, "tp": 4,
+                                "fp": 6, "fn": 2}
+    assert [r["boxes"] for r in figures["slice_by_size"]] == [0, 1, 0, 1, 0]
+    assert [r["found"] for r in figures["slice_by_size"]] == [0, 1, 0, 0, 0]
+    assert figures["slice_threshold"] == 0.6 and figures["threshold"] == 0.5
+    assert figures["sensitivity"] == 0.5 and figures["fp_per_scan"] == 0.0
+    assert figures["cpm"] == result.cpm == result.curve.cpm
+    assert figures["cpm_ci"] == [result.interval.lower, result.interval.upper]
+    assert figures["curve"]["sensitivity"] == result.curve.sensitivity.tolist()
+    assert figures["curve"]["fps_per_scan"] == result.curve.fps_per_scan.tolist()
+    assert figures["froc"]["0.125"] == 1.0 and figures["nodules"] == 2  # all found below 0.5
+    assert [r["found"] for r in figures["by_size"]] == [0, 1, 0, 0]
+    assert figures["paper_note"] == PAPER_NOTE and result.scans == ["a", "b"]
+    assert result.outcomes == [first, second]
+    other = summarise([first, second], threshold=0.5, slice_threshold=0.6, bootstrap=20,
+                      seed=2)
+    assert other.interval.samples.tolist() != result.interval.samples.tolist()
+    assert len(summarise([first], 0.5, None, bootstrap=7).interval.samples) == 7
+    empty = summarise([], threshold=0.5, slice_threshold=None, bootstrap=5)
+    assert empty.scans == [] and empty.curve.n_nodules == 0 and np.isnan(empty.sensitivity)
+    assert empty.fp_per_scan == 0.0 and empty.counts is None
+
+
+def test_choose_threshold_searches_its_range():
+    outcomes = [_outcome("a", [((0, 0, 0), 0.9), ((50, 0, 0), 0.44), ((90, 0, 0), 0.3)],
+                         [((0, 0, 1), 6.0)])]
+    assert choose_threshold(outcomes, max_fp_per_scan=1.0) == 0.31
+    assert choose_threshold(outcomes, max_fp_per_scan=1.0, low=0.1) == 0.31
+    assert choose_threshold(outcomes, max_fp_per_scan=2.0, low=0.1) == 0.1
+    assert choose_threshold(outcomes, max_fp_per_scan=0.0, high=0.4) == 0.4  # none: high
+    assert choose_threshold(outcomes, max_fp_per_scan=0.0, low=0.44, high=0.46) == 0.45
+    outcomes[0].excluded = Findings(np.array(["a"], dtype=object), [[90, 0, 1]], [4.0])
+    assert choose_threshold(outcomes, max_fp_per_scan=1.0, low=0.1) == 0.1
