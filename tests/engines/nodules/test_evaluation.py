@@ -192,9 +192,9 @@ def test_size_bins_include_their_lower_edge():
     assert np.isnan(rows[2]["sensitivity"]) and rows[1]["sensitivity"] == 0.0
 
 
-def _sliced(uid, truth_rows, z, boxes, scores, counts=DetectionCounts(0, 0, 0)):
+def _sliced(uid, truth_rows, z, boxes, scores, counts=None):
     truth = _truth(truth_rows)
-    return ScanOutcome(uid, counts, Findings(np.array([uid], dtype=object), [[0, 0, 0]], [5.0],
+    return ScanOutcome(uid, counts or DetectionCounts(0, 0, 0), Findings(np.array([uid], dtype=object), [[0, 0, 0]], [5.0],
                                              [0.9]),
                        Findings(np.array([uid], dtype=object), [[0, 0, 1]], [8.0]), None,
                        (np.array(z, np.int64), np.array(boxes, np.float64).reshape(-1, 4),
@@ -232,22 +232,25 @@ def test_summarise_adds_slice_counts_and_reports_them():
     second.candidates = Findings(np.array(["b", "b"], dtype=object), [[0, 0, 0], [50, 0, 0]],
                                  [5.0, 5.0], [0.3, 0.8])
     second.excluded = Findings(np.array(["b"], dtype=object), [[50, 0, 1]], [6.0])
+    first.candidates = Findings(np.array(["a", "a"], dtype=object), [[0, 0, 0], [200, 0, 0]],
+                                [5.0, 5.0], [0.9, 0.95])  # the false one ranked first
     result = summarise([first, second], threshold=0.5, slice_threshold=0.6, bootstrap=20,
                        seed=1)
     assert result.counts == DetectionCounts(4, 6, 2)
-    assert result.sensitivity == 0.5 and result.fp_per_scan == 0.0  # b's 0.8 is excluded
+    assert result.sensitivity == 0.5 and result.fp_per_scan == 0.5  # b's 0.8 is excluded
     figures = result.to_json()
     assert figures["slice"] == {"precision": 0.4, "recall": 4 / 6, "f1": 0.5, "tp": 4,
                                 "fp": 6, "fn": 2}
     assert [r["boxes"] for r in figures["slice_by_size"]] == [0, 1, 0, 1, 0]
     assert [r["found"] for r in figures["slice_by_size"]] == [0, 1, 0, 0, 0]
     assert figures["slice_threshold"] == 0.6 and figures["threshold"] == 0.5
-    assert figures["sensitivity"] == 0.5 and figures["fp_per_scan"] == 0.0
+    assert figures["sensitivity"] == 0.5 and figures["fp_per_scan"] == 0.5
     assert figures["cpm"] == result.cpm == result.curve.cpm
     assert figures["cpm_ci"] == [result.interval.lower, result.interval.upper]
     assert figures["curve"]["sensitivity"] == result.curve.sensitivity.tolist()
     assert figures["curve"]["fps_per_scan"] == result.curve.fps_per_scan.tolist()
-    assert figures["froc"]["0.125"] == 1.0 and figures["nodules"] == 2  # all found below 0.5
+    assert figures["froc"]["0.125"] == 0.0 and figures["froc"]["1"] == 1.0
+    assert figures["nodules"] == 2
     assert [r["found"] for r in figures["by_size"]] == [0, 1, 0, 0]
     assert figures["paper_note"] == PAPER_NOTE and result.scans == ["a", "b"]
     assert result.outcomes == [first, second]
@@ -270,3 +273,132 @@ def test_choose_threshold_searches_its_range():
     assert choose_threshold(outcomes, max_fp_per_scan=0.0, low=0.44, high=0.46) == 0.45
     outcomes[0].excluded = Findings(np.array(["a"], dtype=object), [[90, 0, 1]], [4.0])
     assert choose_threshold(outcomes, max_fp_per_scan=1.0, low=0.1) == 0.1
+
+
+def _detecting(monkeypatch, seen):
+    """A stand-in detector: scan s1 gets its nodule's counted cuts (0.6) and a false cut (0.3)
+    on slice 5, and a candidate on the nodule; s2 one false cut (0.9) and one false
+    candidate. Records the (path, series_uid) opened and the config passed."""
+    from types import SimpleNamespace
+
+    import engines.nodules.detect as detect
+    import engines.nodules.peer as peer
+    import engines.nodules.scan as scan_module
+    from engines.core.progress import Progress
+    from engines.nodules.detect import SliceDetections
+
+    truth = slice_truth(VOLUME, [VOLUME.voxel_to_world([20.0, 50.0, 50.0])], [10.0])
+    cuts = truth.counted
+
+    def open_scan(path, series_uid=None):
+        seen.append((path.name, series_uid))
+        return SimpleNamespace(seriesuid=path.stem, volume=VOLUME)
+
+    def iter_detect(model, scan, config=None):
+        seen.append(config)
+        yield Progress(0.5, "half")
+        if scan.seriesuid == "s1":
+            slices = SliceDetections(np.r_[truth.z[cuts], 5], np.r_[truth.boxes[cuts],
+                                                                   [[10, 10, 14, 14]]],
+                                     np.r_[np.full(int(cuts.sum()), 0.6), 0.3])
+            xyz, p = VOLUME.voxel_to_world([20.0, 50.0, 50.0]), 0.8
+        else:
+            slices = SliceDetections(np.array([9]), np.array([[1.0, 1, 6, 6]]), np.array([0.9]))
+            xyz, p = [0.0, 0.0, 0.0], 0.6
+        found = Findings(np.array([scan.seriesuid], dtype=object), [xyz], [9.0], [p])
+        return SimpleNamespace(seriesuid=scan.seriesuid, scan=scan, slices=slices,
+                               slice_threshold=0.5, findings=lambda: found)
+
+    def iter_evaluate_peer(dataset, bootstrap=1000):
+        yield Progress(0.5, "peer half")
+        return ("peer", len(dataset.scans), bootstrap)
+
+    monkeypatch.setattr(scan_module, "open_scan", open_scan)
+    monkeypatch.setattr(detect, "iter_detect", iter_detect)
+    monkeypatch.setattr(peer, "iter_evaluate_peer", iter_evaluate_peer)
+    return int(cuts.sum())
+
+
+def _dataset(tmp_path, excluded):
+    from engines.nodules.luna16 import LunaDataset, ScanEntry
+
+    centre = VOLUME.voxel_to_world([20.0, 50.0, 50.0])
+    return LunaDataset(tmp_path, [ScanEntry("s1", tmp_path / "s1.mhd"),
+                                  ScanEntry("s2", tmp_path / "s2", "9.8.7")],
+                       Findings(np.array(["s1"], dtype=object), [centre], [10.0]),
+                       excluded)
+
+
+def test_iter_evaluate_runs_each_scan_and_takes_the_models_thresholds(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from engines.core.progress import Progress
+    from engines.nodules.detect import DetectConfig
+    from engines.nodules.evaluation import iter_compare, iter_evaluate, iter_outcomes
+
+    seen = []
+    n_cuts = _detecting(monkeypatch, seen)
+    model = SimpleNamespace(threshold=0.7, slice_threshold=0.45, detect_settings=None)
+    dataset = _dataset(tmp_path, None)
+    task = iter_outcomes(model, dataset)
+    reports = []
+    try:
+        while True:
+            reports.append(next(task))
+    except StopIteration as stop:
+        outcomes = stop.value
+    assert [(r.fraction, r.message) for r in reports] == [
+        (0.25, "scan 1/2: half"), (0.5, "scan 1/2 done"), (0.75, "scan 2/2: half"),
+        (1.0, "scan 2/2 done")]
+    assert all(isinstance(r, Progress) for r in reports)
+    assert seen == [("s1.mhd", None), None, ("s2", "9.8.7"), None]
+    first, second = outcomes
+    assert (first.seriesuid, second.seriesuid) == ("s1", "s2")
+    assert first.counts == DetectionCounts(n_cuts, 0, 0)  # the 0.3 cut is below 0.5
+    assert second.counts == DetectionCounts(0, 1, 0) and len(second.nodules) == 0
+    assert first.excluded is None and len(first.slice_boxes[0]) == n_cuts + 1
+    assert int(first.truth.counted.sum()) == n_cuts and len(second.truth) == 0
+    assert list(first.candidates.probability) == [0.8]
+    result = drive_value(iter_evaluate(model, dataset, bootstrap=9))
+    assert (result.threshold, result.slice_threshold) == (0.7, 0.45)
+    assert result.sensitivity == 1.0 and result.fp_per_scan == 0.0
+    assert result.counts == DetectionCounts(n_cuts, 1, 0)
+    assert len(result.interval.samples) <= 9 and result.scans == ["s1", "s2"]
+    config = DetectConfig(threshold=0.5, slice_threshold=0.35)
+    result = drive_value(iter_evaluate(model, dataset, config, bootstrap=9))
+    assert (result.threshold, result.slice_threshold) == (0.5, 0.35)
+    assert result.fp_per_scan == 0.5 and seen[-1] is config
+    ours, peer = drive_value(iter_compare(model, dataset, config, bootstrap=7))
+    assert ours.threshold == 0.5 and peer == ("peer", 2, 7)
+    task, fractions = iter_compare(model, dataset, with_peer=False, bootstrap=5), []
+    ours, peer = drive_value(task, fractions)
+    assert peer is None and ours.threshold == 0.7 and max(fractions) == 1.0
+
+
+def test_iter_compare_shares_the_bar_and_passes_the_excluded_rows(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from engines.nodules.evaluation import iter_compare
+
+    seen = []
+    _detecting(monkeypatch, seen)
+    model = SimpleNamespace(threshold=0.5, slice_threshold=0.45, detect_settings=None)
+    excluded = Findings(np.array(["s2"], dtype=object), [[0.0, 0.0, 1.0]], [6.0])
+    reports = []
+    ours, peer = drive_value(iter_compare(model, _dataset(tmp_path, excluded), bootstrap=3),
+                             reports)
+    assert reports == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.9])
+    assert ours.fp_per_scan == 0.0  # s2's false candidate lies on its excluded finding
+    assert len(ours.outcomes[0].excluded) == 0 and len(ours.outcomes[1].excluded) == 1
+    assert peer == ("peer", 2, 3)
+
+
+def drive_value(task, fractions=None):
+    """Run a task to its value, recording the fractions it reports."""
+    try:
+        while True:
+            report = next(task)
+            if fractions is not None:
+                fractions.append(report.fraction)
+    except StopIteration as stop:
+        return stop.value
