@@ -283,6 +283,9 @@ def test_written_files_keep_their_precision_and_columns(tmp_path):
         "u2,0.0000,0.0000,-7.2500,1.000000,12.000"
     text = write_candidates(tmp_path / "c.csv", findings, np.array([0.0, 1.0])).read_text()
     assert text.splitlines()[1:] == ["u1,1.2346,-2.0000,3.5000,0", "u2,0.0000,0.0000,-7.2500,1"]
+    assert (tmp_path / "c.csv").read_bytes().count(b"\r") == 0  # plain \n line ends
+    with pytest.raises(ValueError):  # a label per finding
+        write_candidates(tmp_path / "c.csv", findings, np.array([1]))
     (tmp_path / "file").write_text("x")
     with pytest.raises(InputError, match="^a.csv: cannot be written"):
         write_annotations(tmp_path / "file" / "a.csv", findings)
@@ -293,6 +296,7 @@ def test_concat_select_and_empty_findings():
 
     assert len(concat([])) == 0 and concat([]).probability is None
     assert empty_findings(with_probability=True).probability.shape == (0,)
+    assert empty_findings().scan.dtype == object  # seriesuids are strings of any length
     assert empty_findings().diameter_mm.shape == (0,)
     a = _findings(probability=True)
     b = Findings(np.array([7], dtype=object), np.array([[9.0, 8.0, 7.0]]), np.array([3.0]),
