@@ -54,6 +54,9 @@ SCOPES: dict[str, list[str]] = {
     E + "nodules/evaluation.py": [T + "nodules/test_evaluation.py"],
     E + "soil/pore_metrics.py": [T + "soil/test_pore_metrics.py"],
     E + "soil/porosity.py": [T + "soil/test_core_axis_porosity.py"],
+    E + "imaging/metaimage_header.py": [T + "imaging/test_metaimage_header.py"],
+    E + "imaging/tiff_spacing.py": [T + "imaging/test_tiff_spacing.py"],
+    E + "imaging/dicom_read.py": [T + "imaging/test_dicom_read.py"],
 }
 
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default
