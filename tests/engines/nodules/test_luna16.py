@@ -61,7 +61,8 @@ def test_bad_csv_files_name_the_file_and_line(tmp_path, text, message):
 def test_find_scans_names_files_and_skips_hidden_folders(tmp_path):
     with pytest.raises(InputError, match="no scans found"):
         find_scans(tmp_path)
-    with pytest.raises(InputError, match="^x.csv: not a folder"):
+    with pytest.raises(InputError, match=r"^x.csv: not a folder \(a LUNA16 dataset is a folder "
+                                         r"with subset\*/ and annotations.csv\)$"):
         find_scans(tmp_path / "x.csv")
     for name in ("subset1/b.mhd", "subset0/c.NII.GZ", "subset0/a.mha", "subset2/b.nii",
                  ".cache/h.mhd", "subset0/.trash/t.mhd", "subset0/notes.txt"):
@@ -188,6 +189,7 @@ def test_header_order_spaces_bom_blank_lines_and_extra_fields(tmp_path):
                     encoding="utf-8")
     found = read_findings(path, "diameter_mm")
     assert list(found.scan) == ["s9", "s8"] and found.probability is None
+    assert found.scan.dtype == object
     np.testing.assert_array_equal(found.xyz_mm, [[1, 2.5, -3], [10, -20, 30]])
     np.testing.assert_array_equal(found.diameter_mm, [7.5, 6])
     sub = read_findings(path, "probability")
@@ -258,6 +260,19 @@ def test_missing_columns_show_a_shortened_header(tmp_path):
         read_findings(path, "diameter_mm")
     shown = str(info.value).split("(header: ")[1]
     assert shown == ("seriesuid, " + ", ".join(f"c{i:03d}" for i in range(60)))[:200] + "…)"
+    for width in (200, 201):  # "a, " + name: the shown header is exactly ``width`` long
+        path.write_text("a," + "n" * (width - 3) + "\n")
+        with pytest.raises(InputError) as info:
+            read_findings(path, "diameter_mm")
+        shown = str(info.value).split("(header: ")[1]
+        assert shown == "a, " + "n" * (width - 3) + ")" if width == 200 else \
+            shown == "a, " + "n" * 197 + "…)"
+    path.write_text("\n\n")
+    with pytest.raises(InputError, match="^annotations.csv: empty file$"):
+        read_findings(path, "diameter_mm")
+    path.write_bytes(HEADER.encode() + b"\xe9,1,2,3,4\n")
+    with pytest.raises(InputError, match=r"^annotations.csv: not a text \(UTF-8\) CSV file$"):
+        read_findings(path, "diameter_mm")
     limit = csv.field_size_limit()  # a longer field is a csv.Error
     path.write_text(HEADER + "a," + "1" * (limit + 1) + ",2,3,4\n")
     with pytest.raises(InputError, match="^annotations.csv: not a valid CSV file"):
