@@ -59,7 +59,8 @@ def test_bad_csv_files_name_the_file_and_line(tmp_path, text, message):
 
 
 def test_find_scans_names_files_and_skips_hidden_folders(tmp_path):
-    with pytest.raises(InputError, match="no scans found"):
+    with pytest.raises(InputError, match=r"no scans found \(.mhd, .mha, .nii, .nii.gz or DICOM "
+                                         r"series\)$"):
         find_scans(tmp_path)
     with pytest.raises(InputError, match=r"^x.csv: not a folder \(a LUNA16 dataset is a folder "
                                          r"with subset\*/ and annotations.csv\)$"):
@@ -80,14 +81,19 @@ def test_find_scans_reads_dicom_series_by_their_uid(tmp_path):
     from engines.imaging.volume import Volume
     from tests.engines.imaging.dicom_factory import write_series
 
-    volume = Volume(np.full((3, 4, 5), 100, np.int16), (0.5, 0.75, 2.0))
+    volume = Volume(np.full((2, 4, 5), 100, np.int16), (0.5, 0.75, 2.0))
     write_series(tmp_path / "patient" / "ct", volume, series_uid="1.2.840.9")
+    for uid, names in (("1.2.7", ["a.IMA", "b.IMA"]), ("1.2.8", ["a.dicom", "b.DICOM"]),
+                       ("1.2.6", ["I0001", "I0002"])):
+        write_series(tmp_path / uid, volume, series_uid=uid, names=names)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "README").write_text("not dicom")  # a suffix-less file: skipped
     (tmp_path / "z.mhd").write_text("x")
     scans = find_scans(tmp_path)
     assert [(e.seriesuid, e.path.relative_to(tmp_path).as_posix(), e.series_uid)
-            for e in scans] == [("1.2.840.9", "patient/ct", "1.2.840.9"), ("z", "z.mhd", None)]
+            for e in scans] == [("1.2.6", "1.2.6", "1.2.6"), ("1.2.7", "1.2.7", "1.2.7"),
+                                ("1.2.8", "1.2.8", "1.2.8"),
+                                ("1.2.840.9", "patient/ct", "1.2.840.9"), ("z", "z.mhd", None)]
 
 
 def _folder(root, annotations=None, excluded=None, candidates=None, csvfiles=False):
