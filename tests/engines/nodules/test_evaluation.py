@@ -63,6 +63,7 @@ def test_froc_cpm_and_thresholds():
     figures = result.to_json()
     assert set(figures["froc"]) == {"0.125", "0.25", "0.5", "1", "2", "4", "8"}
     assert figures["scans"] == 2 and figures["nodules"] == 3 and figures["slice"] is None
+    assert figures["slice_by_size"] is None
     assert result.sensitivity == pytest.approx(2 / 3) and result.fp_per_scan == pytest.approx(0.5)
     assert figures["froc"]["8"] == pytest.approx(2 / 3)
     assert 0 <= result.cpm <= 2 / 3
@@ -171,6 +172,8 @@ def test_candidate_matching_takes_the_first_nodule_hit():
     match = match_candidates(candidates, nodules, excluded)
     assert match.labels.tolist() == ["tp", "tp", "excluded", "tp"]
     assert match.nodule_of.tolist() == [0, 1, -1, 0] and match.missed.tolist() == [False, False]
+    on_surface = Findings(np.array(["a"], dtype=object), [[0, 5, 0]], [5.0], [0.5])
+    assert match_candidates(on_surface, nodules).labels.tolist() == ["fp"]  # not inside
     alone = match_candidates(candidates, nodules)
     assert alone.labels.tolist() == ["tp", "tp", "fp", "tp"]
     none = match_candidates(candidates, Findings(np.zeros(0, dtype=object), np.zeros((0, 3)),
@@ -218,7 +221,24 @@ def test_recount_keeps_scans_apart_and_thresholds():
     assert np.isnan(rows[0]["recall"]) and rows[1]["recall"] == 1.0
     assert slice_recall_by_size([first, second], 0.41)[1]["found"] == 0
     bare = ScanOutcome("c", DetectionCounts(0, 0, 0), None, None)
-    assert [r["boxes"] for r in slice_recall_by_size([bare, first], 0.4)] == [0, 1, 0, 0, 0]
+    truth_only = ScanOutcome("d", DetectionCounts(0, 0, 0), None, None,
+                             truth=_truth([(1, box, True, 4.0)]))
+    assert [r["boxes"] for r in slice_recall_by_size([bare, truth_only, first], 0.4)] == \
+        [0, 1, 0, 0, 0]
+
+
+def test_scans_are_kept_apart_on_both_sides_and_cut_sizes_binned_at_their_edges():
+    from engines.nodules.evaluation import recount
+
+    box = [10, 10, 20, 20]
+    first = _sliced("a", [(8, box, True, 3.0)], [4, 8], [box, box], [0.7, 0.4])
+    second = _sliced("b", [(4, box, True, 10.0), (6, box, True, 5.0)], [6], [box], [0.8])
+    counts = recount([first, second], 0.5)
+    assert (counts.tp, counts.fp, counts.fn) == (1, 1, 2)
+    rows = slice_recall_by_size([first, second], 0.5)
+    assert [(r["boxes"], r["found"]) for r in rows] == [(0, 0), (1, 0), (1, 1), (1, 0), (0, 0)]
+    rows = slice_recall_by_size([first, second], 0.4)
+    assert [(r["boxes"], r["found"]) for r in rows] == [(0, 0), (1, 1), (1, 1), (1, 0), (0, 0)]
     grid = np.array([0.3, 0.45, 0.6])
     assert choose_slice_threshold([first, second], 0.5, grid) == 0.3
     assert choose_slice_threshold([first, second], 0.9, grid) == 0.3  # none reaches it
