@@ -290,6 +290,9 @@ def test_choose_threshold_searches_its_range():
     assert choose_threshold(outcomes, max_fp_per_scan=1.0, low=0.1) == 0.31
     assert choose_threshold(outcomes, max_fp_per_scan=2.0, low=0.1) == 0.1
     assert choose_threshold(outcomes, max_fp_per_scan=0.0, high=0.4) == 0.4  # none: high
+    assert choose_threshold(outcomes, max_fp_per_scan=-1.0) == 0.95
+    two = outcomes + [_outcome("b", [((9, 9, 9), 0.2)], [((0, 0, 0), 5.0)])]
+    assert choose_threshold(two, max_fp_per_scan=0.5, low=0.1) == 0.31  # 1 FP over 2 scans
     assert choose_threshold(outcomes, max_fp_per_scan=0.0, low=0.44, high=0.46) == 0.45
     outcomes[0].excluded = Findings(np.array(["a"], dtype=object), [[90, 0, 1]], [4.0])
     assert choose_threshold(outcomes, max_fp_per_scan=1.0, low=0.1) == 0.1
@@ -324,7 +327,7 @@ def _detecting(monkeypatch, seen):
             xyz, p = VOLUME.voxel_to_world([20.0, 50.0, 50.0]), 0.8
         else:
             slices = SliceDetections(np.array([9]), np.array([[1.0, 1, 6, 6]]), np.array([0.9]))
-            xyz, p = [0.0, 0.0, 0.0], 0.6
+            xyz, p = VOLUME.voxel_to_world([9.0, 3.5, 3.5]), 0.6  # on the false cut
         found = Findings(np.array([scan.seriesuid], dtype=object), [xyz], [9.0], [p])
         return SimpleNamespace(seriesuid=scan.seriesuid, scan=scan, slices=slices,
                                slice_threshold=0.5, findings=lambda: found)
@@ -388,6 +391,11 @@ def test_iter_evaluate_runs_each_scan_and_takes_the_models_thresholds(monkeypatc
     result = drive_value(iter_evaluate(model, dataset, config, bootstrap=9))
     assert (result.threshold, result.slice_threshold) == (0.5, 0.35)
     assert result.fp_per_scan == 0.5 and seen[-1] is config
+    from engines.nodules.boxes import TruthConfig
+
+    strict = TruthConfig(min_fraction=0.95)  # fewer counted cuts: the rest are ignored
+    result = drive_value(iter_evaluate(model, dataset, truth_config=strict, bootstrap=3))
+    assert 0 < result.counts.tp < n_cuts and result.counts.fn == 0
     ours, peer = drive_value(iter_compare(model, dataset, config, bootstrap=7))
     assert ours.threshold == 0.5 and peer == ("peer", 2, 7)
     task, fractions = iter_compare(model, dataset, with_peer=False, bootstrap=5), []
@@ -403,13 +411,15 @@ def test_iter_compare_shares_the_bar_and_passes_the_excluded_rows(monkeypatch, t
     seen = []
     _detecting(monkeypatch, seen)
     model = SimpleNamespace(threshold=0.5, slice_threshold=0.45, detect_settings=None)
-    excluded = Findings(np.array(["s2"], dtype=object), [[0.0, 0.0, 1.0]], [6.0])
+    excluded = Findings(np.array(["s2"], dtype=object), [VOLUME.voxel_to_world([9.0, 3.5, 3.5])],
+                        [10.0])  # s2's false cut and candidate lie on it
     reports = []
     ours, peer = drive_value(iter_compare(model, _dataset(tmp_path, excluded), bootstrap=3),
                              reports)
     assert reports == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.9])
     assert ours.fp_per_scan == 0.0  # s2's false candidate lies on its excluded finding
     assert len(ours.outcomes[0].excluded) == 0 and len(ours.outcomes[1].excluded) == 1
+    assert ours.outcomes[1].counts == DetectionCounts(0, 0, 0)  # its cut is ignored
     assert peer == ("peer", 2, 3)
 
 
