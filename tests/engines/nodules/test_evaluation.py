@@ -278,6 +278,16 @@ def test_summarise_adds_slice_counts_and_reports_them():
                       seed=2)
     assert other.interval.samples.tolist() != result.interval.samples.tolist()
     assert len(summarise([first], 0.5, None, bootstrap=7).interval.samples) == 7
+    assert result.curve.n_false_positives == 1  # b's 0.8 on its excluded finding is none
+    default = summarise([first, second], threshold=0.5, slice_threshold=0.6)
+    assert len(default.interval.samples) == 1000
+    seeded = summarise([first, second], threshold=0.5, slice_threshold=0.6, seed=0)
+    assert default.interval.samples.tolist() == seeded.interval.samples.tolist()
+    again = summarise([first, second], threshold=0.5, slice_threshold=0.6, bootstrap=20,
+                      seed=1)
+    assert again.interval.samples.tolist() == result.interval.samples.tolist()
+    alone = summarise([first], threshold=0.9, slice_threshold=None, bootstrap=3)
+    assert alone.fp_per_scan == 1.0 and alone.sensitivity == 1.0  # 0.9 is at the threshold
     empty = summarise([], threshold=0.5, slice_threshold=None, bootstrap=5)
     assert empty.scans == [] and empty.curve.n_nodules == 0 and np.isnan(empty.sensitivity)
     assert empty.fp_per_scan == 0.0 and empty.counts is None
@@ -318,6 +328,7 @@ def _detecting(monkeypatch, seen):
         return SimpleNamespace(seriesuid=path.stem, volume=VOLUME)
 
     def iter_detect(model, scan, config=None):
+        assert model is not None and model.slice_threshold == 0.45  # the model is passed on
         seen.append(config)
         yield Progress(0.5, "half")
         if scan.seriesuid == "s1":
@@ -398,9 +409,13 @@ def test_iter_evaluate_runs_each_scan_and_takes_the_models_thresholds(monkeypatc
     assert 0 < result.counts.tp < n_cuts and result.counts.fn == 0
     ours, peer = drive_value(iter_compare(model, dataset, config, bootstrap=7))
     assert ours.threshold == 0.5 and peer == ("peer", 2, 7)
+    assert len(ours.interval.samples) <= 7  # the bootstrap is passed on
     task, fractions = iter_compare(model, dataset, with_peer=False, bootstrap=5), []
     ours, peer = drive_value(task, fractions)
-    assert peer is None and ours.threshold == 0.7 and max(fractions) == 1.0
+    assert peer is None and ours.threshold == 0.7
+    assert fractions == [0.25, 0.5, 0.75, 1.0]
+    one = drive_value(iter_outcomes(model, dataset, entries=[dataset.scans[1]]))
+    assert [o.seriesuid for o in one] == ["s2"]
 
 
 def test_iter_compare_shares_the_bar_and_passes_the_excluded_rows(monkeypatch, tmp_path):
@@ -413,22 +428,26 @@ def test_iter_compare_shares_the_bar_and_passes_the_excluded_rows(monkeypatch, t
     model = SimpleNamespace(threshold=0.5, slice_threshold=0.45, detect_settings=None)
     excluded = Findings(np.array(["s2"], dtype=object), [VOLUME.voxel_to_world([9.0, 3.5, 3.5])],
                         [10.0])  # s2's false cut and candidate lie on it
-    reports = []
+    reports, messages = [], []
     ours, peer = drive_value(iter_compare(model, _dataset(tmp_path, excluded), bootstrap=3),
-                             reports)
+                             reports, messages)
     assert reports == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.9])
+    assert messages == ["model: scan 1/2: half", "model: scan 1/2 done",
+                        "model: scan 2/2: half", "model: scan 2/2 done", "peer: peer half"]
     assert ours.fp_per_scan == 0.0  # s2's false candidate lies on its excluded finding
     assert len(ours.outcomes[0].excluded) == 0 and len(ours.outcomes[1].excluded) == 1
     assert ours.outcomes[1].counts == DetectionCounts(0, 0, 0)  # its cut is ignored
     assert peer == ("peer", 2, 3)
 
 
-def drive_value(task, fractions=None):
-    """Run a task to its value, recording the fractions it reports."""
+def drive_value(task, fractions=None, messages=None):
+    """Run a task to its value, recording the fractions and messages it reports."""
     try:
         while True:
             report = next(task)
             if fractions is not None:
                 fractions.append(report.fraction)
+            if messages is not None:
+                messages.append(report.message)
     except StopIteration as stop:
         return stop.value
