@@ -130,23 +130,31 @@ def test_countable_drops_only_unmatched_boxes_on_ignored_circles():
 
     truth = _truth([(3, [10, 10, 20, 20], True, 10), (3, [40, 40, 50, 50], False, 10),
                     (7, [0, 0, 10, 10], False, 10), (9, [5, 5, 15, 15], True, 10),
-                    (5, [30, 30, 42, 42], True, 12), (5, [32, 32, 44, 44], False, 12)])
-    z = np.array([3, 3, 3, 7, 7, 9, 5, 2])
-    boxes = np.array([[10, 10, 20, 20], [41, 41, 49, 49], [70, 70, 80, 80], [1, 1, 9, 9],
-                      [60, 60, 70, 70], [40, 40, 50, 50], [31, 33, 43, 45], [1, 1, 9, 9]],
-                     np.float64)
+                    (5, [30, 30, 42, 42], True, 12), (5, [32, 32, 44, 44], False, 12),
+                    (1, [60, 60, 70, 70], False, 10),  # an ignored slice without boxes
+                    (11, [0, 0, 10, 10], True, 10), (11, [0, 0, 10, 10], False, 10)])
+    z = np.array([3, 3, 3, 7, 7, 9, 5, 2, 3, 11, 9])
+    boxes = np.array([[10, 10, 20, 20],  # matches the counted box
+                      [41, 41, 49, 49],  # on the ignored circle: dropped
+                      [70, 70, 80, 80], [1, 1, 9, 9], [60, 60, 70, 70], [40, 40, 50, 50],
+                      [31, 33, 43, 45],  # on an ignored circle, IoU 0.52 with a counted box
+                      [1, 1, 9, 9],
+                      [12, 12, 15, 15],  # inside a counted circle only: kept
+                      [0, 0, 10, 5],  # IoU exactly 0.5 with a counted box on an ignored one
+                      [5, 5, 15, 12]], np.float64)  # IoU 0.7, no ignored circle there
     keep = countable(z, boxes, truth)
-    assert keep.tolist() == [True, False, True, False, True, True, True, True]
-    strict = countable(z, boxes, truth, iou_threshold=0.9)  # the overlapping box: no match
-    assert strict.tolist() == [True, False, True, False, True, True, False, True]
+    assert keep.tolist() == [True, False, True, False, True, True, True, True, True, True, True]
+    strict = countable(z, boxes, truth, iou_threshold=0.9)
+    assert strict.tolist() == [True, False, True, False, True, True, False, True, True, False,
+                               True]
     counts = slice_counts(z, boxes, np.linspace(0.9, 0.2, len(z)), truth)
-    assert (counts.tp, counts.fp, counts.fn) == (2, 4, 1)
+    assert (counts.tp, counts.fp, counts.fn) == (4, 5, 0)
     again = slice_counts(z, boxes, np.linspace(0.9, 0.2, len(z)), truth, group=3)
     assert again == counts
     loose = slice_counts(z, boxes, np.ones(len(z)), truth, iou_threshold=0.3)
-    assert (loose.tp, loose.fp, loose.fn) == (2, 4, 1)
+    assert (loose.tp, loose.fp, loose.fn) == (4, 5, 0)
     tight = slice_counts(z, boxes, np.ones(len(z)), truth, iou_threshold=0.9)
-    assert (tight.tp, tight.fp, tight.fn) == (1, 4, 2)
+    assert (tight.tp, tight.fp, tight.fn) == (1, 6, 3)
 
 
 def test_nodule_hits_are_strictly_inside_and_on_the_same_scan():
@@ -157,9 +165,10 @@ def test_nodule_hits_are_strictly_inside_and_on_the_same_scan():
     candidates = Findings(np.array(["a", "b", "c"], dtype=object),
                           [[0, 4.9, 0], [100, 0, 0], [0, 0, 0]], [5.0] * 3, [0.5] * 3)
     assert nodule_hits(nodules, candidates).tolist() == [True, False, False]
-    on_edge = Findings(np.array(["a", "b"], dtype=object), [[105, 0, 0], [0, 0, 2.99]],
+    on_edge = Findings(np.array(["a", "b"], dtype=object), [[104, 0, 0], [0, 0, 2.99]],
                        [5.0] * 2, [0.5] * 2)  # exactly on a's second sphere: not inside
-    assert nodule_hits(nodules, on_edge).tolist() == [False, False, True]
+    hits = nodule_hits(nodules, on_edge)
+    assert hits.tolist() == [False, False, True] and hits.dtype == bool
 
 
 def test_candidate_matching_takes_the_first_nodule_hit():
