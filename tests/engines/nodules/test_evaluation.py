@@ -248,6 +248,9 @@ def test_scans_are_kept_apart_on_both_sides_and_cut_sizes_binned_at_their_edges(
     assert [(r["boxes"], r["found"]) for r in rows] == [(0, 0), (1, 0), (1, 1), (1, 0), (0, 0)]
     rows = slice_recall_by_size([first, second], 0.4)
     assert [(r["boxes"], r["found"]) for r in rows] == [(0, 0), (1, 1), (1, 1), (1, 0), (0, 0)]
+    third = _sliced("c", [(2, box, True, 4.5)], [9], [box], [0.9])  # a miss in the 3–5 bin
+    rows = slice_recall_by_size([first, second, third], 0.4)
+    assert [(r["boxes"], r["found"]) for r in rows] == [(0, 0), (2, 1), (1, 1), (1, 0), (0, 0)]
     grid = np.array([0.3, 0.45, 0.6])
     assert choose_slice_threshold([first, second], 0.5, grid) == 0.3
     assert choose_slice_threshold([first, second], 0.9, grid) == 0.3  # none reaches it
