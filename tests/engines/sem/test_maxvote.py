@@ -110,6 +110,13 @@ def test_small_blocks_give_the_same_votes_geometry_and_image(monkeypatch):
         assert whole.area[i] == int((inside != IGNORE).sum())
         ys, xs = np.nonzero(objects == i + 1)
         np.testing.assert_allclose(small.centroids[i], [ys.mean(), xs.mean()])
+    tall = np.ascontiguousarray(objects.T[:, :40])  # taller than wide, in blocks of 7 rows
+    n_tall = int(tall.max())
+    geometry = object_geometry(tall, n_tall)
+    for i in range(n_tall):
+        ys, xs = np.nonzero(tall == i + 1)
+        if ys.size:
+            np.testing.assert_allclose(geometry.centroids[i], [ys.mean(), xs.mean()])
 
 
 def test_votes_of_a_hand_made_image():
@@ -149,5 +156,14 @@ def test_empty_inputs_and_a_single_class():
     one = np.array([[1, 1]], np.int32)
     assert truth_object_classes(np.zeros((1, 2), np.uint8), one, 1, 1).tolist() == [0]
     assert truth_object_classes(np.array([[0, 0]], np.uint8), one, 1, 3).tolist() == [0]
+    assert truth_object_classes(np.zeros((3, 3), np.uint8), objects, 0, 3).dtype == np.int64
+    assert object_geometry(objects, 2).boxes.dtype == np.int64
+
+
+def test_truth_classes_any_second_phase_pixel_outvotes_the_matrix():
+    objects = np.array([[1, 1, 1, 1, 2, 2, 2]], np.int32)
+    for n_classes, label in ((2, 1), (4, 1), (4, 3)):
+        labels = np.array([[0, 0, 0, label, 0, 0, 0]], np.uint8)  # object 2: matrix only
+        assert truth_object_classes(labels, objects, 2, n_classes).tolist() == [label, 0]
     assert object_class_image(np.zeros((0, 4), np.int32), np.array([0], np.uint8)).shape == \
         (0, 4)
