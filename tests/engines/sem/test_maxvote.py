@@ -113,6 +113,14 @@ def test_small_blocks_give_the_same_votes_geometry_and_image(monkeypatch):
     tall = np.ascontiguousarray(objects.T[:, :40])  # taller than wide, in blocks of 7 rows
     n_tall = int(tall.max())
     geometry = object_geometry(tall, n_tall)
+    tall_labels = np.ascontiguousarray(labels.T[:, :40])
+    votes = max_vote(tall, tall_labels, n_tall, 4)
+    image = object_class_image(tall, votes.class_per_id())
+    np.testing.assert_array_equal(image, votes.class_per_id()[tall])
+    for i in range(n_tall):
+        inside = tall_labels[tall == i + 1]
+        np.testing.assert_array_equal(votes.votes[i], np.bincount(inside[inside < 4],
+                                                                  minlength=4))
     for i in range(n_tall):
         ys, xs = np.nonzero(tall == i + 1)
         if ys.size:
@@ -125,25 +133,30 @@ def test_votes_of_a_hand_made_image():
                         [3, 3, 3, 2]], np.int32)
     labels = np.array([[2, 2, 1, 0],
                        [1, 1, 1, 1],
-                       [IGNORE, 9, 3, 1]], np.uint8)
+                       [IGNORE, 4, 3, 1]], np.uint8)  # 4: beyond the classes
     votes = max_vote(objects, labels, 3, 4)
     assert votes.votes.tolist() == [[0, 1, 2, 0], [1, 2, 0, 0], [0, 0, 0, 1]]
     assert votes.area.tolist() == [3, 3, 1] and len(votes) == 3 and votes.n_classes == 4
     assert votes.winner.tolist() == [2, 1, 3] and votes.runner_up.tolist() == [1, 0, -1]
     np.testing.assert_allclose(votes.share, [2 / 3, 2 / 3, 1.0])
     np.testing.assert_allclose(votes.runner_up_share, [1 / 3, 1 / 3, 0.0])
+    assert votes.winner.dtype == np.int64 and votes.runner_up.dtype == np.int64
     per_id = votes.class_per_id()
     assert per_id.tolist() == [0, 2, 1, 3] and per_id.dtype == np.uint8
-    assert object_class_image(objects, per_id).tolist() == [[2, 2, 0, 1], [2, 0, 0, 1],
-                                                            [3, 3, 3, 1]]
+    image = object_class_image(objects, per_id)
+    assert image.tolist() == [[2, 2, 0, 1], [2, 0, 0, 1], [3, 3, 3, 1]]
+    assert image.dtype == np.uint8
     assert truth_object_classes(labels, objects, 3, 4).tolist() == [2, 1, 3]
     with pytest.raises(ValueError, match=r"objects \(3, 4\) and labels \(3, 3\) differ"):
         VoteCounter(3, 4).add(objects, labels[:, :3])
     with pytest.raises(InputError, match=r"^object id 3 has no class \(2 objects\)$"):
         object_class_image(objects, per_id[:3])
-    geometry = object_geometry(objects, 4)  # id 4 is absent
-    assert geometry.boxes.tolist() == [[0, 0, 2, 2], [0, 3, 3, 4], [2, 0, 3, 3], [0, 0, 0, 0]]
-    np.testing.assert_allclose(geometry.centroids, [[1 / 3, 1 / 3], [1, 3], [2, 1], [0, 0]])
+    objects[1, 1] = 4  # a one-pixel object, and id 5 is absent
+    geometry = object_geometry(objects, 5)
+    assert geometry.boxes.tolist() == [[0, 0, 2, 2], [0, 3, 3, 4], [2, 0, 3, 3], [1, 1, 2, 2],
+                                       [0, 0, 0, 0]]
+    np.testing.assert_allclose(geometry.centroids, [[1 / 3, 1 / 3], [1, 3], [2, 1], [1, 1],
+                                                    [0, 0]])
 
 
 def test_empty_inputs_and_a_single_class():
