@@ -96,6 +96,9 @@ def test_compressed_data_is_checked_at_the_best_ratio(tmp_path):
     with pytest.raises(InputError, match="stores only 2 bytes for them even at the best"):
         check_metaimage(path)  # the stated stream size, not the file's, is what holds them
     assert not parse_metaimage_header(_header(tmp_path, CompressedData="False")).compressed
+    path = _header(tmp_path, CompressedData="True", CompressedDataSize=str(len(stream) + 4),
+                   ElementDataFile="scan.zraw")
+    assert check_metaimage(path).compressed_size == len(stream) + 4  # the whole file
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -169,5 +172,30 @@ def test_lines_that_are_not_keys(tmp_path):
     path.write_bytes(b"Comment = caf\xe9\nNDims = 2\nDimSize = 1 1\nElementType = MET_CHAR\n"
                      b"ElementDataFile = a.raw\n")
     assert parse_metaimage_header(path).fields["Comment"] == "caf\u00e9"
-    with pytest.raises(InputError, match="^none.mhd: "):
+    with pytest.raises(InputError, match=r"^none.mhd: not a readable MetaImage header "
+                                         r"\(FileNotFoundError"):
         parse_metaimage_header(tmp_path / "none.mhd")
+
+
+def test_long_values_are_cut_to_80_characters_and_huge_directions_do_not_overflow(tmp_path):
+    import warnings
+
+    long = " ".join(["1"] * 60)  # 119 characters
+    for key, message in (("ElementSpacing", "must be 3 finite numbers, not "),
+                         ("Offset", "must be 3 finite numbers, not "),
+                         ("TransformMatrix", "must be 9 finite numbers, not ")):
+        with pytest.raises(InputError) as info:
+            parse_metaimage_header(_header(tmp_path, **{key: long}))
+        assert str(info.value) == f"scan.mhd: {key} {message}{long[:80]!r}"
+    with pytest.raises(InputError) as info:
+        parse_metaimage_header(_header(tmp_path, Offset="1 x " + long))
+    assert str(info.value) == f"scan.mhd: Offset is not a list of numbers: {('1 x ' + long)[:80]!r}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow in the check
+        with pytest.raises(InputError, match="is not a rotation"):
+            parse_metaimage_header(_header(tmp_path, TransformMatrix="1 0 0 0 1 0 0 0 1e300"))
+    wide = "1.00000000000000000000 0 0 0 1.000000000000000000000 0 0 0 2.0000000000000000000000"
+    with pytest.raises(InputError) as info:
+        parse_metaimage_header(_header(tmp_path, TransformMatrix=wide))
+    assert str(info.value) == f"scan.mhd: TransformMatrix {wide[:80]!r} is not a rotation " \
+        "(orthonormal direction cosines)"
