@@ -33,11 +33,17 @@ SCOPES: dict[str, list[str]] = {
     E + "core/box_metrics.py": [T + "core/test_metrics_imaging.py"],
     E + "core/safe_read.py": [T + "core/test_safe_read.py"],
     E + "core/safe_text.py": [T + "core/test_safe_text.py"],
-    E + "core/review_items.py": [T + "core/test_review.py", T + "core/test_review_autosave.py"],
+    E + "core/review_items.py": [T + "core/test_review_items.py", T + "core/test_review.py",
+                                 T + "core/test_review_autosave.py"],
+    E + "core/review_commands.py": [T + "core/test_review.py"],
+    E + "core/autosave.py": [T + "core/test_review_autosave.py"],
+    E + "core/files.py": [T + "core/test_review_autosave.py"],
+    E + "core/froc.py": [T + "core/test_froc.py"],
+    E + "core/boosted_trees.py": [T + "core/test_boosted_trees.py"],
     E + "spectrum/preprocessing.py": [T + "spectrum/test_preprocessing.py"],
     E + "spectrum/rebin.py": [T + "spectrum/test_rebin.py"],
     E + "spectrum/readers/_common.py": [
-        T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
+        T + "spectrum/test_readers_common.py", T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
         T + "spectrum/test_readers_n42.py", T + "spectrum/test_readers_hostile.py",
         T + "spectrum/test_readers_fuzz_regressions.py", T + "spectrum/test_readers_cnf.py",
         T + "spectrum/test_readers_specutils.py"],
@@ -62,6 +68,21 @@ SCOPES: dict[str, list[str]] = {
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default
 #: of 1 s timed out killable mutants at load 8 on two cores)
 TIMEOUT_CONSTANT_S = 15.0
+#: tests of a scoped file that mutation runs leave out: each takes seconds to tens of seconds
+#: (a fuzzer worker pool, SIGKILLs at random moments, a traced 10 MB read, hypothesis over whole
+#: files) and would run again for every mutant of the functions it touches. `make test` runs
+#: them; a mutant only they would catch shows up as a survivor.
+_FUZZ = T + "spectrum/test_readers_fuzz_regressions.py::"
+SLOW: tuple[str, ...] = (
+    T + "core/test_review_autosave.py::test_sidecar_survives_sigkill_at_random_moments",
+    _FUZZ + "test_bracket_lines_cannot_make_the_tokenizer_backtrack",
+    _FUZZ + "test_any_text_is_a_valid_spectrum_or_an_input_error",
+    _FUZZ + "test_memory_follows_the_channels_not_the_text",
+    _FUZZ + "test_many_spectra_in_one_measurement",
+    T + "cdc/test_io_fuzz_regressions.py::test_fill_value_giants_are_refused_at_once",
+    T + "cdc/test_io_fuzz_regressions.py::test_many_empty_events_summarise_fast",
+)
+
 _COPY = ("engines", "tests", "resources", "pyproject.toml")
 _RESULT = re.compile(r"^\s+(\S+): (.+)$")
 
@@ -82,10 +103,14 @@ def _scratch(module: str, tests: list[str]) -> Path:
     shared = ROOT.parent / "shared"
     if shared.exists() and not (work.parent / "shared").exists():
         (work.parent / "shared").symlink_to(shared)
-    text = (work / "pyproject.toml").read_text()
-    head, sep, rest = text.partition("[tool.mutmut]")
-    tail = rest[rest.index("\n["):] if "\n[" in rest else ""
-    quoted = ", ".join(f'"{t}"' for t in tests)
+    _configure(work, module, tests)
+    return work
+
+
+def _configure(work: Path, module: str, tests: list[str]) -> None:
+    """The scratch copy's ``[tool.mutmut]``: only ``module``, only ``tests`` (less SLOW)."""
+    quoted = ", ".join(f'"{t}"' for t in [*tests, *(a for slow in SLOW
+                                                     for a in ("--deselect", slow))])
     config = (f'[tool.mutmut]\nsource_paths = ["engines"]\nonly_mutate = ["{module}"]\n'
               f"pytest_add_cli_args_test_selection = [{quoted}]\n"
               'pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", '
@@ -95,8 +120,12 @@ def _scratch(module: str, tests: list[str]) -> Path:
               # than that (fixtures, collection), so a small constant times out mutants the
               # tests do kill
               f"timeout_constant = {TIMEOUT_CONSTANT_S}\n")
-    (work / "pyproject.toml").write_text(head + config + tail)
-    return work
+    for pyproject in (work / "pyproject.toml", work / "mutants" / "pyproject.toml"):
+        if pyproject.exists():
+            text = (ROOT / "pyproject.toml").read_text()
+            head, _, rest = text.partition("[tool.mutmut]")
+            tail = rest[rest.index("\n["):] if "\n[" in rest else ""
+            pyproject.write_text(head + config + tail)
 
 
 def _scratch_of(module: str) -> Path:
@@ -116,9 +145,10 @@ def run(module: str, tests: list[str], max_children: int, rerun: bool = False
     if rerun and (work / "not_killed.txt").is_file():
         if (ROOT / module).read_bytes() != (work / module).read_bytes():
             raise SystemExit(f"{module} changed since its last run: run it again in full")
-        for test in tests:
+        for test in tests:  # test files new since that run included
             for copy in (work / test, work / "mutants" / test):
                 shutil.copy2(ROOT / test, copy)
+        _configure(work, module, tests)
         names = (work / "not_killed.txt").read_text().split()
         subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
                        cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)

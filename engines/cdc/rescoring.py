@@ -17,10 +17,19 @@ track and event
     whether a track was found, its cells, their mean score and RMS distance, how far the
     circle passes from the chamber axis, whether the trigger counter is known, the event's
     occupancy.
+drift (:mod:`engines.cdc.drift`)
+    the helix and the track's t0 refitted to its hits' times (t = t0 + v·d, v =
+    ``drift_ns_per_cm``): the cell's residual t − t0 − v·d of its best-fitting hit, on the
+    nearest of the first ``TURNS`` turns, signed and absolute; the robust scale of the track's
+    residuals and the share of its cells within ``DRIFT_SHARE_NS`` (a background arc taken for
+    the track does not follow one t0).
 
 The combination is a gradient-boosted tree ensemble (:class:`engines.core.boosted_trees.
 BoostedTrees`) fitted by :func:`engines.cdc.second_stage.tune` on events of the training
 seeds and stored in the model's sidecar; without one the combined score is the U-Net score.
+A fitted track then counts only if the combined score keeps ``confirm_cells`` of its cells
+(:func:`confirmed`): in windows without signal the fit still finds a background arc now and
+then (14 of 63 on the real-like file), which the trees score low, and it is dropped.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engines.cdc.drift import drift_fit, drift_residuals
 from engines.cdc.events import Event
 from engines.cdc.features import charge_reference, log_charge
 from engines.cdc.geometry import N_CELLS, N_READOUT, get_geometry
@@ -42,9 +52,11 @@ FEATURE_NAMES = ("logit", "neighbour max score", "neighbour mean score", "neighb
                  "hits in cell", "layer", "distance cm", "distance any turn cm", "time offset ns", "abs time offset ns",
                  "charge from event median", "charge from track median", "track found",
                  "track cells", "track mean score", "track rms cm", "track axis distance cm",
-                 "trigger known", "occupancy")
+                 "trigger known", "occupancy", "drift residual ns", "abs drift residual ns",
+                 "track drift scale ns", "track drift share")
 FAR_TIME_NS = 5000.0
 TURNS = 6
+DRIFT_SHARE_NS = 50.0
 
 
 def _nearest_hits(event: Event, cells: np.ndarray, t_track: float) -> np.ndarray:
@@ -88,6 +100,10 @@ def cell_features(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.nda
         distance, any_turn = fit.cell_distance(cells), fit.cell_distance(cells, TURNS)
     else:
         distance = any_turn = fit.distance(*wire_xy(cells))
+    drift = drift_fit(fit, event, clipped, cells, config.drift_ns_per_cm)
+    residual = drift_residuals(drift, event, cells, config.drift_ns_per_cm, TURNS)
+    on = np.isin(cells, fit.cells)
+    share = float(np.mean(np.abs(residual[on]) < DRIFT_SHARE_NS)) if on.any() else 0.0
     track = ([float(fit.n_cells), fit.strength / max(fit.n_cells, 1), fit.rms_cm,
               abs(float(np.hypot(*fit.centre_cm)) - fit.radius_cm)] if found
              else [0.0, 0.0, FAR_CM, FAR_CM])
@@ -98,7 +114,8 @@ def cell_features(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.nda
                np.abs(dt), charge - charge_reference(event),
                charge - q_track if found else np.zeros(k), np.full(k, float(found)),
                *(np.full(k, v) for v in track), np.full(k, float(event.trigger_counter >= 0)),
-               np.full(k, len(cells) / N_READOUT)]
+               np.full(k, len(cells) / N_READOUT), residual, np.abs(residual),
+               np.full(k, drift.scale_ns), np.full(k, share)]
     return np.column_stack(columns).astype(np.float64)
 
 
@@ -110,6 +127,23 @@ def combine(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
         return np.asarray(scores, dtype=np.float32)
     return rescorer.probability(cell_features(fit, event, cells, scores, config)).astype(
         np.float32)
+
+
+def confirmed(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
+              config: TrackFitConfig, rescorer: BoostedTrees | None
+              ) -> tuple[TrackFit, np.ndarray]:
+    """The fit and the combined scores, the track kept only if the combined score keeps at
+    least ``config.confirm_cells`` of its cells (at ``config.threshold``); a track that fails
+    (a background arc in a window without signal) is dropped and the cells are re-scored as
+    in an event without a track."""
+    combined = combine(fit, event, cells, scores, config, rescorer)
+    if rescorer is None or not fit.found or config.confirm_cells == 0:
+        return fit, combined
+    on = np.isin(cells, fit.cells)
+    if np.count_nonzero(combined[on] >= config.threshold) >= config.confirm_cells:
+        return fit, combined
+    none = TrackFit(False, n_cells=fit.n_cells, strength=fit.strength)
+    return none, combine(none, event, cells, scores, config, rescorer)
 
 
 @dataclass
@@ -124,14 +158,15 @@ class EventFits:
 def iter_fit_events(events: Sequence[Event], cell_scores: np.ndarray, config: TrackFitConfig,
                     rescorer: BoostedTrees | None = None
                     ) -> Generator[Progress, None, EventFits]:
-    """Fit and re-score every event; ``cell_scores`` (N, 4986) are the U-Net's."""
+    """Fit, re-score and confirm (:func:`confirmed`) every event's track; ``cell_scores``
+    (N, 4986) are the U-Net's."""
     fits, combined = [], np.zeros((len(events), N_CELLS), dtype=np.float32)
     for i, event in enumerate(events):
         cells = np.unique(event.cell).astype(np.int64)
         scores = np.asarray(cell_scores[i])[cells]
         fit = fit_track(cells, scores, event.trigger_counter, config)
+        fit, combined[i, cells] = confirmed(fit, event, cells, scores, config, rescorer)
         fits.append(fit)
-        combined[i, cells] = combine(fit, event, cells, scores, config, rescorer)
         if i % 16 == 15:
             yield Progress((i + 1) / len(events), f"track fit {i + 1}/{len(events)}")
     return EventFits(fits, combined)

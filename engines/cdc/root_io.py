@@ -243,16 +243,18 @@ def write_root(path: str | Path, events: list[Event] | EventFile, per_event: boo
         "CDCHit.fEventNumber": [np.full(int(m.sum()), e.event_number, np.int32)
                                 for e, m in zip(events, read_out, strict=True)],
     }
-    if all(e.drift_time_ns is not None for e in events):
+    def carried(name: str) -> bool:  # by every event; a file of no events gets no such branch
+        return bool(events) and all(getattr(e, name) is not None for e in events)
+
+    if carried("drift_time_ns"):
         columns["CDCHit.fDriftTime"] = [e.drift_time_ns[m].astype(np.float64)
                                         for e, m in zip(events, read_out, strict=True)]
     for branch, name in (("fTrack.fTrackID", "track_id"), ("fTrack.fPID", "pid"),
                          ("fTurnID", "turn_id")):
-        if all(getattr(e, name) is not None for e in events) and (
-                name != "track_id" or any(e.has_mc_truth for e in events)):
+        if carried(name) and (name != "track_id" or any(e.has_mc_truth for e in events)):
             columns[f"CDCHit.{branch}"] = [getattr(e, name)[m].astype(np.int32)
                                            for e, m in zip(events, read_out, strict=True)]
-    if all(e.momentum_mev is not None for e in events):
+    if carried("momentum_mev"):
         for j, branch in enumerate(MC_MOMENTUM):
             columns[f"CDCHit.{branch}"] = [e.momentum_mev[m, j].astype(np.float64)
                                            for e, m in zip(events, read_out, strict=True)]

@@ -1,8 +1,9 @@
 """Tuning the second stage (track fit + re-scoring) of a trained model, without retraining it.
 
 :func:`tune` fits the re-scoring trees (:mod:`engines.cdc.rescoring`) on events with truth,
-sets the combined score's threshold at 90 % retention on them and calibrates the momentum
-scale. :func:`iter_tune_model` does it on fresh synthetic events of the training seeds
+sets the combined score's threshold at 90 % retention on them (its figures are those of the
+confirmed tracks, :func:`engines.cdc.rescoring.confirmed`, at that threshold) and calibrates the
+momentum scale. :func:`iter_tune_model` does it on fresh synthetic events of the training seeds
 (``cdc tune-fit``, a separate step of ``make demo-model-cdc``): ``events`` events drawn with
 the generator seed ``(seed, 4)`` over ``occupancy``, a ``no_trigger_fraction`` of them shown
 without their trigger, as in training. The test figures of the README use other seeds.
@@ -22,7 +23,7 @@ import numpy as np
 
 from engines.cdc.events import Event
 from engines.cdc.geometry import N_CELLS
-from engines.cdc.rescoring import FEATURE_NAMES, cell_features, combine
+from engines.cdc.rescoring import FEATURE_NAMES, cell_features, combine, confirmed
 from engines.cdc.trackfit import TrackFitConfig, fit_track, pt_resolution
 from engines.core.boosted_trees import BoostedTrees
 from engines.core.config import from_json, param, to_json, validate
@@ -113,6 +114,11 @@ def tune(segmenter, events: Sequence[Event], config: TrackFitConfig | None = Non
                                      config, trees)
     summary = cell_level(events, combined)
     tuned = replace(config, threshold=float(np.clip(summary.threshold_at_retention, 0.0, 1.0)))
+    for i, (event, fit) in enumerate(zip(events, fits, strict=True)):  # as iter_fit_events
+        cells = np.unique(event.cell).astype(np.int64)
+        fits[i], combined[i, cells] = confirmed(fit, event, cells,
+                                                prediction.cell_scores[i, cells], tuned, trees)
+    summary = cell_level(events, combined)
     resolution = pt_resolution(events, fits)
     if resolution.get("fitted", 0) >= 10:
         tuned = replace(tuned, pt_scale=float(np.clip(

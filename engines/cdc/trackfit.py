@@ -80,9 +80,16 @@ class TrackFitConfig:
                                  "circle and helix fits (the electron starts on the target); "
                                  "p_T comes from a refit of the track's hits without it")
     min_cells: int = param(10, label="Least track cells", range=(3, 1000))
+    confirm_cells: int = param(10, label="Least kept cells", range=(0, 1000),
+                               help="with re-scoring trees a track counts only if the "
+                               "combined score keeps this many of its cells; else its "
+                               "cells are re-scored without it (0: every fitted track counts)")
     stereo: bool = param(True, label="Helix fit with stereo z",
                          help="place each wire at its hit's z along the fitted helix")
     field_t: float = param(1.0, label="Solenoid field", unit="T", range=(0.1, 5.0))
+    drift_ns_per_cm: float = param(400.0, label="Drift time per cm", unit="ns/cm",
+                                   range=(10.0, 5000.0),
+                                   help="the drift-time consistency feature's t = t0 + v·d")
     pt_scale: float = param(1.0, label="Momentum scale", range=(0.5, 2.0), cli=False,
                             help="fitted p_T = pt_scale · 0.3·B·R, calibrated on validation")
     seed: int = param(0, label="Seed", range=(0, 2**31 - 1))

@@ -9,6 +9,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -34,7 +35,11 @@ def _finite(value: Any, name: str) -> float:
 
 
 def _optional(convert: Any) -> Any:
-    return lambda value, item_id: None if value is None else convert(value, item_id)
+    return partial(_none_or, convert)
+
+
+def _none_or(convert: Any, value: Any, item_id: int) -> Any:
+    return None if value is None else convert(value, item_id)
 
 
 def _numbers(name: str, count: int) -> Any:

@@ -9,6 +9,7 @@ defaults most programs write when they know nothing, and are ignored.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,8 @@ def _resolution_spacing(page: Any, unit_scale: float | None) -> tuple[float | No
         x_resolution, y_resolution = page.get_resolution()
     except (KeyError, ValueError, ZeroDivisionError, TypeError):
         return None, None
-    unit = int(page.resolutionunit)
+    unit = page.resolutionunit  # a damaged tag may hold several values: no unit then
+    unit = int(unit) if isinstance(unit, numbers.Integral) else None
     if unit in RESOLUTION_UNIT_MM:
         if unit == 2 and x_resolution in PLACEHOLDER_DPI and y_resolution in PLACEHOLDER_DPI:
             return None, None

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import re
+import struct
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,9 @@ from engines.imaging.tiff_spacing import FileSpacing, file_spacing
 from engines.imaging.volume import Volume, compact_values
 
 TIFF_SUFFIXES = (".tif", ".tiff")
+#: Most pages (IFDs) a TIFF file may have: a stack of 65,536 slices is beyond any volume read
+#: here, and a hostile chain of tiny IFDs costs tifffile ~50 µs a page.
+MAX_PAGES = 65_536
 
 
 class _LoggedErrors(logging.Handler):
@@ -41,6 +45,55 @@ class _LoggedErrors(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def check_ifd_chain(path: Path, max_pages: int = MAX_PAGES) -> int:
+    """Walk the chain of IFDs (pages) and return its length; InputError if it loops or is
+    longer than ``max_pages``.
+
+    tifffile catches a loop only at the 100th page of a full walk: a file whose second IFD
+    points back at the first makes ``TiffFile.series`` build pages until memory runs out.
+    What this walk cannot follow (not a TIFF, a cut chain) is left for tifffile to report.
+    """
+    with path.open("rb") as stream:
+        head = stream.read(16)
+        order = {b"II": "<", b"MM": ">"}.get(head[:2])
+        if order is None or len(head) < 8:
+            return 0
+        version = struct.unpack(order + "H", head[2:4])[0]
+        if version == 42:
+            count_format, tag_size, offset_format = "H", 12, "I"
+            offset = struct.unpack(order + "I", head[4:8])[0]
+        elif version == 43 and len(head) == 16:
+            count_format, tag_size, offset_format = "Q", 20, "Q"
+            offset = struct.unpack(order + "Q", head[8:16])[0]
+        else:
+            return 0
+        count_size = struct.calcsize(count_format)
+        offset_size = struct.calcsize(offset_format)
+        size = path.stat().st_size
+        seen: dict[int, int] = {}
+        while 0 < offset < size:
+            if offset in seen:
+                raise InputError.for_file(path, f"the chain of pages loops (page {len(seen) - 1} "
+                                                f"points back at page {seen[offset]})")
+            if len(seen) == max_pages:
+                raise InputError.for_file(path, f"more than {max_pages} pages")
+            seen[offset] = len(seen)
+            stream.seek(offset)
+            raw = stream.read(count_size)
+            if len(raw) < count_size:
+                break
+            n_tags = struct.unpack(order + count_format, raw)[0]
+            end = offset + count_size + n_tags * tag_size
+            if n_tags > 4096 or end >= size:  # tifffile's own limit; a cut chain
+                break
+            stream.seek(end)
+            raw = stream.read(offset_size)
+            if len(raw) < offset_size:
+                break
+            offset = struct.unpack(order + offset_format, raw)[0]
+    return len(seen)
+
+
 @contextmanager
 def _open_tiff(path: Path) -> Iterator:
     """``tifffile.TiffFile(path)`` whose logged errors and exceptions become InputError."""
@@ -50,6 +103,8 @@ def _open_tiff(path: Path) -> Iterator:
     logger = logging.getLogger("tifffile")
     logger.addHandler(handler)
     try:
+        with reading(path, "TIFF file"):
+            check_ifd_chain(path)
         with reading(path, "TIFF file"), tifffile.TiffFile(path) as tif:
             yield tif
             if handler.messages:

@@ -96,6 +96,12 @@ TRANSFER_FUNCTIONS: dict[str, TransferFunction] = {tf.name: tf for tf in (
         colours=((-1024, 0.3, 0.3, 1.0), (-700, 0.0, 0.55, 1.0), (-550, 0.13, 0.78, 0.07),
                  (-450, 0.93, 1.0, 0.14), (-400, 0.88, 0.44, 0.37), (3071, 1, 1, 1)),
         opacities=((-1024, 0), (-760, 0), (-700, 0.08), (-450, 0.08), (-400, 0), (3071, 0))),
+    TransferFunction(  # the lungs as a faint outline, so that markers inside them stay visible
+        "ct_lung_faint", "CT lung, faint (markers inside)",
+        colours=((-1024, 0.3, 0.3, 1.0), (-700, 0.0, 0.55, 1.0), (-550, 0.13, 0.78, 0.07),
+                 (-450, 0.93, 1.0, 0.14), (-400, 0.88, 0.44, 0.37), (3071, 1, 1, 1)),
+        opacities=((-1024, 0), (-760, 0), (-700, 0.025), (-450, 0.025), (-400, 0), (3071, 0)),
+        gradient_opacities=((0, 0.3), (20, 1.0))),
     TransferFunction(
         "ct_bone", "CT bone",
         colours=((-1024, 0, 0, 0), (150, 0.55, 0.25, 0.15), (250, 0.9, 0.82, 0.56),

@@ -61,9 +61,9 @@ class DetectConfig:
     link_distance: float = param(0.5, label="Linking distance", range=(0.05, 2.0), step=0.05,
                                  decimals=2, help="largest centre shift between linked boxes, "
                                                   "in box sides")
-    max_elongation: float = param(1.5, label="Longest in z", range=(0.5, 20.0), step=0.1,
+    max_elongation: float = param(1.2, label="Longest in z", range=(0.5, 20.0), step=0.1,
                                   decimals=1, help="a candidate longer in z than this × its "
-                                                   "diameter is a vessel")
+                                                   "diameter is a vessel (a sphere: ≤ 0.87)")
     min_span: float = param(0.35, label="Shortest in z", range=(0.0, 1.0), step=0.05,
                             decimals=2, help="share of the slices its diameter implies (at "
                                              "most 3) that a candidate must span")

@@ -72,6 +72,12 @@ class TrainConfig(FitConfig):
                                help="the paper's centre slices of every scan")
     train_min_mm: float = param(1.5, label="Smallest trained box", unit="mm",
                                 range=(0.0, 30.0), help="circles narrower are not learnt")
+    small_mm: float = param(6.0, label="Small box", unit="mm", range=(0.0, 30.0),
+                            help="crops with a true box narrower than this are drawn "
+                                 "more often (the small-box weight)")
+    small_weight: float = param(1.0, label="Small-box weight", range=(1.0, 20.0), step=0.5,
+                                help="how much more often crops with a small box are drawn "
+                                     "(1 = as every crop with a nodule)")
     val_fraction: float = param(0.2, label="Validation scans", range=(0.05, 0.9), step=0.05,
                                 help="share of the scans kept for validation")
     val_every: int = param(250, label="Validate every", unit="steps", range=(1, 100_000))
@@ -240,6 +246,17 @@ def augment(crops: CropSet, rows: np.ndarray, config: TrainConfig, rng: np.rando
     return images, targets
 
 
+def crop_weights(crops: CropSet, config: TrainConfig, pixel_mm: float) -> np.ndarray:
+    """Drawing probabilities (n,) of the training crops: 3 for a crop with a nodule box, 1
+    without, times ``small_weight`` for a crop with a box narrower than ``small_mm``."""
+    weights = np.ones(len(crops))
+    for i, boxes in enumerate(crops.boxes):
+        if len(boxes):
+            side = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * pixel_mm
+            weights[i] = 3.0 * (config.small_weight if side.min() < config.small_mm else 1.0)
+    return weights / weights.sum()
+
+
 def average_precision(scores: np.ndarray, is_tp: np.ndarray, n_true: int) -> float:
     """Area under the interpolated precision–recall curve (all points, VOC 2010+)."""
     if n_true == 0:
@@ -343,8 +360,7 @@ def train_detector(dataset: LunaDataset, config: TrainConfig | None = None,
         load_backbone_weights(net, init)
     net.to(device)
     model = NoduleDetector(net, detector, preprocess)
-    weights = np.array([3.0 if len(b) else 1.0 for b in crops.boxes])
-    weights /= weights.sum()
+    weights = crop_weights(crops, config, preprocess.pixel_mm)
 
     def batches():
         while True:

@@ -41,6 +41,10 @@ ALARM_S = 10.0
 GRACE_S = 5.0
 MEMORY_BYTES = 2 << 30
 MAX_CASE_BYTES = 256 << 10  # minimised cases larger than this are reported, not stored
+#: Where the workers write their cases: a RAM file system when there is one (every case is a
+#: file or a folder written, read and removed; on a busy disk that was a third of a semset
+#: case's time), else the system's temporary folder.
+FAST_TMP = Path("/dev/shm")
 #: Modules a format's reader needs that map more address space than a worker may take (torch
 #: maps about 2 GiB of libraries): imported in the parent, shared by the forked workers.
 #: Heavy imports of other readers are preloaded too: a first import under a loaded machine can
@@ -74,6 +78,7 @@ class Outcome:
     detail: str = ""
     mutator: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # what the worker spent on the CPU: a loaded machine's "hang"
 
 
 def _on_alarm(signum, frame):
@@ -100,6 +105,7 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     folder.mkdir(parents=True, exist_ok=True)
+    tempfile.tempdir = str(folder)  # the structured mutators' h5py / uproot files go there too
     parent = os.getppid()
     while True:
         while not conn.poll(1.0):
@@ -116,14 +122,15 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
             path = folder / f"case{suffix}"
             path.write_bytes(data)
         except BaseException as exc:  # a bug of the fuzzer itself: report, do not count
-            conn.send(("fuzzer_error", f"{type(exc).__name__}: {exc}", mutator, 0.0))
+            conn.send(("fuzzer_error", f"{type(exc).__name__}: {exc}", mutator, 0.0, 0.0))
             continue
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         signal.setitimer(signal.ITIMER_REAL, job.alarm_s)
         try:
             outcome, detail = run_target(job.fmt, path)
         except _Alarm:
-            outcome, detail = "hang", f"over {job.alarm_s:g} s (alarm)"
+            outcome, detail = "hang", (f"over {job.alarm_s:g} s (alarm; "
+                                       f"{time.process_time() - cpu:.1f} s CPU)")
         except MemoryError:
             outcome, detail = "memory", "MemoryError"
         finally:
@@ -132,7 +139,22 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
             except _Alarm:  # it fired just as the read ended
                 pass
         path.unlink(missing_ok=True)
-        conn.send((outcome, detail, mutator, time.monotonic() - started))
+        conn.send((outcome, detail, mutator, time.monotonic() - started,
+                   time.process_time() - cpu))
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` has used so far; 0 if it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _case_root() -> str | None:
+    """The folder for the workers' case folders (removed at exit): :data:`FAST_TMP` if usable."""
+    return str(FAST_TMP) if FAST_TMP.is_dir() and os.access(FAST_TMP, os.W_OK) else None
 
 
 @dataclass
@@ -151,7 +173,7 @@ class Pool:
             for module in PRELOAD.get(fmt, ()):
                 importlib.import_module(module)
         self._context = multiprocessing.get_context("fork")
-        self._folder = Path(tempfile.mkdtemp(prefix="lablens-fuzz-"))  # cases; removed at exit
+        self._folder = Path(tempfile.mkdtemp(prefix="lablens-fuzz-", dir=_case_root()))
         self._spawned = 0
         self._procs = [self._spawn() for _ in range(self.workers)]
         return self
@@ -191,14 +213,14 @@ class Pool:
     def run(self, jobs: Iterable[Job]) -> Iterator[Outcome]:
         """Outcomes of ``jobs`` (in completion order)."""
         pending = iter(jobs)
-        busy: dict[int, tuple[Job, float]] = {}
+        busy: dict[int, tuple[Job, float, float]] = {}
 
         def feed(slot: int) -> bool:
             job = next(pending, None)
             if job is None:
                 return False
             self._procs[slot][1].send(job)
-            busy[slot] = (job, time.monotonic())
+            busy[slot] = (job, time.monotonic(), _cpu_seconds(self._procs[slot][0].pid))
             return True
 
         for slot in range(len(self._procs)):
@@ -208,25 +230,26 @@ class Pool:
             ready = wait(list(conns), timeout=0.5)
             for conn in ready:
                 slot = conns[conn]
-                job, started = busy.pop(slot)
+                job, started, _ = busy.pop(slot)
                 try:
-                    outcome, detail, mutator, seconds = conn.recv()
+                    outcome, detail, mutator, seconds, cpu = conn.recv()
                 except (EOFError, OSError):
                     proc = self._procs[slot][0]
                     proc.join(1)
                     code = proc.exitcode
                     outcome = "memory" if code == -signal.SIGKILL else "crash"
-                    detail, mutator, seconds = f"worker died (exit {code})", "", 0.0
+                    detail, mutator, seconds, cpu = f"worker died (exit {code})", "", 0.0, 0.0
                     self._replace(slot)
-                yield Outcome(job, outcome, detail, mutator, seconds)
+                yield Outcome(job, outcome, detail, mutator, seconds, cpu)
                 feed(slot)
             now = time.monotonic()
-            for slot, (job, started) in list(busy.items()):
+            for slot, (job, started, cpu_started) in list(busy.items()):
                 if now - started > job.alarm_s + GRACE_S:  # stuck in C code
                     busy.pop(slot)
+                    cpu = _cpu_seconds(self._procs[slot][0].pid) - cpu_started
                     self._replace(slot)
-                    yield Outcome(job, "hang", f"over {job.alarm_s + GRACE_S:g} s (killed)",
-                                  "", now - started)
+                    yield Outcome(job, "hang", f"over {job.alarm_s + GRACE_S:g} s (killed; "
+                                  f"{cpu:.1f} s CPU)", "", now - started, cpu)
                     feed(slot)
 
 
@@ -303,11 +326,16 @@ def save_case(fmt: str, suffix: str, data: bytes, outcome: Outcome,
 def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers: int = 2,
          memory_bytes: int = MEMORY_BYTES, minimise_failures: bool = False,
          max_minimise: int = 40, cases_dir: Path = CASES_DIR, log=print,
-         progress: bool = True, quick: bool = False) -> FuzzReport:
-    """Run ``n`` cases per format (or ``n[fmt]``); return outcome counts per format.
+         progress: bool = True, quick: bool = False,
+         indices: Iterable[int] | None = None, failures_path: Path | None = None
+         ) -> FuzzReport:
+    """Run ``n`` cases per format (or ``n[fmt]``), or the cases numbered ``indices`` of each
+    format (a fix re-checked on the cases that failed); return outcome counts per format.
 
     Prints (through ``log``) the table, one line per distinct failure, and with
-    ``minimise_failures`` the minimised case files written to ``cases_dir``.
+    ``minimise_failures`` the minimised case files written to ``cases_dir``. With
+    ``failures_path``, every failing case is appended there as a JSON line (format, index,
+    outcome, detail, mutator, wall and CPU seconds): the ``--indices`` to re-check after a fix.
 
     Returns
     -------
@@ -316,12 +344,14 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
     """
     counts: dict[str, Counter] = defaultdict(Counter)
     seconds: Counter = Counter()
+    cpu: Counter = Counter()
     first: dict[str, Outcome] = {}
     started = time.monotonic()
     formats = list(formats)
     per_format = n if isinstance(n, dict) else dict.fromkeys(formats, n)
     jobs = [Job(fmt, i) for i in range(max(per_format.values())) for fmt in formats
-            if i < per_format[fmt]]
+            if i < per_format[fmt]] if indices is None else \
+        [Job(fmt, i) for i in indices for fmt in formats]
     step = max(500, len(jobs) // 10)
     with Pool(workers, seed, memory_bytes, quick, tuple(formats)) as pool:
         for done, result in enumerate(pool.run(jobs), start=1):
@@ -331,11 +361,22 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
                     f"{time.monotonic() - started:.0f} s")
             counts[result.job.fmt][result.outcome] += 1
             seconds[result.job.fmt] += result.seconds
-            if result.outcome in FAILURES:
-                first.setdefault(signature(result), result)
+            cpu[result.job.fmt] += result.cpu_seconds
+            if result.outcome in FAILURES and failures_path is not None:
+                with failures_path.open("a") as stream:
+                    stream.write(json.dumps({
+                        "format": result.job.fmt, "index": result.job.index,
+                        "outcome": result.outcome, "detail": result.detail[:300],
+                        "mutator": result.mutator, "seconds": round(result.seconds, 2),
+                        "cpu_seconds": round(result.cpu_seconds, 2)}) + "\n")
+            if result.outcome in FAILURES and signature(result) not in first:
+                first[signature(result)] = result
+                if progress:  # as found: a long run's findings can be fixed while it runs
+                    log(f"  new failure {signature(result)}: case {result.job.index} "
+                        f"({result.mutator}) {result.detail[:150]}")
             elif result.outcome == "fuzzer_error":
                 log(f"fuzzer error in {result.job.fmt} case {result.job.index}: {result.detail}")
-        log(format_table(counts, seconds, time.monotonic() - started))
+        log(format_table(counts, seconds, time.monotonic() - started, cpu))
         for key, result in sorted(first.items()):
             log(f"  {key}: case {result.job.index} ({result.mutator}) {result.detail[:150]}")
         if minimise_failures:
@@ -361,13 +402,17 @@ class FuzzReport:
         return sum(c[o] for c in self.counts.values() for o in FAILURES)
 
 
-def format_table(counts: dict[str, Counter], seconds: Counter, wall_s: float) -> str:
-    """Outcome counts per format, one row each, plus the CPU seconds spent reading."""
-    header = ["format", *OUTCOMES, "total", "read s"]
+def format_table(counts: dict[str, Counter], seconds: Counter, wall_s: float,
+                 cpu: Counter | None = None) -> str:
+    """Outcome counts per format, one row each, plus the seconds spent reading (wall clock in
+    the workers, and their CPU time: on a loaded machine the two differ)."""
+    cpu = cpu if cpu is not None else Counter()
+    header = ["format", *OUTCOMES, "total", "read s", "cpu s"]
     rows = [[fmt, *(counts[fmt][o] for o in OUTCOMES), sum(counts[fmt].values()),
-             f"{seconds[fmt]:.1f}"] for fmt in counts]
+             f"{seconds[fmt]:.1f}", f"{cpu[fmt]:.1f}"] for fmt in counts]
     rows.append(["all", *(sum(counts[f][o] for f in counts) for o in OUTCOMES),
-                 sum(sum(c.values()) for c in counts.values()), f"{sum(seconds.values()):.1f}"])
+                 sum(sum(c.values()) for c in counts.values()), f"{sum(seconds.values()):.1f}",
+                 f"{sum(cpu.values()):.1f}"])
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(str(h).rjust(w) for h, w in zip(header, widths, strict=True))]
     lines += ["  ".join(str(c).rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -389,13 +434,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minimise", action="store_true",
                         help="shrink the first case of each distinct failure into tests/fuzz/cases")
     parser.add_argument("--cases-dir", type=Path, default=CASES_DIR)
+    parser.add_argument("--failures", type=Path,
+                        help="append every failing case to this file (JSON lines)")
+    parser.add_argument("--indices", help="only these case numbers of each format, e.g. "
+                        "195,723 (re-checking a fix; --n is then ignored)")
     args = parser.parse_args(argv)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         parser.error(f"unknown formats {unknown}; valid: {', '.join(FORMATS)}")
     report = fuzz(formats, args.n, args.seed, args.workers, args.memory_mib << 20,
-                  args.minimise, cases_dir=args.cases_dir, log=_log)
+                  args.minimise, cases_dir=args.cases_dir, log=_log,
+                  indices=[int(i) for i in args.indices.split(",")] if args.indices else None,
+                  failures_path=args.failures)
     print(f"{report.n_failures} failures")
     return 1 if report.n_failures else 0
 

@@ -8,6 +8,7 @@ Every mutator is ``f(data, rng) -> bytes`` like the byte-level ones (``data`` is
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 from collections.abc import Callable
@@ -28,6 +29,15 @@ def _pick(rng: np.random.Generator, items):
 # --------------------------------------------------------------------------- HDF5
 
 def _load_h5(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """Attributes and columns of an HDF5 seed: fresh copies, the mutators edit them."""
+    attrs, columns = _read_h5(data)
+    return ({k: v.copy() if isinstance(v, np.ndarray) else v for k, v in attrs.items()},
+            {k: v.copy() for k, v in columns.items()})
+
+
+@functools.lru_cache(maxsize=8)
+def _read_h5(data: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """The seed read once per worker (``data`` is always one of the few seeds)."""
     import h5py
 
     with tempfile.TemporaryDirectory() as folder:

@@ -76,6 +76,7 @@ class ThreeDPane(QWidget):
             self.view.surfacesShown.connect(self.surfacesShown)
             self.view.controls.setVisible(self.controls_button.isChecked())
             self._layout.addWidget(self.view, 1)
+            self.view_made()
         if self.view is not None:
             self.view.setVisible(self.enabled)
         self.controls_button.setVisible(self.enabled)
@@ -100,6 +101,9 @@ class ThreeDPane(QWidget):
         self.volume_changed()
         if self.showing:
             self.view.set_volume(volume, preset=self.preset)
+
+    def view_made(self) -> None:
+        """Hook for subclasses: the view was just made (before any volume is set in it)."""
 
     def volume_changed(self) -> None:
         """Hook for subclasses: forget what was drawn for the previous volume."""

@@ -269,10 +269,10 @@ class VolumeView(QWidget):
         self.request_render()
 
     # -- camera, rendering, pictures ---------------------------------------------------------
-    def reset_camera(self, side: str = "anterior") -> None:
+    def reset_camera(self, side: str = "anterior", zoom: float = 1.0) -> None:
         """Look at the whole scene from ``side`` (anterior, posterior, left, right, superior,
-        inferior)."""
-        self.scene.reset_camera(side)
+        inferior), magnified by ``zoom``."""
+        self.scene.reset_camera(side, zoom)
         self.request_render()
 
     def request_render(self) -> None:

@@ -291,14 +291,16 @@ class VtkScene:
         return vtk_to_numpy(data.GetPoints().GetData()).astype(np.float64)
 
     # -- camera and pictures ----------------------------------------------------------------
-    def reset_camera(self, side: str = "anterior") -> None:
-        """Look at everything from ``side`` (see :data:`CAMERA_SIDES`)."""
+    def reset_camera(self, side: str = "anterior", zoom: float = 1.0) -> None:
+        """Look at everything from ``side`` (see :data:`CAMERA_SIDES`), then magnify by
+        ``zoom`` (> 1 fills the view with the middle of the scene)."""
         offset, up = CAMERA_SIDES[side]
         camera = self.renderer.GetActiveCamera()
         camera.SetFocalPoint(0.0, 0.0, 0.0)
         camera.SetPosition(*offset)
         camera.SetViewUp(*up)
         self.renderer.ResetCamera()
+        camera.Zoom(float(zoom))
 
     def display_point(self, world_xyz) -> tuple[float, float]:
         """Pixel (x from the left, y from the top) where world point ``world_xyz`` is drawn."""

@@ -62,7 +62,7 @@ def shots(session) -> list[Path]:
     ws.toolbar.three_d.setChecked(True)  # the 3-D view: the lungs and the candidates' spheres
     session.wait(lambda: ws.three_d.view is not None
                  and ws.three_d.view.render_volume is not None, 300, "the 3-D volume")
-    ws.three_d.view.reset_camera("anterior")
+    ws.three_d.reset_camera("anterior")
     shots.append(session.grab("nodules_3d"))
     ws.toolbar.three_d.setChecked(False)
 

@@ -14,7 +14,7 @@ from engines.cdc.model import Prediction
 from engines.cdc.rescoring import FEATURE_NAMES, cell_features, combine, iter_fit_events
 from engines.cdc.second_stage import RescoreConfig, tune
 from engines.cdc.synthetic import generate_events
-from engines.cdc.trackfit import TrackFitConfig, fit_track, pt_resolution, true_pt
+from engines.cdc.trackfit import TrackFit, TrackFitConfig, fit_track, pt_resolution, true_pt
 from engines.core.boosted_trees import BoostedTrees
 from engines.core.errors import ModelError
 from engines.core.progress import drive
@@ -150,6 +150,15 @@ def test_without_trees_the_unet_scores_stay_and_tuning_improves_purity(events):
     again = BoostedTrees.from_json(tuned.rescorer.to_json())
     x = cell_features(fitted.fits[0], events[0], cells, scores[0, cells], config)
     np.testing.assert_allclose(again.raw(x), tuned.rescorer.raw(x), atol=1e-4)
+    # a track counts only if the trees keep confirm_cells of its cells
+    signal = [i for i, e in enumerate(events) if e.n_signal_hits]
+    assert sum(combined.fits[i].found for i in signal) >= 0.9 * len(signal)
+    strict = drive(iter_fit_events(events, scores, replace(tuned.config, confirm_cells=1000),
+                                   tuned.rescorer))
+    assert not any(f.found for f in strict.fits)
+    np.testing.assert_allclose(strict.cell_scores[0, cells], combine(
+        TrackFit(False), events[0], cells, scores[0, cells], tuned.config, tuned.rescorer),
+        atol=1e-6)
 
 
 def test_config_round_trip_and_validation():

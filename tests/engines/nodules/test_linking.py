@@ -34,6 +34,26 @@ def test_a_sphere_becomes_one_candidate_at_its_centre():
     assert passes_shape_rules(candidate, 1.5, 0.35)
 
 
+@pytest.mark.parametrize("slice_mm", [0.6, 1.0, 1.7, 2.5])
+@pytest.mark.parametrize("diameter", [4.0, 5.5, 9.0, 30.0])
+def test_spheres_pass_the_elongation_rule_at_any_slice_spacing(slice_mm, diameter):
+    """Boxes where the slice circle is at least half the widest: a sphere's core. Its
+    elongation stays at most 0.87 (the half-width core of a sphere is 0.87 D long) at every
+    offset of the slice grid; a tube of the same width along z does not pass."""
+    volume = Volume(np.zeros((80, 100, 100), np.int16), (0.7, 0.7, slice_mm), (0.0, 0.0, 0.0))
+    for offset in np.linspace(0.0, 0.9, 7):
+        centre = volume.voxel_to_world([40.0 + offset, 50.0, 50.0])
+        z, boxes, cut = sphere_cuts(volume, centre, diameter)
+        keep = cut >= 0.5 * cut.max()
+        sphere = measure_track(volume, z[keep], boxes[keep], np.full(keep.sum(), 0.9))
+        assert sphere.checks["elongation"] <= 0.87
+        assert passes_shape_rules(sphere, 1.2, 0.0)
+    n = int(np.ceil(1.6 * diameter / slice_mm)) + 2   # a tube 1.6 diameters long
+    tube = measure_track(volume, np.arange(10, 10 + n), np.tile(boxes[len(boxes) // 2],
+                                                                (n, 1)), np.full(n, 0.9))
+    assert not passes_shape_rules(tube, 1.2, 0.0)
+
+
 def test_a_gap_of_one_slice_is_bridged_two_are_not():
     z, boxes, scores, _ = _sphere([30.0, 100.0, 100.0], 14.0)
     gap = z != 30

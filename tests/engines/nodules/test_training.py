@@ -16,6 +16,7 @@ from engines.nodules.training import (
     TrainConfig,
     augment,
     average_precision,
+    crop_weights,
     split_scans,
     train_detector,
 )
@@ -37,6 +38,17 @@ def test_augmented_boxes_follow_the_disc():
         ys, xs = np.nonzero(plane > 0.5)
         np.testing.assert_allclose([xs.mean() + 0.5, ys.mean() + 0.5], centre, atol=0.7)
         np.testing.assert_allclose(box[2:] - box[:2], 12.0, atol=1e-4)
+
+
+def test_crops_with_small_boxes_are_drawn_more_often():
+    empty = np.zeros((0, 4), np.float32)
+    boxes = [empty, np.array([[0, 0, 20, 20]], np.float32),        # 14 mm at 0.7 mm pixels
+             np.array([[0, 0, 20, 20], [30, 30, 36, 37]], np.float32)]  # and a 4.2 mm one
+    crops = CropSet(np.zeros((3, 3, 8, 8), np.uint8), boxes, np.zeros(3, int))
+    plain = crop_weights(crops, TrainConfig(), 0.7)
+    np.testing.assert_allclose(plain, np.array([1, 3, 3]) / 7)
+    small = crop_weights(crops, TrainConfig(small_mm=6.0, small_weight=4.0), 0.7)
+    np.testing.assert_allclose(small, np.array([1, 3, 12]) / 16)
 
 
 def test_average_precision():

@@ -162,3 +162,31 @@ def test_prepare_input_moves_to_the_device_and_checks_the_shape():
     with pytest.raises(InputError, match=r"^expected counts of shape \(B, n_channels\), got "
                                          r"\(6,\)$"):
         prepare_input(counts[0], config, device="cpu")
+
+
+# --- survivors of the 89 % run (round 5)
+
+def test_the_keep_mask_selects_the_kept_counts():
+    counts = np.arange(10.0) * 3.0
+    mask = PreprocessConfig(discard=[(0, 3), (8, 10)]).keep_mask(10)
+    assert counts[mask].tolist() == [9.0, 12.0, 15.0, 18.0, 21.0]  # a boolean mask, not 0/1
+
+
+def test_totals_below_one_count_are_normalised_too():
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(2.0, (2, 40)).astype(np.float64)
+    config = PreprocessConfig(discard=[(0, 4)], count_channel=True)
+    scaled = counts * 1e-3  # e.g. a background-subtracted, scaled spectrum: totals of ~0.07
+    x, y = prepare_input(counts, config), prepare_input(scaled, config)
+    torch.testing.assert_close(y[:, 0], x[:, 0])
+    # the count level: log10 of at least one count, so totals <= 1 sit at (0 - 3.5) / 1.5
+    one = np.zeros((2, 40))
+    one[0, 10] = 1.0
+    for level in (prepare_input(scaled, config)[:, 1], prepare_input(one, config)[:, 1]):
+        torch.testing.assert_close(level, torch.full((2, 36), -3.5 / 1.5))
+
+
+def test_every_input_channel_is_built_on_the_target_device():
+    config = PreprocessConfig(discard=[(0, 2)], coord_channel=True, count_channel=True)
+    x = prepare_input(np.ones((2, 6), dtype=np.float32), config, device="meta")
+    assert x.device.type == "meta" and x.shape == (2, 3, 4)

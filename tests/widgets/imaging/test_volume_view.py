@@ -134,6 +134,10 @@ def test_spheres_at_world_positions_meet_the_volume_they_mark(view, chest):
     view.set_volume(ct.with_array(bright), preset="ct_bone")
     volume_pixels = np.argwhere(view.snapshot().max(axis=2) > 120)
     assert len(volume_pixels) > 10
+    view.reset_camera("anterior", zoom=2.0)  # magnified: the marker covers about 4 × the pixels
+    zoomed = np.argwhere(view.snapshot().max(axis=2) > 120)
+    assert 2.5 * len(volume_pixels) < len(zoomed) < 6 * len(volume_pixels)
+    view.reset_camera("anterior")
     view.set_volume_visible(False)
     centre = ct.voxel_to_world(blob.mean(axis=0))
     view.set_spheres([centre], [5.0], [(0, 255, 0)])
