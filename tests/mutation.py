@@ -60,8 +60,14 @@ SCOPES: dict[str, list[str]] = {
     E + "nodules/evaluation.py": [T + "nodules/test_evaluation.py"],
     E + "soil/pore_metrics.py": [T + "soil/test_pore_metrics.py"],
     E + "soil/porosity.py": [T + "soil/test_core_axis_porosity.py"],
+    E + "imaging/metaimage_header.py": [T + "imaging/test_metaimage_header.py"],
+    E + "imaging/tiff_spacing.py": [T + "imaging/test_tiff_spacing.py"],
+    E + "imaging/dicom_read.py": [T + "imaging/test_dicom_read.py"],
 }
 
+#: seconds added to each mutant's estimated test time before mutmut's multiplier (its default
+#: of 1 s timed out killable mutants at load 8 on two cores)
+TIMEOUT_CONSTANT_S = 15.0
 #: tests of a scoped file that mutation runs leave out: each takes seconds to tens of seconds
 #: (a fuzzer worker pool, SIGKILLs at random moments, a traced 10 MB read, hypothesis over whole
 #: files) and would run again for every mutant of the functions it touches. `make test` runs
@@ -108,7 +114,12 @@ def _configure(work: Path, module: str, tests: list[str]) -> None:
     config = (f'[tool.mutmut]\nsource_paths = ["engines"]\nonly_mutate = ["{module}"]\n'
               f"pytest_add_cli_args_test_selection = [{quoted}]\n"
               'pytest_add_cli_args = ["-p", "no:randomly", "-p", "no:cacheprovider", "-q", '
-              '"-x"]\ntimeout_multiplier = 4.0\n')
+              '"-x"]\ntimeout_multiplier = 4.0\n'
+              # mutmut's wall limit is (estimated + constant) x multiplier, where "estimated"
+              # is the tests' call time only: a forked pytest under load needs seconds more
+              # than that (fixtures, collection), so a small constant times out mutants the
+              # tests do kill
+              f"timeout_constant = {TIMEOUT_CONSTANT_S}\n")
     for pyproject in (work / "pyproject.toml", work / "mutants" / "pyproject.toml"):
         if pyproject.exists():
             text = (ROOT / "pyproject.toml").read_text()

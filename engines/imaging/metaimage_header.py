@@ -96,7 +96,10 @@ def _check_geometry(path: Path, fields: dict[str, str], ndims: int) -> None:
                                                 f"{MAX_ORIGIN_MM:g} mm")
             if keys[0] == "TransformMatrix":
                 matrix = values.reshape(ndims, ndims)
-                if not np.allclose(matrix.T @ matrix, np.eye(ndims), atol=1e-3):
+                # entries of direction cosines lie within ±1: checked first, so that 1e300
+                # does not overflow the product
+                if np.any(np.abs(matrix) > 1 + 1e-3) or \
+                        not np.allclose(matrix.T @ matrix, np.eye(ndims), atol=1e-3):
                     raise InputError.for_file(path, f"{key} {fields[key][:80]!r} is not a "
                                                     "rotation (orthonormal direction cosines)")
 

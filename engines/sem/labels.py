@@ -243,8 +243,9 @@ class ObjectTable:
                 k = int(np.flatnonzero(ids == 0)[0])
                 raise InputError(f"{source}: the point (x {xs[k]}, y {ys[k]}) is not inside an "
                                  "object")
-        if ids.size and (ids.min() < 1 or ids.max() > n_objects):
-            raise InputError(f"{source}: object id {int(ids.max())} but the mask has "
+        outside = (ids < 1) | (ids > n_objects)
+        if outside.any():  # the first such row (an id 0 or -3 is named, not the largest id)
+            raise InputError(f"{source}: object id {int(ids[outside][0])} but the mask has "
                              f"{n_objects} objects")
         truth[ids] = self.classes
         return truth

@@ -204,7 +204,8 @@ def _pillow_pixel_size(image) -> float | None:
         x = float(dpi[0])
     except (TypeError, ValueError, IndexError):
         return None
-    return None if x in PLACEHOLDER_DPI or not x > 0 else _plausible(25400.0 / x)
+    # PNG stores pixels per metre: 72 and 96 dpi come back as 72.009 and 96.012
+    return None if round(x, 1) in PLACEHOLDER_DPI or not x > 0 else _plausible(25400.0 / x)
 
 
 def _read_pillow(path: Path, palette_indices: bool) -> tuple[np.ndarray, float | None]:

@@ -306,3 +306,146 @@ def test_multi_frame_files_are_skipped_and_named_when_nothing_is_left(tmp_path, 
     ds.save_as(path)
     with pytest.raises(InputError, match=r"^mf: no DICOM image to read \(1 × multi-frame"):
         read_volume(tmp_path / "mf")
+
+
+def _header(name, position=(0.0, 0.0, 0.0), *, sop=None, rows=4, columns=5,
+            orientation=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), pixel_spacing=(0.5, 0.8),
+            thickness=None, rescale=(1.0, -1024.0)):
+    from engines.imaging.dicom_series import SliceHeader
+
+    return SliceHeader(Path(name), "1.2", name if sop is None else sop, "CT", "", None, rows,
+                       columns, position, orientation, pixel_spacing, thickness, rescale,
+                       "1.2.840.10008.1.2.1")
+
+
+def _stack(offsets, **changes):
+    return [_header(f"s{k}.dcm", (0.0, 0.0, float(z)), **changes)
+            for k, z in enumerate(offsets)]
+
+
+def test_geometry_of_hand_made_headers_sorted_along_the_normal():
+    from engines.imaging.dicom_read import series_geometry
+
+    # rows along -x, columns along +z: the normal (row × column) is +y
+    headers = [_header(f"h{k}.dcm", (3.0, 10.0 - 2.5 * k, -7.0), orientation=(-1, 0, 0, 0, 0, 1))
+               for k in (2, 0, 1, 3)]
+    geometry = series_geometry(Path("ct"), headers)
+    assert [h.path.name for h in geometry.headers] == ["h3.dcm", "h2.dcm", "h1.dcm", "h0.dcm"]
+    assert geometry.spacing_xyz == (0.8, 0.5, 2.5)
+    assert geometry.origin_xyz == (3.0, 2.5, -7.0)
+    np.testing.assert_allclose(geometry.direction, [[-1, 0, 0], [0, 0, 1], [0, 1, 0]])
+    assert geometry.warnings == []
+    skew = series_geometry(Path("ct"), _stack([0, 2], orientation=(1, 0, 0, 0.0009, 1, 0)))
+    column = skew.direction[:, 1]
+    assert abs(column @ skew.direction[:, 0]) < 1e-12 and np.linalg.norm(column) == \
+        pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"rows": 6}, r"^ct: the series mixes slice heights \(rows\): 4 in s0.dcm but 6 in s2.dcm$"),
+    ({"columns": 6}, r"mixes slice widths \(columns\): 5 in s0.dcm but 6 in s2.dcm$"),
+    ({"pixel_spacing": (0.5, 0.8002)}, r"mixes pixel spacings: \(0.5, 0.8\) in s0.dcm but"),
+    ({"pixel_spacing": None}, r"mixes pixel spacings: \(0.5, 0.8\) in s0.dcm but None in s2"),
+    ({"orientation": (1, 0, 0, 0, 0, 1)}, "mixes orientations"),
+])
+def test_a_slice_unlike_the_first_is_named(changes, message):
+    from engines.imaging.dicom_read import series_geometry
+
+    headers = _stack([0, 1, 2])
+    headers[2] = _header("s2.dcm", (0.0, 0.0, 2.0), **changes)
+    with pytest.raises(InputError, match=message):
+        series_geometry(Path("ct"), headers)
+
+
+def test_pixel_spacing_tolerance_and_defaults():
+    from engines.imaging.dicom_read import series_geometry
+
+    headers = _stack([0, 1, 2])
+    headers[1] = _header("s1.dcm", (0.0, 0.0, 1.0), pixel_spacing=(0.50005, 0.8))
+    assert series_geometry(Path("ct"), headers).spacing_xyz == (0.8, 0.5, 1.0)
+    none = series_geometry(Path("ct"), _stack([0, 3], pixel_spacing=None))
+    assert none.spacing_xyz == (1.0, 1.0, 3.0)
+    assert none.warnings == ["ct: no PixelSpacing; 1 mm assumed"]
+    with pytest.raises(InputError, match=r"^ct: PixelSpacing \(0.5, 0.0\) is not positive$"):
+        series_geometry(Path("ct"), _stack([0, 3], pixel_spacing=(0.5, 0.0)))
+    with pytest.raises(InputError, match="^ct: ImageOrientationPatient .* is not two "
+                                         "orthogonal unit vectors$"):
+        series_geometry(Path("ct"), _stack([0, 3], orientation=(1, 0, 0, 0, 1.01, 0)))
+    with pytest.raises(InputError, match="orthogonal unit vectors"):
+        series_geometry(Path("ct"), _stack([0, 3], orientation=(1.01, 0, 0, 0, 1, 0)))
+    with pytest.raises(InputError, match="orthogonal unit vectors"):
+        series_geometry(Path("ct"), _stack([0, 3], orientation=(1, 0, 0, 0.1, 0.995, 0)))
+
+
+def test_slices_without_position_or_orientation():
+    from engines.imaging.dicom_read import series_geometry
+
+    headers = _stack([0, 1, 2])
+    headers[1] = _header("s1.dcm", None)
+    with pytest.raises(InputError, match="^ct: s1.dcm: no ImagePositionPatient/ImageOrientation"
+                                         "Patient, so the slices cannot be ordered$"):
+        series_geometry(Path("ct"), headers)
+    with pytest.raises(InputError, match="^ct: s0.dcm: no ImagePositionPatient"):
+        series_geometry(Path("ct"), _stack([0, 1], orientation=None))
+    alone = series_geometry(Path("ct"), [_header("a.dcm", None, thickness=2.0)])
+    assert alone.warnings == ["ct: the slice has no position; identity geometry assumed"]
+    assert alone.origin_xyz == (0.0, 0.0, 0.0) and alone.spacing_xyz == (0.8, 0.5, 2.0)
+    np.testing.assert_array_equal(alone.direction, np.eye(3))
+    flat = series_geometry(Path("ct"), [_header("a.dcm", (1.0, 2.0, 3.0), thickness=0.0)])
+    assert flat.spacing_xyz[2] == 1.0
+    assert flat.warnings == ["ct: one slice without SliceThickness; 1 mm assumed"]
+
+
+@pytest.mark.parametrize("offsets, message", [
+    ([0, 2, 2.0005, 4, 4, 6], r"^ct: s1.dcm and s2.dcm lie at the same position \(2 such "
+                              r"pairs\): several acquisitions in one series\?$"),
+    ([0, 2, 4, 10, 12], r"^ct: missing slices: a gap of 6 mm between s2.dcm and s3.dcm where "
+                        r"slices are 2 mm apart \(about 2 slices missing\)$"),
+    ([0, 2, 4, 6, 10], r"about 1 slice missing\)$"),
+    ([0, 2, 4, 6, 9], r"^ct: uneven slice spacing: 2 to 3 mm \(3 mm between s3.dcm and "
+                      r"s4.dcm\)$"),
+    ([0, 2, 4, 6.05, 8], r"^ct: uneven slice spacing: 1.95 to 2.05 mm"),
+    ([0, 2, 4, 6, 8, 14.5], r"^ct: uneven slice spacing: 2 to 6.5 mm"),
+])
+def test_spacing_errors_name_the_slices(offsets, message):
+    from engines.imaging.dicom_read import series_geometry
+
+    with pytest.raises(InputError, match=message):
+        series_geometry(Path("ct"), _stack(offsets))
+
+
+def test_spacing_jitter_warns_and_drift_is_measured_in_the_plane():
+    from engines.imaging.dicom_read import series_geometry
+
+    exact = series_geometry(Path("ct"), _stack([0, 2, 4.0019, 6]))
+    assert exact.warnings == [] and exact.spacing_xyz[2] == pytest.approx(2.0)
+    jitter = series_geometry(Path("ct"), _stack([0, 2, 4.01, 6, 8]))
+    assert jitter.warnings == ["ct: slice spacing varies by up to 0.5 % (1.99 to 2.01 mm); "
+                               "the mean is used"]
+    assert jitter.spacing_xyz[2] == pytest.approx(2.0)
+    headers = [_header(f"s{k}.dcm", (0.002 * k, 0.0, 2.0 * k)) for k in range(3)]
+    assert series_geometry(Path("ct"), headers).warnings == []  # 0.004 mm < 1 % of 0.5 mm
+    headers = [_header(f"s{k}.dcm", (0.0, 0.003 * k, 2.0 * k)) for k in range(3)]
+    assert series_geometry(Path("ct"), headers).warnings == [
+        "ct: slice positions drift 0.006 mm within the slice plane over the stack (gantry "
+        "tilt?); the geometry ignores it"]
+
+
+def test_duplicates_and_integer_rescales():
+    from engines.imaging.dicom_read import _drop_duplicates, _integer_rescale
+
+    headers = [_header("a.dcm", sop="1"), _header("b.dcm", sop="2"), _header("c.dcm", sop="1"),
+               _header("d.dcm", sop=""), _header("e.dcm", sop=""), _header("f.dcm", sop="1")]
+    kept, notes = _drop_duplicates(headers)
+    assert [h.path.name for h in kept] == ["a.dcm", "b.dcm", "d.dcm", "e.dcm"]
+    assert notes == ["2 duplicate files of the same instance ignored"]
+    kept, notes = _drop_duplicates(headers[:3])
+    assert notes == ["1 duplicate file of the same instance ignored"] and len(kept) == 2
+    assert _drop_duplicates(headers[:2]) == (headers[:2], [])
+    assert _integer_rescale([_header("a", rescale=(2.0 ** 16, -2.0 ** 31)),
+                             _header("b", rescale=(1, 0))])
+    assert not _integer_rescale([_header("a", rescale=(1.0, 0.0)),
+                                 _header("b", rescale=(0.5, 0.0))])
+    assert not _integer_rescale([_header("a", rescale=(1.0, 0.5))])
+    assert not _integer_rescale([_header("a", rescale=(2.0 ** 16 + 1, 0.0))])
+    assert not _integer_rescale([_header("a", rescale=(1.0, 2.0 ** 31 + 1))])

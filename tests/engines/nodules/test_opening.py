@@ -18,6 +18,11 @@ from engines.nodules.synthetic import small_config
 def test_a_luna16_folder_opens_a_scan_with_its_truth(tiny_root, tiny_dataset):
     opened = drive(iter_open(tiny_root, index=1))
     entry = tiny_dataset.scans[1]
+    assert len(tiny_dataset.scans) == 3 and tiny_dataset.excluded is not None
+    assert all(e.path.parent.name == "subset0" and e.path.suffix == ".mhd"
+               for e in tiny_dataset.scans)
+    assert len(tiny_dataset.annotations) >= 3
+    assert set(tiny_dataset.nodules_of(entry.seriesuid).scan) == {entry.seriesuid}
     assert opened.index == 1 and opened.scan.seriesuid == entry.seriesuid
     assert opened.path == entry.path and opened.has_truth
     assert len(opened.nodules) == len(tiny_dataset.nodules_of(entry.seriesuid)) > 0

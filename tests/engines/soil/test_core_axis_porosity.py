@@ -105,3 +105,46 @@ def test_segmented_profile_streams_in_slabs(monkeypatch, axis):
     assert whole == pytest.approx(porespy.metrics.porosity(inside), abs=1e-12)
     reference = porespy.metrics.porosity_profile(inside, axis=axis).porosity
     np.testing.assert_allclose(profile, reference, atol=1e-12)
+
+
+def test_profile_json_and_csv_keep_order_and_precision():
+    from engines.soil.porosity import Profile
+
+    index, depth = depth_positions(CropBox((1, 7, 2), (4, 2, 3)), 1, 0.3)
+    np.testing.assert_array_equal(index, [7, 8])
+    np.testing.assert_allclose(depth, [2.25, 2.55])
+    profile = Profile(1, index, depth, {"object2": np.array([0.25, 1 / 3]),
+                                        "object1": np.array([0.5, 0.125])})
+    assert len(profile) == 2
+    assert profile.to_json() == {"axis": "y", "slice": [7, 8], "depth_mm": [2.25, 2.55],
+                                 "object2": [0.25, 1 / 3], "object1": [0.5, 0.125]}
+    assert profile.to_csv() == ("slice,depth_mm,object2,object1\n"
+                                "7,2.2500,0.250000,0.500000\n8,2.5500,0.333333,0.125000\n")
+    empty = Profile(2, np.zeros(0, np.int64), np.zeros(0))
+    assert len(empty) == 0 and empty.to_csv() == "slice,depth_mm\n"
+    assert empty.to_json() == {"axis": "x", "slice": [], "depth_mm": []}
+
+
+def test_segmented_profile_reports_each_slab(monkeypatch):
+    import engines.soil.porosity as porosity
+
+    stack = np.zeros((7, 4, 5), np.uint8)
+    stack[:, :, :2] = 255  # 2 of 5 columns solid: porosity 0.6 everywhere
+    stack[3] = 255  # slice 3 all solid
+    box = CropBox((1, 0, 0), (5, 4, 5))  # slices 1…5
+    monkeypatch.setattr(porosity, "SLAB_VOXELS", 40)  # two slices per slab
+    task = iter_segmented_profile(stack, box, 0)
+    reports = []
+    try:
+        while True:
+            reports.append(next(task))
+    except StopIteration as stop:
+        whole, profile = stop.value
+    assert [(r.fraction, r.message) for r in reports] == [
+        (0.4, "counted slices 1–2"), (0.8, "counted slices 3–4"), (1.0, "counted slices 5–5")]
+    np.testing.assert_allclose(profile, [0.6, 0.6, 0.0, 0.6, 0.6])
+    assert whole == pytest.approx(0.48)
+    monkeypatch.setattr(porosity, "SLAB_VOXELS", 1)  # at least one slice per slab
+    whole, profile = drive(iter_segmented_profile(stack, box, 2))
+    np.testing.assert_allclose(profile, [0.0, 0.0, 0.8, 0.8, 0.8])
+    assert whole == pytest.approx(0.48)

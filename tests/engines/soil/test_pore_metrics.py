@@ -67,3 +67,71 @@ def test_all_three_in_one_task():
     out = metrics.to_json()
     assert out["void_of"] == "slabs" and len(out["pore_size"]["volume_fraction"]) == 4
     assert out["specific_surface_area_per_mm"] > 0
+
+
+def test_a_single_radius_and_an_empty_void():
+    void = np.zeros((20, 6, 6), bool)
+    void[4:9] = True  # one slab, 5 voxels: every radius 3 voxels = 1.5 mm
+    psd = pore_size_distribution(void, (0.5, 0.5, 0.5), bins=2)
+    np.testing.assert_allclose(psd.edges_mm, [1.5, 1.75, 2.0])  # widened by one voxel
+    np.testing.assert_allclose(psd.radius_mm, [1.625, 1.875])
+    np.testing.assert_allclose(psd.volume_fraction, [1.0, 0.0])
+    assert psd.mean_radius_mm == pytest.approx(1.5)
+    assert psd.to_json() == {"radius_mm": [1.625, 1.875], "edges_mm": [1.5, 1.75, 2.0],
+                             "volume_fraction": [1.0, 0.0], "mean_radius_mm": 1.5}
+    empty = pore_size_distribution(np.zeros((3, 4, 5), bool), (1, 1, 1), bins=3)
+    assert empty.to_json() == {"radius_mm": [0, 0, 0], "edges_mm": [0, 0, 0, 0],
+                               "volume_fraction": [0, 0, 0], "mean_radius_mm": 0.0}
+
+
+def test_isotropic_resampling_keeps_the_finest_spacing():
+    from engines.soil.pore_metrics import isotropic
+
+    void = np.zeros((3, 4, 2), bool)
+    void[1, 2, 1] = True
+    same, size = isotropic(void, (0.5, 0.5, 0.5))
+    assert same is void and size == 0.5
+    cubic, size = isotropic(void, (1.0, 0.5, 1.5))
+    assert size == 0.5 and cubic.shape == (6, 4, 6) and cubic.dtype == bool
+    assert cubic.sum() == 2 * 1 * 3 and cubic[2:4, 2, 3:6].all()
+
+
+def test_surface_area_with_unequal_spacing_and_thin_images():
+    void = np.zeros((12, 12, 12), bool)
+    void[3:9, 3:9, 3:9] = True
+    cubic = specific_surface_area(void, (1, 1, 1))
+    stretched = specific_surface_area(void, (2.0, 1.0, 1.0))
+    assert stretched < cubic and stretched > cubic / 2  # z faces keep their area
+    assert specific_surface_area(void[:, :, :1], (1, 1, 1)) == 0.0
+    assert specific_surface_area(np.zeros((4, 4, 4), bool), (1, 1, 1)) == 0.0
+    flat = np.zeros((2, 6, 6), bool)
+    flat[:, 2:4, 2:4] = True
+    assert specific_surface_area(flat, (1, 1, 1)) > 0
+
+
+def test_connected_porosity_along_x_and_the_task_messages():
+    void = np.zeros((6, 5, 8), bool)
+    void[2, 2, :] = True  # spans x only
+    void[0, 0, :3] = True
+    assert connected_porosity(void, 2) == pytest.approx(8 / 240)
+    assert connected_porosity(void, 0) == 0.0
+    assert connected_porosity(np.moveaxis(void, 2, 0)) == pytest.approx(8 / 240)  # default z
+    assert len(pore_size_distribution(void, (1, 1, 1)).edges_mm) == 11  # 10 bins
+    assert len(drive(iter_pore_metrics(void, (1, 1, 1), 0, "v")).pore_size.radius_mm) == 10
+    task = iter_pore_metrics(void, (1, 1, 1), 2, "pores", bins=2)
+    reports = []
+    try:
+        while True:
+            reports.append(next(task))
+    except StopIteration as stop:
+        metrics = stop.value
+    assert [(r.fraction, r.message) for r in reports] == [
+        (0.0, "pore size distribution (pores)"), (0.5, "connected porosity (pores)"),
+        (0.75, "specific surface area (pores)")]
+    assert metrics.what == "pores" and metrics.connected_porosity == pytest.approx(8 / 240)
+    assert len(metrics.pore_size.volume_fraction) == 2
+    assert metrics.specific_surface_area_per_mm == specific_surface_area(void, (1, 1, 1))
+    assert metrics.to_json() == {"void_of": "pores", "pore_size": metrics.pore_size.to_json(),
+                                 "connected_porosity": metrics.connected_porosity,
+                                 "specific_surface_area_per_mm":
+                                     metrics.specific_surface_area_per_mm}
