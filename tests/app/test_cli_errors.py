@@ -174,11 +174,17 @@ def _rss_mib(pid: int) -> float:
                  if line.startswith("VmRSS:")), 0.0)
 
 
+def _default_sigint() -> None:
+    """A child of a shell that started the tests in the background (``make test &``) inherits
+    SIGINT ignored, and Python keeps it so: give the CLI the terminal's default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_exits_130_without_a_traceback_or_a_partial_file(tmp_path):
     out = tmp_path / "many.h5"
     proc = subprocess.Popen([sys.executable, "main.py", "cdc", "sample", "--out", str(out),
                              "--events", "100000"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + LIMIT_S
         while _rss_mib(proc.pid) < 300 and time.monotonic() < deadline:  # generating by then
