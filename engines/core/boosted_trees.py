@@ -1,13 +1,16 @@
 """A gradient-boosted tree ensemble that lives in a model's JSON sidecar.
 
-Fitted with scikit-learn's :class:`~sklearn.ensemble.GradientBoostingClassifier` (binary,
-log-loss; its public ``tree_`` arrays), evaluated here with numpy alone, so that a loaded
+Fitted with scikit-learn's :class:`~sklearn.ensemble.HistGradientBoostingClassifier` or
+:class:`~sklearn.ensemble.GradientBoostingClassifier` (binary, log-loss; their fitted node
+arrays), evaluated here with numpy alone, so that a loaded
 model needs neither scikit-learn nor pickles: the ensemble is plain lists of numbers.
 
 Raw score ``base + Σ_t value_t(x)``, probability ``1 / (1 + e^−raw)``. Each tree is stored as
 parallel node arrays: ``feature`` (−1 at a leaf), ``threshold`` (go left when
 ``x[feature] <= threshold``, scikit-learn's rule), ``left``, ``right`` and ``value`` (the
-leaf's contribution, learning rate included).
+leaf's contribution, learning rate included). Thresholds are stored at full precision: a
+histogram split can sit exactly on a sample's value, and a rounded one would send it the other
+way.
 """
 
 from __future__ import annotations
@@ -32,19 +35,33 @@ class BoostedTrees:
 
     @classmethod
     def from_sklearn(cls, model, feature_names: tuple[str, ...]) -> BoostedTrees:
-        """From a fitted binary ``GradientBoostingClassifier`` (log-loss)."""
-        if model.n_classes_ != 2 or model.estimators_.shape[1] != 1:
+        """From a fitted binary ``HistGradientBoostingClassifier`` or
+        ``GradientBoostingClassifier`` (log-loss, numerical features without missing values)."""
+        if len(model.classes_) != 2:
             raise ValueError("only binary gradient boosting is supported")
-        rate = float(model.learning_rate)
-        trees = []
-        for estimator in model.estimators_[:, 0]:
-            tree = estimator.tree_
-            trees.append({"feature": np.where(tree.children_left < 0, -1,
-                                              tree.feature).astype(np.int64),
-                          "threshold": tree.threshold.astype(np.float64),
-                          "left": tree.children_left.astype(np.int64),
-                          "right": tree.children_right.astype(np.int64),
-                          "value": rate * tree.value[:, 0, 0].astype(np.float64)})
+        if hasattr(model, "_predictors"):  # histogram boosting: leaf values already shrunk
+            trees = []
+            for (predictor,) in model._predictors:
+                nodes = predictor.nodes
+                if nodes["is_categorical"].any():
+                    raise ValueError("categorical splits are not supported")
+                leaf = nodes["is_leaf"].astype(bool)
+                child = {k: np.where(leaf, -1, nodes[k].astype(np.int64)) for k in ("left", "right")}
+                trees.append({"feature": np.where(leaf, -1, nodes["feature_idx"]).astype(np.int64),
+                              "threshold": np.where(leaf, 0.0, nodes["num_threshold"]),
+                              **child,
+                              "value": np.where(leaf, nodes["value"], 0.0)})
+        else:
+            rate = float(model.learning_rate)
+            trees = []
+            for estimator in model.estimators_[:, 0]:
+                tree = estimator.tree_
+                trees.append({"feature": np.where(tree.children_left < 0, -1,
+                                                  tree.feature).astype(np.int64),
+                              "threshold": tree.threshold.astype(np.float64),
+                              "left": tree.children_left.astype(np.int64),
+                              "right": tree.children_right.astype(np.int64),
+                              "value": rate * tree.value[:, 0, 0].astype(np.float64)})
         probe = np.zeros((1, model.n_features_in_))
         partial = cls(0.0, tuple(trees), tuple(feature_names))
         base = float(model.decision_function(probe)[0] - partial.raw(probe)[0])
@@ -75,7 +92,8 @@ class BoostedTrees:
 
     def to_json(self) -> dict[str, Any]:
         return {"base": self.base, "feature_names": list(self.feature_names),
-                "trees": [{k: [round(float(v), 6) if k in ("threshold", "value") else int(v)
+                "trees": [{k: [float(v) if k == "threshold" else round(float(v), 6)
+                               if k == "value" else int(v)
                                for v in tree[k]] for k in _ARRAYS} for tree in self.trees]}
 
     @classmethod

@@ -6,20 +6,29 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.ensemble import GradientBoostingClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 
 from engines.core.boosted_trees import BoostedTrees
 from engines.core.errors import ModelError
 
 
-@pytest.fixture(scope="module")
-def fitted():
+def _data():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 3))
     y = (x[:, 0] + 0.5 * x[:, 1] ** 2 + 0.3 * rng.normal(size=400)) > 0.5
-    model = GradientBoostingClassifier(n_estimators=20, max_depth=3, subsample=0.7,
-                                       random_state=0).fit(x, y)
-    return model, x
+    return x, y
+
+
+@pytest.fixture(scope="module", params=["gradient", "histogram"])
+def fitted(request):
+    x, y = _data()
+    if request.param == "gradient":
+        model = GradientBoostingClassifier(n_estimators=20, max_depth=3, subsample=0.7,
+                                           random_state=0)
+    else:  # uneven trees (leaf count, not depth, bounds them), weighted rows
+        model = HistGradientBoostingClassifier(max_iter=20, max_leaf_nodes=11, max_depth=5,
+                                               learning_rate=0.2, early_stopping=False)
+    return model.fit(x, y, sample_weight=np.where(y, 1.0, 3.0)), x
 
 
 def test_same_decisions_as_sklearn_and_after_json(fitted):
