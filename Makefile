@@ -68,7 +68,7 @@ demo-model-cdc: $(STAMP)
 # fresh events of the training seeds (20-60 % occupancy, half without trigger times) over 23
 # features (drift residuals included); 20 min on one thread of the shared 2-core machine at load 9.
 demo-model-cdc-fit: $(STAMP)
-	OMP_NUM_THREADS=1 $(PY) main.py cdc tune-fit --model resources/models/cdc_demo --out resources/models/cdc_demo --half
+	OMP_NUM_THREADS=1 $(PY) main.py cdc tune-fit --model resources/models/cdc_demo --out resources/models/cdc_demo --events 2000 --trees 300 --depth 4 --learning-rate 0.1 --half
 
 # The soil demo model exactly as bundled: 9 synthetic cores (forest, grassland, arable in turn;
 # seed 0; 200 x 192 x 192 voxels, 6 cm cores), the light VGG on the porosity of object4 (the

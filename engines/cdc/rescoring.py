@@ -120,23 +120,26 @@ def cell_features(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.nda
 
 
 def combine(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
-            config: TrackFitConfig, rescorer: BoostedTrees | None) -> np.ndarray:
+            config: TrackFitConfig, rescorer: BoostedTrees | None,
+            features: np.ndarray | None = None) -> np.ndarray:
     """Combined (U-Net + fit) scores of an event's hit cells, (k,) float32 in [0, 1]; the
-    U-Net's own scores without a ``rescorer``."""
+    U-Net's own scores without a ``rescorer``. ``features``: :func:`cell_features` of these
+    arguments when already computed."""
     if rescorer is None or len(cells) == 0:
         return np.asarray(scores, dtype=np.float32)
-    return rescorer.probability(cell_features(fit, event, cells, scores, config)).astype(
-        np.float32)
+    if features is None:
+        features = cell_features(fit, event, cells, scores, config)
+    return rescorer.probability(features).astype(np.float32)
 
 
 def confirmed(fit: TrackFit, event: Event, cells: np.ndarray, scores: np.ndarray,
-              config: TrackFitConfig, rescorer: BoostedTrees | None
-              ) -> tuple[TrackFit, np.ndarray]:
+              config: TrackFitConfig, rescorer: BoostedTrees | None,
+              features: np.ndarray | None = None) -> tuple[TrackFit, np.ndarray]:
     """The fit and the combined scores, the track kept only if the combined score keeps at
     least ``config.confirm_cells`` of its cells (at ``config.threshold``); a track that fails
     (a background arc in a window without signal) is dropped and the cells are re-scored as
-    in an event without a track."""
-    combined = combine(fit, event, cells, scores, config, rescorer)
+    in an event without a track. ``features`` as in :func:`combine`."""
+    combined = combine(fit, event, cells, scores, config, rescorer, features)
     if rescorer is None or not fit.found or config.confirm_cells == 0:
         return fit, combined
     on = np.isin(cells, fit.cells)

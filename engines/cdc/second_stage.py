@@ -45,7 +45,8 @@ class RescoreConfig:
     signal_fraction: float = param(0.85, label="Events with signal", range=(0.0, 1.0))
     no_trigger_fraction: float = param(0.5, label="Shown without trigger", range=(0.0, 1.0))
     trees: int = param(150, label="Trees", range=(1, 2000))
-    depth: int = param(3, label="Tree depth", range=(1, 8))
+    depth: int = param(3, label="Tree depth", range=(1, 8),
+                       help="each tree has at most 2^depth leaves")
     learning_rate: float = param(0.1, label="Learning rate", range=(0.001, 1.0))
     background_share: float = param(0.25, label="Background cells used", range=(0.01, 1.0),
                                     help="share of the background cells the trees see "
@@ -77,7 +78,7 @@ def tune(segmenter, events: Sequence[Event], config: TrackFitConfig | None = Non
          rescore: RescoreConfig | None = None) -> Generator[Progress, None, TuneResult]:
     """Fit the re-scoring trees on ``events`` (with truth), the combined score's threshold at
     90 % retention and the momentum scale."""
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
     from engines.cdc.metrics import cell_level, hit_cell_truth
 
@@ -102,22 +103,23 @@ def tune(segmenter, events: Sequence[Event], config: TrackFitConfig | None = Non
     rng = np.random.default_rng([rescore.seed, 5])
     keep = y | (rng.random(len(y)) < rescore.background_share)
     weight = np.where(y[keep], 1.0, 1.0 / rescore.background_share)
-    model = GradientBoostingClassifier(n_estimators=rescore.trees, max_depth=rescore.depth,
-                                       learning_rate=rescore.learning_rate, subsample=0.5,
-                                       random_state=rescore.seed)
+    model = HistGradientBoostingClassifier(
+        max_iter=rescore.trees, max_depth=rescore.depth, max_leaf_nodes=2 ** rescore.depth,
+        learning_rate=rescore.learning_rate, early_stopping=False, random_state=rescore.seed)
     model.fit(x[keep], y[keep], sample_weight=weight)
     trees = BoostedTrees.from_sklearn(model, FEATURE_NAMES)
     combined = np.zeros((len(events), N_CELLS), dtype=np.float32)
     for i, (event, fit) in enumerate(zip(events, fits, strict=True)):
         cells = np.unique(event.cell).astype(np.int64)
         combined[i, cells] = combine(fit, event, cells, prediction.cell_scores[i, cells],
-                                     config, trees)
+                                     config, trees, rows[i])
     summary = cell_level(events, combined)
     tuned = replace(config, threshold=float(np.clip(summary.threshold_at_retention, 0.0, 1.0)))
     for i, (event, fit) in enumerate(zip(events, fits, strict=True)):  # as iter_fit_events
         cells = np.unique(event.cell).astype(np.int64)
         fits[i], combined[i, cells] = confirmed(fit, event, cells,
-                                                prediction.cell_scores[i, cells], tuned, trees)
+                                                prediction.cell_scores[i, cells], tuned, trees,
+                                                rows[i])
     summary = cell_level(events, combined)
     resolution = pt_resolution(events, fits)
     if resolution.get("fitted", 0) >= 10:
