@@ -92,14 +92,19 @@ def test_planar_and_three_row_images_against_the_pixel_cap(tmp_path, monkeypatch
     planar = tmp_path / "planar.tif"
     tifffile.imwrite(planar, np.moveaxis(RGB, 2, 0).copy(), planarconfig="separate",
                      photometric="rgb")
+    rgba = tmp_path / "rgba.tif"
+    tifffile.imwrite(rgba, np.moveaxis(np.dstack([RGB, GREY8]), 2, 0).copy(),
+                     planarconfig="separate", photometric="rgb", extrasamples=["unassalpha"])
     short = tmp_path / "short.tif"  # 3 rows of RGB, stored contiguous: (3, 56, 3)
     tifffile.imwrite(short, RGB[:3], photometric="rgb")
     monkeypatch.setattr(readers, "MAX_PIXELS", 40 * 56)
     np.testing.assert_array_equal(read_micrograph(planar).array, RGB)
+    np.testing.assert_array_equal(read_micrograph(rgba).array, RGB)
     monkeypatch.setattr(readers, "MAX_PIXELS", 40 * 56 - 1)
-    with pytest.raises(InputError, match="^planar.tif: 40 × 56 px is more than the 2,239 px "
-                                         "this reader opens$"):
-        read_micrograph(planar)
+    for path in (planar, rgba):
+        with pytest.raises(InputError, match=f"^{path.name}: 40 × 56 px is more than the "
+                                             "2,239 px this reader opens$"):
+            read_micrograph(path)
     monkeypatch.setattr(readers, "MAX_PIXELS", 3 * 56)
     np.testing.assert_array_equal(read_micrograph(short).array, RGB[:3])
     monkeypatch.setattr(readers, "MAX_PIXELS", 3 * 56 - 1)
