@@ -149,6 +149,9 @@ def _tag_number(path: Path, value, name: str) -> int:
     if isinstance(value, tuple):
         raise InputError.for_file(path, f"the {name} tag holds {len(value)} values, not one "
                                         "(damaged IFD)")
+    if not isinstance(value, int | np.integer):  # a damaged tag type: text or a float
+        raise InputError.for_file(path, f"the {name} tag holds {type(value).__name__} "
+                                        f"{str(value)[:20]!r}, not a number (damaged IFD)")
     return int(value)
 
 
