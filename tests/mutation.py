@@ -7,13 +7,16 @@ the code is tested, not by an accuracy test of a demo model three layers up), ru
 and prints one table row: mutants, killed, timed out, survived, no tests, kill rate. Survivors
 are listed by `mutmut results` in the scratch folder (its path is printed), one of them by
 `mutmut show NAME`. `--tests` overrides the scope; `--max-children` sets mutmut's parallelism;
-`--rerun` re-checks only the last run's survivors against the tests as they are now. A package
+`--rerun` re-checks only the last run's survivors against the tests as they are now (the row
+counts the others as that run left them, kept in the scratch folder's `statuses.json`);
+`--report` runs nothing and prints the row again. A package
 (``engines/core``) stands for every module of it in ``SCOPES``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -49,11 +52,12 @@ SCOPES: dict[str, list[str]] = {
         T + "spectrum/test_readers_specutils.py"],
     E + "spectrum/peers.py": [T + "spectrum/test_peers.py"],
     E + "cdc/metrics.py": [T + "cdc/test_metrics.py"],
-    E + "cdc/hdf5_io.py": [T + "cdc/test_hdf5_io.py", T + "cdc/test_io_hostile.py",
+    E + "cdc/hdf5_io.py": [T + "cdc/test_hdf5_io.py", T + "cdc/test_hdf5_io_layout.py",
+                           T + "cdc/test_io_hostile.py",
                            T + "cdc/test_io_fuzz_regressions.py"],
     E + "cdc/root_io.py": [T + "cdc/test_root_io.py", T + "cdc/test_io_hostile.py",
                            T + "cdc/test_io_fuzz_regressions.py"],
-    E + "sem/readers.py": [T + "sem/test_readers.py"],
+    E + "sem/readers.py": [T + "sem/test_readers.py", T + "sem/test_readers_damaged.py"],
     E + "sem/labels.py": [T + "sem/test_labels.py"],
     E + "sem/maxvote.py": [T + "sem/test_maxvote.py"],
     E + "nodules/luna16.py": [T + "nodules/test_luna16.py"],
@@ -132,46 +136,75 @@ def _scratch_of(module: str) -> Path:
     return Path(tempfile.gettempdir()) / "lablens-mutate" / module.replace("/", "_")
 
 
-def run(module: str, tests: list[str], max_children: int, rerun: bool = False
-        ) -> dict[str, int]:
+def merge(current: dict[str, str], previous: dict[str, str], rechecked: set[str] | None
+          ) -> dict[str, str]:
+    """Each mutant's status after a run: what mutmut reports for the mutants it checked;
+    for those a ``--rerun`` left alone, their status in ``previous`` (the scratch folder's
+    ``statuses.json``), or "killed" when a run older than that file left them out of
+    ``not_killed.txt`` (``rechecked``: the names it listed; None after a full run)."""
+    merged = {}
+    for name, status in current.items():
+        if status == "not checked" and rechecked is not None and name not in rechecked:
+            status = previous.get(name, "killed")
+        merged[name] = status
+    return merged
+
+
+def counts_of(statuses: dict[str, str]) -> dict[str, int]:
+    """Mutants, killed, timed out, survived, no tests and other statuses; the kill rate
+    counts killed and timed-out mutants over all."""
+    status = Counter(statuses.values())
+    counts = {"mutants": sum(status.values()), "killed": status["killed"],
+              "timeout": status["timeout"], "survived": status["survived"],
+              "no_tests": status["no tests"]}
+    counts["other"] = counts["mutants"] - sum(counts[k] for k in (
+        "killed", "timeout", "survived", "no_tests"))
+    return counts
+
+
+def run(module: str, tests: list[str], max_children: int, rerun: bool = False,
+        report: bool = False) -> dict[str, int]:
     """Mutate ``module`` in a fresh scratch copy; with ``rerun``, only re-check the mutants
     the last run there did not kill, against the tests as they are now (the module itself
-    must be unchanged since that run)."""
+    must be unchanged since that run); with ``report``, run nothing and count again."""
     mutmut = Path(sys.executable).with_name("mutmut")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",
                LABLENS_SHARED_SPECTRA=str(ROOT.parent / "shared" / "data" / "spectra"))
     started = time.monotonic()
     work = _scratch_of(module)
-    if rerun and (work / "not_killed.txt").is_file():
+    rechecked: set[str] | None = None
+    if (rerun or report) and (work / "not_killed.txt").is_file():
+        names = (work / "not_killed.txt").read_text().split()
+        rechecked = set(names)
+    if rerun and rechecked is not None:
         if (ROOT / module).read_bytes() != (work / module).read_bytes():
             raise SystemExit(f"{module} changed since its last run: run it again in full")
         for test in tests:  # test files new since that run included
             for copy in (work / test, work / "mutants" / test):
                 shutil.copy2(ROOT / test, copy)
         _configure(work, module, tests)
-        names = (work / "not_killed.txt").read_text().split()
         subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names],
                        cwd=work, env=env, check=False, stdout=subprocess.DEVNULL)
-    else:
+    elif not report:
         work = _scratch(module, tests)
         subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=work,
                        env=env, check=False, stdout=subprocess.DEVNULL)
     out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=work, env=env,
                          capture_output=True, text=True, check=False).stdout
-    status = Counter(m.group(2) for line in out.splitlines() if (m := _RESULT.match(line)))
-    survivors = [m.group(1) for line in out.splitlines()
-                 if (m := _RESULT.match(line)) and m.group(2) != "killed"]
-    counts = {"mutants": sum(status.values()), "killed": status["killed"],
-              "timeout": status["timeout"], "survived": status["survived"],
-              "no_tests": status["no tests"],
-              "other": sum(status.values()) - status["killed"] - status["timeout"]
-              - status["survived"] - status["no tests"]}
+    current = {m.group(1): m.group(2) for line in out.splitlines()
+               if (m := _RESULT.match(line))}
+    saved = work / "statuses.json"
+    previous = json.loads(saved.read_text()) if saved.is_file() and rechecked else {}
+    statuses = merge(current, previous, rechecked)
+    counts = counts_of(statuses)
     tested = counts["mutants"] - counts["no_tests"]
     rate = 100 * (counts["killed"] + counts["timeout"]) / max(counts["mutants"], 1)
     print(f"| `{module}` | {counts['mutants']} | {counts['killed']} | {counts['timeout']} | "
           f"{counts['survived']} | {counts['no_tests']} | {rate:.0f} % |"
           f"  ({time.monotonic() - started:.0f} s, tested {tested}, other {counts['other']})")
-    (work / "not_killed.txt").write_text("".join(f"{name}\n" for name in survivors))
+    saved.write_text(json.dumps(statuses, indent=0, sort_keys=True))
+    (work / "not_killed.txt").write_text("".join(
+        f"{name}\n" for name, status in statuses.items() if status != "killed"))
     print(f"not killed: {work / 'not_killed.txt'}; `mutmut show NAME` in {work}")
     return counts
 
@@ -183,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=1)
     parser.add_argument("--rerun", action="store_true",
                         help="re-check only the last run's survivors against the current tests")
+    parser.add_argument("--report", action="store_true",
+                        help="run nothing: count the last run's results again")
     args = parser.parse_args(argv)
     modules = [m for given in args.modules for m in (
         [given] if given.endswith(".py") else
@@ -191,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         tests = args.tests or SCOPES.get(module)
         if not tests:
             parser.error(f"{module}: no tests scoped in tests/mutation.py SCOPES; pass --tests")
-        run(module, tests, args.max_children, args.rerun)
+        run(module, tests, args.max_children, args.rerun, args.report)
     return 0
 
 

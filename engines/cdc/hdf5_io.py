@@ -29,6 +29,7 @@ import numpy as np
 from engines.cdc.events import Event, EventFile
 from engines.cdc.geometry import N_CELLS, N_CTH_COUNTERS
 from engines.core.errors import InputError
+from engines.core.hdf5_guard import check_global_heaps
 from engines.core.safe_read import (
     MAX_COMPRESSION_RATIO,
     check_declared,
@@ -231,6 +232,7 @@ class Hdf5EventReader:
         self.path = Path(path)
         with reading(self.path, "HDF5 event file"):
             check_file(self.path)
+            check_global_heaps(self.path)
             with _open(self.path) as h5:
                 self._attributes(h5)
                 events, hits = self._group(h5, "events"), self._group(h5, "hits")

@@ -373,7 +373,11 @@ class CdcSegmenter:
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> CdcSegmenter:
         """Load a model file; ModelError when it is missing, malformed or not a CDC model."""
-        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict
+        from engines.core.checkpoint import (
+            check_described_network,
+            load_checkpoint,
+            load_state_dict_strict,
+        )
 
         tensors, meta = load_checkpoint(path)
         name = Path(path).name
@@ -390,9 +394,10 @@ class CdcSegmenter:
         if arch == "light_unet":
             options = {**options, "circular": config.format == "polar"}
         try:
-            net = create_model(arch, **options, in_channels=config.channels,
-                               input_size=config.input_size, grid_shape=config.grid_shape,
-                               cpu_bf16=str(device).startswith("cpu") and cpu_bf16_supported())
+            net = check_described_network(lambda: create_model(
+                arch, **options, in_channels=config.channels, input_size=config.input_size,
+                grid_shape=config.grid_shape,
+                cpu_bf16=str(device).startswith("cpu") and cpu_bf16_supported()), tensors, name)
         except (InputError, TypeError) as exc:
             raise ModelError(f"{name}: {exc}") from None
         load_state_dict_strict(net, tensors, name)

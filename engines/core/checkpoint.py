@@ -140,6 +140,28 @@ def load_state_dict_strict(module: torch.nn.Module, tensors: dict[str, Any], sou
         raise ModelError(f"{source}: weights do not fit the described architecture ({first})") from None
 
 
+def check_described_network(build, tensors: dict[str, Any], source: str):
+    """Build the network a sidecar describes on the meta device first (nothing allocated), and
+    refuse the description unless every tensor of it is stored with the same shape: a hostile
+    width or depth cannot make the real build allocate more than the weights file holds.
+    Returns ``build()``, the real network, once the skeleton fits."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            skeleton = build()
+    except RuntimeError as exc:  # e.g. a negative or overflowing size
+        raise ModelError(f"{source}: invalid model description "
+                         f"({str(exc).strip().splitlines()[0][:160]})") from None
+    for name, value in skeleton.state_dict().items():
+        stored = tensors.get(name)
+        if stored is None or tuple(stored.shape) != tuple(value.shape):
+            found = "missing" if stored is None else f"stored as {tuple(stored.shape)}"
+            raise ModelError(f"{source}: weights do not fit the described architecture "
+                             f"({name} of shape {tuple(value.shape)} is {found})")
+    return build()
+
+
 def save_training_state(path: str | Path, model, optimiser, scheduler, ema_model,
                         progress: dict[str, Any], best_weights: dict[str, Any] | None) -> Path:
     """Write what :func:`load_training_state` needs to continue a run: weights, optimiser

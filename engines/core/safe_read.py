@@ -90,6 +90,10 @@ codecs) the helpers here catch those documented types explicitly, at that call.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,6 +195,31 @@ def reading(path: str | Path, kind: str) -> Iterator[Path]:
         if not (isinstance(exc, Exception) or _is_rust_panic(exc)) or not is_file_fault(exc):
             raise
         raise InputError.for_file(path, f"not a readable {kind} ({describe(exc)})") from exc
+
+
+_NATIVE_STDERR = threading.Lock()
+
+
+@contextmanager
+def native_stderr_captured() -> Iterator[list[str]]:
+    """Catch what C libraries print straight to file descriptor 2 (ITK's NIfTI library:
+    ``** ERROR: nifti_convert_nhdr2nim: bad dim[1]``), past Python's ``sys.stderr``: the CLI
+    would show it above its one error line. Inside, descriptor 2 goes to a temporary file; its
+    non-empty lines (at most 64 KiB) are in the yielded list once the block has ended, whether
+    it raised or not. One such block at a time (descriptor 2 belongs to the process)."""
+    lines: list[str] = []
+    with _NATIVE_STDERR, tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(64 << 10).decode("utf-8", "replace")
+            lines.extend(line.strip(" *\t") for line in text.splitlines() if line.strip(" *\t"))
 
 
 # --------------------------------------------------------------------------- sizes

@@ -195,6 +195,10 @@ def _parse_header(path: Path) -> SliceHeader | str:
     missing = [k for k in IMAGE_PIXEL_KEYWORDS if k not in ds]
     if missing:
         raise InputError.for_file(path, f"an image without {', '.join(missing)} (damaged header)")
+    photometric = ds.get("PhotometricInterpretation")
+    if not isinstance(photometric, str):  # several values (a stray backslash) or binary
+        raise InputError.for_file(path, f"PhotometricInterpretation {str(photometric)[:40]!r} "
+                                        "is not one name (damaged header)")
     rows, columns, bits = (_whole(ds, k) for k in ("Rows", "Columns", "BitsAllocated"))
     syntax = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "") or
                  "1.2.840.10008.1.2.1")

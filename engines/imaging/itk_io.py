@@ -21,7 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from engines.core.errors import InputError
-from engines.core.safe_read import MAX_COMPRESSION_RATIO, check_declared, reading
+from engines.core.safe_read import (
+    MAX_COMPRESSION_RATIO,
+    check_declared,
+    native_stderr_captured,
+    reading,
+)
 from engines.imaging.metaimage_header import check_metaimage, parse_metaimage_header
 from engines.imaging.volume import Volume, compact_values
 
@@ -90,9 +95,9 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
     import nibabel
 
     path = Path(path)
-    log = logging.getLogger("nibabel.global")  # it prints each header field it "fixes"
-    level = log.level
-    log.setLevel(logging.ERROR)
+    log = logging.getLogger("nibabel.global")  # it prints each header field it "fixes", and
+    level = log.level                          # the error it then raises (which we report)
+    log.setLevel(logging.CRITICAL + 1)
     try:
         with reading(path, "NIfTI file"):
             image = nibabel.load(path)          # the header only; data stay on disk
@@ -178,8 +183,15 @@ def read_itk(path: str | Path) -> Volume:
     else:
         check_nifti(path)
     sitk.ProcessObject.SetGlobalWarningDisplay(False)  # no ITK warnings on stderr (the CLI)
-    with reading(path, "image file"):
-        image = sitk.ReadImage(str(path), imageIO=IMAGE_IO[kind])
+    try:
+        with native_stderr_captured() as printed, reading(path, "image file"):
+            image = sitk.ReadImage(str(path), imageIO=IMAGE_IO[kind])
+    except InputError as exc:  # what the C library printed says more than ITK's exception
+        if not printed:
+            raise
+        raise InputError.for_file(path, f"not a readable image file ({printed[0][:160]})"
+                                  ) from exc
+    metadata["warnings"] += [f"{path.name}: {line[:160]}" for line in printed[:3]]
     volume = from_sitk(image, source=path, metadata=metadata)
     spacing, origin = volume.spacing_xyz, volume.origin_xyz
     if kind == "nifti":   # NIfTI stores float32: give back the decimal that was written

@@ -23,7 +23,7 @@ import numpy as np
 
 from engines.core.errors import InputError
 from engines.core.progress import Progress, TaskGenerator
-from engines.core.safe_read import check_declared, reading
+from engines.core.safe_read import MAX_COMPRESSION_RATIO, check_declared, reading
 from engines.imaging.tiff_spacing import FileSpacing, file_spacing
 from engines.imaging.volume import Volume, compact_values
 
@@ -139,9 +139,13 @@ def resolve_spacing(found: FileSpacing, fallback: tuple[float, float, float] | N
     return (x, y, z), warnings, source
 
 
-#: TIFF compressions tifffile decodes without imagecodecs: none, LZW, deflate (Adobe and
-#: old), PackBits, LZMA. Others (JPEG, zstd, ...) would need codecs that are not installed.
-DECODABLE_COMPRESSIONS = frozenset({1, 5, 8, 32946, 32773, 34925})
+#: TIFF compressions tifffile decodes without imagecodecs, each with its best ratio (bytes
+#: decoded per byte stored): none 1; PackBits 64 (a 2-byte run gives at most 128 bytes);
+#: DEFLATE (Adobe and old) 1032; LZW under 3641 (a code has at least 9 bits and gives at most
+#: 4096 bytes); LZMA without a bound, so only the allocation limit applies. Others (JPEG,
+#: zstd, ...) would need codecs that are not installed.
+COMPRESSION_RATIOS = {1: 1.0, 32773: 64.0, 8: MAX_COMPRESSION_RATIO,
+                      32946: MAX_COMPRESSION_RATIO, 5: 4096 * 8 / 9, 34925: math.inf}
 
 
 def _tag_number(path: Path, value, name: str) -> int:
@@ -149,16 +153,20 @@ def _tag_number(path: Path, value, name: str) -> int:
     if isinstance(value, tuple):
         raise InputError.for_file(path, f"the {name} tag holds {len(value)} values, not one "
                                         "(damaged IFD)")
+    if not isinstance(value, int | np.integer):  # a damaged tag type: text or a float
+        raise InputError.for_file(path, f"the {name} tag holds {type(value).__name__} "
+                                        f"{str(value)[:20]!r}, not a number (damaged IFD)")
     return int(value)
 
 
-def _check_compression(path: Path, page) -> bool:
-    """Whether ``page`` is compressed; InputError when its compression cannot be decoded."""
+def _check_compression(path: Path, page) -> float:
+    """The best compression ratio of ``page`` (1: uncompressed); InputError when its
+    compression cannot be decoded."""
     code = _tag_number(path, page.compression, "Compression")
-    if code not in DECODABLE_COMPRESSIONS:
+    if code not in COMPRESSION_RATIOS:
         raise InputError.for_file(path, f"TIFF compression {code} cannot be decoded here "
                                         "(supported: none, LZW, deflate, PackBits, LZMA)")
-    return code != 1
+    return COMPRESSION_RATIOS[code]
 
 
 def _stack_shape(path: Path, shape: tuple[int, ...], samples: int) -> tuple[int, int, int]:
@@ -184,20 +192,21 @@ def _shaped(path: Path, data: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return data.reshape(shape)
 
 
-def _check_strips(path: Path, pages, declared: int, compressed: bool) -> None:
-    """Every strip or tile lies inside the file and, uncompressed, holds the declared bytes."""
+def _check_strips(path: Path, pages, declared: int) -> None:
+    """Every strip or tile lies inside the file, and they can hold the declared bytes at their
+    compression's best ratio (a tiny hostile file declaring gigabytes is refused unread)."""
     size = path.stat().st_size
-    total = 0
+    total, ratio = 0, 1.0
     for page in pages:
         if page is None:
             continue
-        _check_compression(path, page)
+        ratio = max(ratio, _check_compression(path, page))
         for offset, count in zip(page.dataoffsets, page.databytecounts, strict=False):
             if offset + count > size:
                 raise InputError.for_file(path, "pixel data runs past the end of the file "
                                                 "(truncated)")
             total += count
-    check_declared(declared, 1, path, available=total, ratio=math.inf if compressed else 1,
+    check_declared(declared, 1, path, available=total, ratio=ratio,
                    what="the header of the pages")
 
 
@@ -228,13 +237,12 @@ def read_tiff_file(path: str | Path, *, spacing_xyz=None) -> Volume:
         samples = _tag_number(path, key.samplesperpixel, "SamplesPerPixel")
         shape = _stack_shape(path, tuple(stack.shape), samples)
         declared = math.prod(shape) * stack.dtype.itemsize
-        compressed = _check_compression(path, key)
-        contiguous = stack.dataoffset is not None and not compressed
+        contiguous = stack.dataoffset is not None and _check_compression(path, key) == 1
         if contiguous:
             check_declared(declared, 1, path, available=path.stat().st_size - stack.dataoffset,
                            what="the header of the pages")
         else:
-            _check_strips(path, stack.pages, declared, compressed)
+            _check_strips(path, stack.pages, declared)
         spacing, notes, source = resolve_spacing(file_spacing(tif), spacing_xyz, path.name)
         array = None if contiguous else compact_values(_shaped(path, stack.asarray(), shape))
         big = tif.is_bigtiff
@@ -280,8 +288,7 @@ def read_tiff_folder(folder: str | Path, *, spacing_xyz=None) -> TaskGenerator[V
                 raise InputError.for_file(path, f"{len(tif.pages)} pages; a folder stack needs "
                                                 "one 2-D slice per file")
             described = (shape[1:], page.dtype)
-            compressed = _check_compression(path, page)
-            _check_strips(path, [page], math.prod(shape) * page.dtype.itemsize, compressed)
+            _check_strips(path, [page], math.prod(shape) * page.dtype.itemsize)
             if expected is None:
                 expected, spacing_found = described, file_spacing(tif)
             elif described != expected:

@@ -232,7 +232,11 @@ def summarise(outcomes: Sequence[ScanOutcome], threshold: float,
     n_nodules = int(cut.is_nodule.sum())
     counts = None
     if slice_threshold is not None:
-        counts = sum((o.counts for o in outcomes), DetectionCounts(0, 0, 0))
+        # recounted at slice_threshold where the boxes were kept: an outcome's own counts are
+        # at the threshold its detection ran with (in training, before one was chosen)
+        counts = (recount(outcomes, slice_threshold)
+                  if all(o.slice_boxes is not None and o.truth is not None for o in outcomes)
+                  else sum((o.counts for o in outcomes), DetectionCounts(0, 0, 0)))
     return Evaluation(scans, counts, curve, interval, size_sensitivity(nodules, chosen),
                       slice_threshold, threshold,
                       int(cut.detected.sum()) / n_nodules if n_nodules else float("nan"),

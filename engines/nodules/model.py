@@ -164,7 +164,11 @@ class NoduleDetector:
     @classmethod
     def load(cls, path: str | Path, device: Any = "cpu") -> NoduleDetector:
         """Load a model file; ModelError when missing, malformed or not a nodule model."""
-        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict
+        from engines.core.checkpoint import (
+            check_described_network,
+            load_checkpoint,
+            load_state_dict_strict,
+        )
 
         tensors, meta = load_checkpoint(path)
         name = Path(path).name
@@ -180,7 +184,8 @@ class NoduleDetector:
             raise ModelError(f"{name}: bad model description ({exc})") from None
         if not (0 <= slice_threshold <= 1 and 0 <= threshold <= 1):
             raise ModelError(f"{name}: thresholds must lie in 0…1")
-        net = create_detector(detector, preprocess.pixel_mm)
+        net = check_described_network(lambda: create_detector(detector, preprocess.pixel_mm),
+                                      tensors, name)
         load_state_dict_strict(net, tensors, name)
         model = cls(net, detector, preprocess, slice_threshold, threshold,
                     meta.get("detect") if isinstance(meta.get("detect"), dict) else None,

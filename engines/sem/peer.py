@@ -113,12 +113,14 @@ class ObjectClassifier:
     @classmethod
     def from_parts(cls, tensors: dict[str, Any], meta: dict[str, Any], source: str
                    ) -> ObjectClassifier:
-        from engines.core.checkpoint import load_state_dict_strict
+        from engines.core.checkpoint import check_described_network, load_state_dict_strict
 
         try:
             classes = ClassTable.from_names([c["name"] for c in meta["classes"]],
                                             [c["colour"] for c in meta["classes"]])
-            net = create_model(ARCH, len(classes), 1, **meta.get("arch_options", {}))
+            net = check_described_network(
+                lambda: create_model(ARCH, len(classes), 1, **meta.get("arch_options", {})),
+                tensors, f"{source} (peer)")
         except (KeyError, TypeError, InputError) as exc:
             raise ModelError(f"{source}: the peer's description is wrong ({exc})") from None
         load_state_dict_strict(net, tensors, f"{source} (peer)")

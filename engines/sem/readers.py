@@ -164,13 +164,13 @@ def _read_tiff(path: Path, warnings: list[str]) -> tuple[np.ndarray, float | Non
         height, width = (shape[1], shape[2]) if planar else shape[:2]
         _check_pixels(path, int(height), int(width))
         declared = int(np.prod(shape)) * page.dtype.itemsize
-        compressed = _check_compression(path, page)
-        contiguous = not compressed and page.is_contiguous and len(series.pages) == 1
+        contiguous = _check_compression(path, page) == 1 and page.is_contiguous and \
+            len(series.pages) == 1
         if contiguous:
             check_declared(declared, 1, path, available=path.stat().st_size -
                            page.dataoffsets[0], what="the image")
         else:
-            _check_strips(path, [page], declared, compressed)
+            _check_strips(path, [page], declared)
         pixel_size = _tiff_pixel_size(tif)
         reader = "tifffile" + (" (memory-mapped)" if contiguous else "")
         if tif.is_bigtiff:

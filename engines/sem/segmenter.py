@@ -139,7 +139,11 @@ class SemSegmenter:
     @classmethod
     def load(cls, path: str | Path, device: Any = "cpu") -> SemSegmenter:
         """Load a model file; ModelError when it is missing, malformed or not a sem model."""
-        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict
+        from engines.core.checkpoint import (
+            check_described_network,
+            load_checkpoint,
+            load_state_dict_strict,
+        )
         from engines.sem.peer import ObjectClassifier
 
         tensors, meta = load_checkpoint(path)
@@ -151,12 +155,13 @@ class SemSegmenter:
                 [c["name"] for c in meta["classes"]], [c["colour"] for c in meta["classes"]])
             preprocessing = from_json(Preprocessing, meta.get("preprocessing", {}),
                                       "preprocessing")
-            net = create_model(meta["arch"], len(classes), preprocessing.in_channels,
-                               **meta.get("arch_options", {}))
+            own = {k: v for k, v in tensors.items() if not k.startswith(PEER_PREFIX)}
+            net = check_described_network(
+                lambda: create_model(meta["arch"], len(classes), preprocessing.in_channels,
+                                     **meta.get("arch_options", {})), own, name)
         except (KeyError, TypeError, InputError) as exc:
             raise ModelError(f"{name}: model description is incomplete or wrong ({exc})"
                              ) from None
-        own = {k: v for k, v in tensors.items() if not k.startswith(PEER_PREFIX)}
         load_state_dict_strict(net, own, name)
         peer = None
         if meta.get("peer"):

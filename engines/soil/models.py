@@ -211,7 +211,11 @@ class SoilSurrogate:
     @classmethod
     def load(cls, path: str | Path, device: Any = "cpu") -> SoilSurrogate:
         """Load a model file; ModelError when missing, malformed or not a soil model."""
-        from engines.core.checkpoint import load_checkpoint, load_state_dict_strict
+        from engines.core.checkpoint import (
+            check_described_network,
+            load_checkpoint,
+            load_state_dict_strict,
+        )
 
         tensors, meta = load_checkpoint(path)
         name = Path(path).name
@@ -219,7 +223,9 @@ class SoilSurrogate:
             raise ModelError(f"{name}: not a soil surrogate model (kind {meta.get('kind')!r})")
         try:
             preprocess = from_json(PreprocessConfig, meta.get("preprocess", {}), "preprocessing")
-            net = create_model(str(meta.get("arch")), int(meta.get("input_size", 0)))
+            net = check_described_network(
+                lambda: create_model(str(meta.get("arch")), int(meta.get("input_size", 0))),
+                tensors, name)
             model = cls(net, int(meta.get("target", 0)), preprocess, meta.get("training"),
                         meta.get("metrics"))
         except (InputError, TypeError, ValueError) as exc:

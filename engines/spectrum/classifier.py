@@ -373,6 +373,7 @@ class SpectrumClassifier:
             Missing/malformed files, or a sidecar that does not describe the weights.
         """
         from engines.core.checkpoint import (
+            check_described_network,
             load_checkpoint,
             load_state_dict_strict,
             metadata_object,
@@ -396,8 +397,11 @@ class SpectrumClassifier:
                                  f"{len(classes)} class names")
             grid = EnergyGrid.from_json(meta["grid"])
             preprocess = PreprocessConfig.from_json(meta["preprocessing"])
-            model = create_model(meta["arch"], len(classes), int(meta["in_channels"]),
-                                 **meta["model_config"])
+            model = check_described_network(
+                lambda: create_model(meta["arch"], len(classes), int(meta["in_channels"]),
+                                     **meta["model_config"]),
+                {k.removeprefix("model."): v for k, v in tensors.items()
+                 if k.startswith("model.")}, source)
             temperature = CountTemperature.from_json(meta.get("confidence"))
             open_set_tensors = {k: tensors.pop(k).double().numpy() for k in list(tensors)
                                 if k.startswith("open_set.")}
@@ -411,7 +415,9 @@ class SpectrumClassifier:
         except (LabLensError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             if isinstance(exc, ModelError) and str(exc).startswith(f"{source}: "):
                 raise
-            raise ModelError(f"{source}: invalid model description ({exc})") from None
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else \
+                type(exc).__name__
+            raise ModelError(f"{source}: invalid model description ({first})") from None
         templates = tensors.pop("templates", None)
         weights = {k.removeprefix("model."): v for k, v in tensors.items()
                    if k.startswith("model.")}

@@ -36,6 +36,9 @@ from pathlib import Path
 from tests.fuzz.seeds import FORMATS
 from tests.fuzz.targets import FAILURES, OUTCOMES, run_target
 
+#: A case the fuzzer itself failed to make: counted (and a failure of the run), never hidden.
+FUZZER_ERROR = "fuzzer_error"
+
 CASES_DIR = Path(__file__).with_name("cases")
 ALARM_S = 10.0
 GRACE_S = 5.0
@@ -122,7 +125,7 @@ def _worker(conn, seed: int, memory_bytes: int, quick: bool, folder: Path) -> No
             path = folder / f"case{suffix}"
             path.write_bytes(data)
         except BaseException as exc:  # a bug of the fuzzer itself: report, do not count
-            conn.send(("fuzzer_error", f"{type(exc).__name__}: {exc}", mutator, 0.0, 0.0))
+            conn.send((FUZZER_ERROR, f"{type(exc).__name__}: {exc}", mutator, 0.0, 0.0))
             continue
         started, cpu = time.monotonic(), time.process_time()
         signal.setitimer(signal.ITIMER_REAL, job.alarm_s)
@@ -374,7 +377,7 @@ def fuzz(formats: Iterable[str], n: int | dict[str, int], seed: int = 0, workers
                 if progress:  # as found: a long run's findings can be fixed while it runs
                     log(f"  new failure {signature(result)}: case {result.job.index} "
                         f"({result.mutator}) {result.detail[:150]}")
-            elif result.outcome == "fuzzer_error":
+            elif result.outcome == FUZZER_ERROR:
                 log(f"fuzzer error in {result.job.fmt} case {result.job.index}: {result.detail}")
         log(format_table(counts, seconds, time.monotonic() - started, cpu))
         for key, result in sorted(first.items()):
@@ -399,7 +402,8 @@ class FuzzReport:
 
     @property
     def n_failures(self) -> int:
-        return sum(c[o] for c in self.counts.values() for o in FAILURES)
+        """Failing cases, and cases the fuzzer could not make (those were not tested)."""
+        return sum(c[o] for c in self.counts.values() for o in (*FAILURES, FUZZER_ERROR))
 
 
 def format_table(counts: dict[str, Counter], seconds: Counter, wall_s: float,
@@ -407,10 +411,11 @@ def format_table(counts: dict[str, Counter], seconds: Counter, wall_s: float,
     """Outcome counts per format, one row each, plus the seconds spent reading (wall clock in
     the workers, and their CPU time: on a loaded machine the two differ)."""
     cpu = cpu if cpu is not None else Counter()
-    header = ["format", *OUTCOMES, "total", "read s", "cpu s"]
-    rows = [[fmt, *(counts[fmt][o] for o in OUTCOMES), sum(counts[fmt].values()),
+    columns = (*OUTCOMES, FUZZER_ERROR)
+    header = ["format", *columns, "total", "read s", "cpu s"]
+    rows = [[fmt, *(counts[fmt][o] for o in columns), sum(counts[fmt].values()),
              f"{seconds[fmt]:.1f}", f"{cpu[fmt]:.1f}"] for fmt in counts]
-    rows.append(["all", *(sum(counts[f][o] for f in counts) for o in OUTCOMES),
+    rows.append(["all", *(sum(counts[f][o] for f in counts) for o in columns),
                  sum(sum(c.values()) for c in counts.values()), f"{sum(seconds.values()):.1f}",
                  f"{sum(cpu.values()):.1f}"])
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]

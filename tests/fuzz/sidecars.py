@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import math
@@ -102,7 +103,7 @@ def _edit(data: bytes, rng: np.random.Generator, change) -> bytes:
 def json_values(data: bytes, rng: np.random.Generator) -> bytes:
     """Replace 1-3 values (anywhere in the document) with NaN, huge, empty or wrong types."""
     def change(parent, key, rng):
-        parent[key] = _pick(rng, HOSTILE_JSON)
+        parent[key] = copy.deepcopy(_pick(rng, HOSTILE_JSON))  # never the shared constant
     return _edit(data, rng, change)
 
 

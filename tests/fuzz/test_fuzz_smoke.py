@@ -42,3 +42,16 @@ def test_smoke_run_finds_no_failure(capsys):
     for fmt, n in SMOKE_CASES.items():
         assert sum(report.counts[fmt].values()) == n
         assert report.counts[fmt]["input_error"] > 0 and report.counts[fmt]["valid"] > 0
+
+
+def test_json_mutators_never_alias_their_hostile_values():
+    """Review case 3151 of seed 0 put one hostile list into the document twice and then into
+    itself (a cycle: the case could not be made); a mutated constant would also make a case
+    depend on what the worker made before it."""
+    from tests.fuzz import sidecars
+    from tests.fuzz.mutators import make_case
+
+    before = repr(sidecars.HOSTILE_JSON)
+    for index in (3151, 3276, 3588, *range(40)):
+        make_case("review", 0, index)
+    assert repr(sidecars.HOSTILE_JSON) == before

@@ -355,3 +355,16 @@ def test_finite_after_cast_defaults_and_exact_bounds(tmp_path):
         finite_after_cast(np.array([1, 2, 300]), np.int8, "x", "f.h5")
     with pytest.raises(InputError, match=r"^f.h5: x: value 2.5 at index 1 is not a whole"):
         finite_after_cast(np.array([1.0, 2.5]), np.int8, "x", "f.h5")
+
+
+def test_native_stderr_is_captured_and_descriptor_2_restored(capfd):
+    import os
+
+    from engines.core.safe_read import native_stderr_captured
+
+    with pytest.raises(ValueError), native_stderr_captured() as printed:
+        os.write(2, b"** ERROR: from C\n\n  second line\n")
+        raise ValueError("the read failed")
+    assert printed == ["ERROR: from C", "second line"]
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"

@@ -272,6 +272,19 @@ def test_slices_without_position_cannot_be_ordered(tmp_path, ct_volume):
         drive_read(tmp_path / "ct")
 
 
+def test_a_photometric_interpretation_of_several_values_is_a_damaged_header(tmp_path, ct_volume):
+    """A flipped bit made a backslash: pydicom's decoder then failed with a TypeError."""
+    import pydicom
+
+    paths = write_series(tmp_path / "ct", ct_volume)
+    ds = pydicom.dcmread(paths[1])
+    ds.PhotometricInterpretation = ["MONOCHROME2", "X"]
+    ds.save_as(paths[1])
+    with pytest.raises(InputError, match=rf"^{paths[1].name}: PhotometricInterpretation .* not "
+                                         "one name"):
+        drive_read(tmp_path / "ct")
+
+
 def drive_read(folder: Path) -> Volume:
     from engines.core.progress import drive
 

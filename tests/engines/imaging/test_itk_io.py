@@ -149,3 +149,18 @@ def test_multi_member_gzip_nifti_is_checked_by_decompressing(tmp_path, ct_volume
     (tmp_path / "two.nii.gz").write_bytes(gzip.compress(plain[:half]) +
                                           gzip.compress(plain[half:]))
     assert np.array_equal(read_volume(tmp_path / "two.nii.gz").array, ct_volume.array)
+
+
+def test_what_the_nifti_c_library_prints_becomes_the_one_error_line(tmp_path, capfd):
+    """dim[1] = 0: ITK's niftilib printed '** ERROR: ... bad dim[1]' straight to descriptor 2,
+    above the CLI's error line (fuzz nifti case 181 of seed 0)."""
+    from engines.core.errors import InputError
+
+    path = write_volume(Volume(np.zeros((3, 4, 5), np.int16)), tmp_path / "bad.nii")
+    data = bytearray(path.read_bytes())
+    data[42:44] = (0).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(InputError, match=r"^bad\.nii: not a readable image file \(.*bad dim\[1\]"):
+        read_volume(path)
+    assert capfd.readouterr().err == ""

@@ -152,3 +152,17 @@ def test_unknown_compression_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="unknown TIFF compression"):
         write_volume(Volume(np.zeros((1, 2, 2), np.uint8)), tmp_path / "s.tif",
                      compression="lzma")
+
+
+def test_compressed_pages_declaring_more_than_their_strips_can_hold_are_refused_unread(tmp_path):
+    """A few hundred bytes of DEFLATE cannot decode to the 15 MB a damaged ImageLength claims
+    (at most 1032 to 1); the fuzzer's 1.4 KB case made tifffile allocate 600 MB."""
+    import tifffile
+
+    path = write_volume(Volume(np.zeros((2, 64, 64), np.uint16)), tmp_path / "bomb.tif",
+                        compression="zlib")
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        for page in tif.pages:
+            page.tags["ImageLength"].overwrite(60_000)
+    with pytest.raises(InputError, match=r"^bomb\.tif: .*even at the best compression ratio"):
+        read_volume(path)

@@ -268,11 +268,15 @@ def test_summarise_adds_slice_counts_and_reports_them():
                                 [5.0, 5.0], [0.9, 0.95])  # the false one ranked first
     result = summarise([first, second], threshold=0.5, slice_threshold=0.6, bootstrap=20,
                        seed=1)
-    assert result.counts == DetectionCounts(4, 6, 2)
+    # recounted at 0.6 from the kept boxes, not the stored counts of another threshold
+    assert result.counts == DetectionCounts(1, 0, 1)
+    assert summarise([first, second], 0.5, 0.1, bootstrap=2).counts == DetectionCounts(2, 0, 0)
+    kept_none = ScanOutcome("c", DetectionCounts(3, 1, 2), first.candidates, first.nodules)
+    assert summarise([kept_none], 0.5, 0.6, bootstrap=2).counts == DetectionCounts(3, 1, 2)
     assert result.sensitivity == 0.5 and result.fp_per_scan == 0.5  # b's 0.8 is excluded
     figures = result.to_json()
-    assert figures["slice"] == {"precision": 0.4, "recall": 4 / 6, "f1": 0.5, "tp": 4,
-                                "fp": 6, "fn": 2}
+    assert figures["slice"] == {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "tp": 1,
+                                "fp": 0, "fn": 1}
     assert [r["boxes"] for r in figures["slice_by_size"]] == [0, 1, 0, 1, 0]
     assert [r["found"] for r in figures["slice_by_size"]] == [0, 1, 0, 0, 0]
     assert figures["slice_threshold"] == 0.6 and figures["threshold"] == 0.5

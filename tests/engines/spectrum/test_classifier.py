@@ -90,6 +90,24 @@ def test_sidecar_that_does_not_match_the_weights_is_a_model_error(tmp_path, chan
         SpectrumClassifier.load(tmp_path / "m")
 
 
+@pytest.mark.parametrize(("in_channels", "message"), [
+    (10**12, r"weights do not fit the described architecture \(.* of shape \(8, 1000000000000, "),
+    (2**70, r"invalid model description \(.*[Oo]verflow"),
+])
+def test_a_hostile_width_is_refused_in_one_line_before_anything_is_allocated(tmp_path,
+                                                                              in_channels,
+                                                                              message):
+    """A fuzzed sidecar asked torch for 240 TB (an escaping RuntimeError); another's overflow
+    message ran over two lines."""
+    make_classifier().save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m.json").read_text())
+    meta["in_channels"] = in_channels
+    (tmp_path / "m.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=rf"^m\.json: {message}") as caught:
+        SpectrumClassifier.load(tmp_path / "m")
+    assert "\n" not in str(caught.value)
+
+
 def test_mismatched_parts_are_rejected_at_construction():
     references = gaussian_references(3, 64)
     model = create_model("small_cnn", 3, 1, **SMALL)
