@@ -40,7 +40,7 @@ SCOPES: dict[str, list[str]] = {
                                  T + "core/test_review_autosave.py"],
     E + "core/review_commands.py": [T + "core/test_review.py"],
     E + "core/autosave.py": [T + "core/test_review_autosave.py"],
-    E + "core/files.py": [T + "core/test_review_autosave.py"],
+    E + "core/files.py": [T + "core/test_files.py", T + "core/test_review_autosave.py"],
     E + "core/froc.py": [T + "core/test_froc.py"],
     E + "core/boosted_trees.py": [T + "core/test_boosted_trees.py"],
     E + "spectrum/preprocessing.py": [T + "spectrum/test_preprocessing.py"],
