@@ -25,6 +25,44 @@ from engines.core.errors import ModelError
 _ARRAYS = ("feature", "threshold", "left", "right", "value")
 
 
+def _histogram_trees(model) -> list[dict[str, np.ndarray]]:
+    """Node arrays of a ``HistGradientBoostingClassifier`` (its leaf values are already
+    shrunk by the learning rate)."""
+    trees = []
+    for (predictor,) in model._predictors:
+        nodes = predictor.nodes
+        if nodes["is_categorical"].any():
+            raise ValueError("categorical splits are not supported")
+        leaf = nodes["is_leaf"].astype(bool)
+        trees.append({"feature": np.where(leaf, -1, nodes["feature_idx"]).astype(np.int64),
+                      "threshold": np.where(leaf, 0.0, nodes["num_threshold"]),
+                      "left": np.where(leaf, -1, nodes["left"].astype(np.int64)),
+                      "right": np.where(leaf, -1, nodes["right"].astype(np.int64)),
+                      "value": np.where(leaf, nodes["value"], 0.0)})
+    return trees
+
+
+def _classic_trees(model) -> list[dict[str, np.ndarray]]:
+    """Node arrays of a ``GradientBoostingClassifier`` (leaf values times the learning rate)."""
+    rate = float(model.learning_rate)
+    trees = []
+    for estimator in model.estimators_[:, 0]:
+        tree = estimator.tree_
+        trees.append({"feature": np.where(tree.children_left < 0, -1,
+                                          tree.feature).astype(np.int64),
+                      "threshold": tree.threshold.astype(np.float64),
+                      "left": tree.children_left.astype(np.int64),
+                      "right": tree.children_right.astype(np.int64),
+                      "value": rate * tree.value[:, 0, 0].astype(np.float64)})
+    return trees
+
+
+#: How each node array is written to JSON: thresholds at full precision, leaf values to 6
+#: decimals, indices as integers.
+_JSON_NUMBER = {"feature": int, "left": int, "right": int, "threshold": float,
+                "value": lambda v: round(float(v), 6)}
+
+
 @dataclass(frozen=True)
 class BoostedTrees:
     """A binary tree ensemble; see the module docstring for the layout."""
@@ -39,29 +77,8 @@ class BoostedTrees:
         ``GradientBoostingClassifier`` (log-loss, numerical features without missing values)."""
         if len(model.classes_) != 2:
             raise ValueError("only binary gradient boosting is supported")
-        if hasattr(model, "_predictors"):  # histogram boosting: leaf values already shrunk
-            trees = []
-            for (predictor,) in model._predictors:
-                nodes = predictor.nodes
-                if nodes["is_categorical"].any():
-                    raise ValueError("categorical splits are not supported")
-                leaf = nodes["is_leaf"].astype(bool)
-                child = {k: np.where(leaf, -1, nodes[k].astype(np.int64)) for k in ("left", "right")}
-                trees.append({"feature": np.where(leaf, -1, nodes["feature_idx"]).astype(np.int64),
-                              "threshold": np.where(leaf, 0.0, nodes["num_threshold"]),
-                              **child,
-                              "value": np.where(leaf, nodes["value"], 0.0)})
-        else:
-            rate = float(model.learning_rate)
-            trees = []
-            for estimator in model.estimators_[:, 0]:
-                tree = estimator.tree_
-                trees.append({"feature": np.where(tree.children_left < 0, -1,
-                                                  tree.feature).astype(np.int64),
-                              "threshold": tree.threshold.astype(np.float64),
-                              "left": tree.children_left.astype(np.int64),
-                              "right": tree.children_right.astype(np.int64),
-                              "value": rate * tree.value[:, 0, 0].astype(np.float64)})
+        trees = _histogram_trees(model) if hasattr(model, "_predictors") else \
+            _classic_trees(model)
         probe = np.zeros((1, model.n_features_in_))
         partial = cls(0.0, tuple(trees), tuple(feature_names))
         base = float(model.decision_function(probe)[0] - partial.raw(probe)[0])
@@ -92,9 +109,8 @@ class BoostedTrees:
 
     def to_json(self) -> dict[str, Any]:
         return {"base": self.base, "feature_names": list(self.feature_names),
-                "trees": [{k: [float(v) if k == "threshold" else round(float(v), 6)
-                               if k == "value" else int(v)
-                               for v in tree[k]] for k in _ARRAYS} for tree in self.trees]}
+                "trees": [{k: [_JSON_NUMBER[k](v) for v in tree[k]] for k in _ARRAYS}
+                          for tree in self.trees]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BoostedTrees:
