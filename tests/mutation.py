@@ -67,6 +67,10 @@ SCOPES: dict[str, list[str]] = {
     E + "imaging/metaimage_header.py": [T + "imaging/test_metaimage_header.py"],
     E + "imaging/tiff_spacing.py": [T + "imaging/test_tiff_spacing.py"],
     E + "imaging/dicom_read.py": [T + "imaging/test_dicom_read.py"],
+    E + "imaging/itk_io.py": [T + "imaging/test_itk_io.py"],
+    E + "imaging/volume_io.py": [T + "imaging/test_volume_io.py"],
+    E + "core/config.py": [T + "core/test_config.py"],
+    E + "cdc/images.py": [T + "cdc/test_images.py"],
 }
 
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default

@@ -96,14 +96,16 @@ def choices_of(field: dataclasses.Field) -> tuple | None:
 
 
 def describe_range(field: dataclasses.Field) -> str:
-    """``"1–1000"``, ``"> 0"`` or the choices, with the unit; ``""`` when unconstrained."""
+    """``"1–1000"``, ``"(0–5]"`` (low end excluded), ``"> 0"`` or the choices, with the unit;
+    ``""`` when unconstrained."""
     meta, unit = field.metadata, field.metadata.get("unit", "")
     unit = f" {unit}" if unit else ""
     if "range" in meta:
         low, high = meta["range"]
         if math.isinf(high):
             return f"{'>' if meta.get('low_open') else '≥'} {low:g}{unit}"
-        return f"{'(' if meta.get('low_open') else ''}{low:g}–{high:g}{unit}"
+        opened, closed = ("(", "]") if meta.get("low_open") else ("", "")
+        return f"{opened}{low:g}–{high:g}{closed}{unit}"
     choices = choices_of(field)
     return ", ".join(map(str, choices)) if choices else ""
 
