@@ -70,7 +70,7 @@ SCOPES: dict[str, list[str]] = {
     E + "imaging/itk_io.py": [T + "imaging/test_itk_io.py"],
     E + "imaging/volume_io.py": [T + "imaging/test_volume_io.py"],
     E + "core/config.py": [T + "core/test_config.py"],
-    E + "cdc/images.py": [T + "cdc/test_images.py"],
+    E + "cdc/images.py": [T + "cdc/test_images.py", T + "cdc/test_images_exact.py"],
 }
 
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default

@@ -124,8 +124,7 @@ class ImageConfig:
                              "charge and time features): retrain it")
         known = {f.name for f in fields(cls)}
         try:
-            return from_json(cls, {k: v for k, v in data.items() if k in known},
-                             "image settings")
+            return from_json(cls, {k: v for k, v in data.items() if k in known})
         except InputError as exc:
             raise ModelError(f"image configuration in the model description is invalid ({exc})"
                              ) from None
