@@ -70,6 +70,8 @@ SCOPES: dict[str, list[str]] = {
     E + "imaging/itk_io.py": [T + "imaging/test_itk_io.py"],
     E + "imaging/volume_io.py": [T + "imaging/test_volume_io.py"],
     E + "core/config.py": [T + "core/test_config.py"],
+    E + "core/review.py": [T + "core/test_review.py", T + "core/test_review_autosave.py",
+                           T + "core/test_review_document.py"],
     E + "cdc/images.py": [T + "cdc/test_images.py", T + "cdc/test_images_exact.py"],
 }
 
