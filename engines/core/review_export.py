@@ -46,13 +46,14 @@ def review_records(document: ReviewDocument,
 
 def export_review_csv(document: ReviewDocument, path: str | Path,
                       only_reviewed: bool = False) -> Path:
-    """Write the review as CSV (booleans as true/false); returns the path."""
+    """Write the review as CSV (booleans as true/false, None as an empty cell); returns the
+    path."""
     columns, records = review_records(document, only_reviewed)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for record in records:
-        writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v
+        writer.writerow([str(v).lower() if isinstance(v, bool) else v
                          for v in (record[c] for c in columns)])
     path = Path(path)
     atomic_write_bytes(path, buffer.getvalue().encode())
