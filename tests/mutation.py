@@ -74,8 +74,11 @@ SCOPES: dict[str, list[str]] = {
                            T + "core/test_review_document.py"],
     E + "core/review_export.py": [T + "core/test_review.py", T + "core/test_review_export.py"],
     E + "core/progress.py": [T + "core/test_progress_forward.py",
-                             T + "core/test_progress_registry_training.py"],
-    E + "core/registry.py": [T + "core/test_progress_registry_training.py"],
+                             T + "core/test_progress_registry_training.py",
+                             T + "core/test_progress_registry.py"],
+    E + "core/registry.py": [T + "core/test_progress_registry_training.py",
+                             T + "core/test_progress_registry.py"],
+    E + "core/batch.py": [T + "core/test_batch.py"],
     E + "cdc/images.py": [T + "cdc/test_images.py", T + "cdc/test_images_exact.py"],
 }
 
