@@ -98,6 +98,8 @@ SLOW: tuple[str, ...] = (
     _FUZZ + "test_many_spectra_in_one_measurement",
     T + "cdc/test_io_fuzz_regressions.py::test_fill_value_giants_are_refused_at_once",
     T + "cdc/test_io_fuzz_regressions.py::test_many_empty_events_summarise_fast",
+    # a Dask cluster per forked mutant: minutes each (its mutants time out instead of failing)
+    T + "core/test_batch.py::test_a_whole_run_then_a_rerun_that_skips_what_is_done",
 )
 
 _COPY = ("engines", "tests", "resources", "pyproject.toml")
