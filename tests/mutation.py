@@ -66,7 +66,8 @@ SCOPES: dict[str, list[str]] = {
     E + "soil/porosity.py": [T + "soil/test_core_axis_porosity.py"],
     E + "imaging/metaimage_header.py": [T + "imaging/test_metaimage_header.py"],
     E + "imaging/tiff_spacing.py": [T + "imaging/test_tiff_spacing.py"],
-    E + "imaging/dicom_read.py": [T + "imaging/test_dicom_read.py"],
+    E + "imaging/dicom_read.py": [T + "imaging/test_dicom_read.py",
+                                  T + "imaging/test_dicom_read_edges.py"],
 }
 
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default
