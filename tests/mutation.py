@@ -68,6 +68,9 @@ SCOPES: dict[str, list[str]] = {
     E + "imaging/tiff_spacing.py": [T + "imaging/test_tiff_spacing.py"],
     E + "imaging/dicom_read.py": [T + "imaging/test_dicom_read.py",
                                   T + "imaging/test_dicom_read_edges.py"],
+    E + "imaging/tiff_stack.py": [T + "imaging/test_tiff_stack.py",
+                                  T + "imaging/test_hostile_files.py",
+                                  T + "imaging/test_tiff_stack_edges.py"],
 }
 
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default
