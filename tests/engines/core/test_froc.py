@@ -227,8 +227,9 @@ def test_curve_thresholds_and_points_on_a_vertical_run():
     # differences of FP and TP separately)
     n = Findings(["s"] * 4, [[0, 0, 0], [20, 0, 0], [40, 0, 0], [60, 0, 0]],
                  diameter_mm=[4] * 4)
-    c = Findings(["s"] * 4, n.xyz_mm, probability=[0.9, 0.8, 0.7, 0.1])
-    np.testing.assert_allclose(froc(["s"], n, c).sensitivity, [0, 0.25, 1])
+    three = Findings(["s"] * 3, n.xyz_mm[:3], diameter_mm=[4] * 3)
+    c = Findings(["s"] * 3, n.xyz_mm[:3], probability=[0.9, 0.8, 0.7])
+    np.testing.assert_allclose(froc(["s"], three, c).sensitivity, [0, 1 / 3, 1])
     c = Findings(["s"] * 4, n.xyz_mm, probability=[0.9, 0.8, 0.7, 0.7])
     np.testing.assert_allclose(froc(["s"], n, c).sensitivity, [0, 0.25, 0.5, 1])
     np.testing.assert_array_equal(froc(["s"], n, c).thresholds, [np.inf, 0.9, 0.8, 0.7])
