@@ -44,6 +44,8 @@ SCOPES: dict[str, list[str]] = {
     E + "core/files.py": [T + "core/test_files.py", T + "core/test_review_autosave.py"],
     E + "core/froc.py": [T + "core/test_froc.py"],
     E + "core/boosted_trees.py": [T + "core/test_boosted_trees.py"],
+    E + "core/hdf5_guard.py": [T + "core/test_hdf5_guard.py"],
+    E + "core/checkpoint.py": [T + "core/test_checkpoint.py"],
     E + "spectrum/preprocessing.py": [T + "spectrum/test_preprocessing.py"],
     E + "spectrum/rebin.py": [T + "spectrum/test_rebin.py"],
     E + "spectrum/readers/_common.py": [
