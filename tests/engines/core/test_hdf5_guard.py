@@ -129,3 +129,35 @@ def test_a_collection_indexes_at_most_65535_objects(tmp_path):
     many = _collection([(1, 0)] * 65_536, free_size=16, length=16 * 65_538)
     assert _refusal(tmp_path, many) == ("heap.h5: damaged global heap at byte 0: more than "
                                         "65,535 entries")
+
+
+def test_a_damaged_collection_between_two_good_ones_is_found(tmp_path):
+    good = _collection([(1, 20)], free_size=4096 - 16 - 40)
+    bad = _collection([(1, 20)], free_size=0)
+    message = _refusal(tmp_path, good + bad + good)
+    assert message.startswith("heap.h5: damaged global heap at byte 4,096: ")
+
+
+def test_a_header_cut_by_the_end_of_the_file_is_not_read(tmp_path):
+    _check(tmp_path, bytes(100) + SIGNATURE + b"\x01\0\0\0" + bytes(4))
+
+
+def test_sizes_are_unsigned_as_libhdf5_reads_them(tmp_path):
+    # a free space or an object of 2**63 bytes and more runs past the end: the walk stops there
+    _check(tmp_path, _collection([(1, 20)], free_size=2**64 - 1))
+    heap = bytearray(_collection([(1, 8)], free_size=0))
+    heap[16 + 8:16 + 16] = struct.pack("<Q", 2**63)  # the object's size
+    _check(tmp_path, bytes(heap))
+
+
+def test_free_space_advances_by_its_size_alone(tmp_path):
+    """libhdf5 steps over a free-space entry by its size (header included), a used object by
+    its header plus its aligned size."""
+    head = SIGNATURE + b"\x01\0\0\0" + struct.pack("<Q", 4096)
+    free = struct.pack("<HHIQ", 0, 0, 0, 24) + bytes(8)  # 24 bytes in all
+    zeroed = struct.pack("<HHIQ", 0, 0, 0, 0)  # where the walk lands: refused
+    rest = 4096 - len(head) - len(free) - len(zeroed) - 16
+    used = struct.pack("<HHIQ", 1, 1, 0, rest) + bytes(rest)  # what a 40-byte step would read
+    heap = head + free + zeroed + used
+    assert len(heap) == 4096
+    assert "free-space entry of 0 bytes" in _refusal(tmp_path, heap)
