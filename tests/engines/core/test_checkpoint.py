@@ -265,3 +265,25 @@ def test_training_states_are_refused_with_their_reason(tmp_path):
     with pytest.raises(ModelError, match="^run: weights do not fit"):
         load_training_state(tmp_path / "run", torch.nn.Linear(4, 2), optimiser2, scheduler2,
                             None)
+
+
+def test_strict_loading_refuses_missing_weights_and_names_the_ema_source(tmp_path):
+    with pytest.raises(ModelError, match=r"^m: weights do not fit the described architecture "
+                                         r"\(Error\(s\) in loading state_dict for Linear:\)$"):
+        load_state_dict_strict(torch.nn.Linear(3, 2), {"weight": torch.zeros(2, 3)}, "m")
+    model, optimiser, scheduler, ema = _training(0)
+    save_training_state(tmp_path / "run", model, optimiser, scheduler, ema, {}, None)
+    with pytest.raises(ModelError, match=r"^run: weights do not fit"):
+        load_training_state(tmp_path / "run", *_training(1)[:3], torch.nn.Linear(3, 4))
+
+
+def test_optimiser_state_names_may_hold_dots(tmp_path):
+    model, optimiser, scheduler, ema = _training(0)
+    model(torch.ones(1, 3)).sum().backward()
+    optimiser.step()
+    optimiser.state[model.weight]["moment.fast"] = torch.full((2, 3), 0.5)
+    save_training_state(tmp_path / "run", model, optimiser, scheduler, None, {}, None)
+    fresh_model, fresh_optimiser, fresh_scheduler, _ = _training(1)
+    load_training_state(tmp_path / "run", fresh_model, fresh_optimiser, fresh_scheduler, None)
+    restored = fresh_optimiser.state_dict()["state"][0]
+    torch.testing.assert_close(restored["moment.fast"], torch.full((2, 3), 0.5))
