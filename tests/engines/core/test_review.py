@@ -19,6 +19,7 @@ from engines.core.review_commands import (
     DeleteItems,
     EditGeometry,
     SetClass,
+    SetFields,
     SetNote,
     SetReviewed,
     SetState,
@@ -228,3 +229,48 @@ def test_documents_need_classes_unique_ids_and_json_meta():
     with pytest.raises(ValueError, match="JSON"):
         ReviewDocument(CLASSES, meta={"threshold": float("nan")})
     assert ReviewDocument(CLASSES, [ReviewItem(4, 0)], next_id=2).next_id == 5
+
+
+def test_every_command_names_its_edit_for_the_undo_menu():
+    doc = _doc()
+    texts = [
+        (SetClass([1], 2), "Set class 2 on item 1"),
+        (SetClass([3, 0, 2], 1), "Set class 1 on 3 items"),
+        (SetState([2], "rejected"), "Mark item 2 rejected"),
+        (SetState([0, 3], ItemState.UNCERTAIN), "Mark 2 items uncertain"),
+        (SetReviewed([1, 2]), "Mark 2 items reviewed"),
+        (SetReviewed([3], reviewed=False), "Mark item 3 unreviewed"),
+        (SetNote(0, "dust"), "Note on item 0"),
+        (EditGeometry(2, mask_id=9), "Edit geometry of item 2"),
+        (AddItem(ReviewItem(7, 0)), "Add item 7"),
+        (DeleteItems([3]), "Delete item 3"),
+        (DeleteItems([0, 1]), "Delete 2 items"),
+        (decide([2, 1]), "Mark reviewed: 2 items"),
+        (decide([0], state="rejected"), "Reject: item 0"),
+        (SetFields([0, 1], label=1), "Edit 2 items"),
+        (SetFields([3], note="x", reviewed=True), "Edit item 3"),
+    ]
+    for command, text in texts:
+        assert command.text == text
+    given = [SetClass([1], 2, "c"), SetState([2], "accepted", "s"), SetReviewed([1], text="r"),
+             SetNote(0, "n", "t"), EditGeometry(1, "g", mask_id=3), AddItem(ReviewItem(7, 0), "a"),
+             DeleteItems([3], "d"), decide([1], label=0, text="k"), SetFields([2], "f", note="")]
+    assert [c.text for c in given] == ["c", "s", "r", "t", "g", "a", "d", "k", "f"]
+    doc.execute(SetReviewed([0, 2]))  # reviewed=True, then back to False
+    assert doc.execute(SetReviewed([2, 3], reviewed=False))
+    assert [doc[i].reviewed for i in range(4)] == [True, False, False, False]
+
+
+def test_a_batch_reports_the_ids_of_all_its_parts():
+    doc = _doc()
+    seen = []
+    doc.observers.append(seen.append)
+    batch = Batch([SetState([0, 3], ItemState.ACCEPTED), SetNote(1, "edge"),
+                   SetClass([2], 0)], "three parts")
+    assert doc.execute(batch)
+    assert doc.undo() == frozenset({0, 1, 2, 3})
+    assert doc.redo() == frozenset({0, 1, 2, 3})
+    assert seen == [frozenset({0, 1, 2, 3})] * 3
+    # a later part that changes nothing does not hide what the earlier parts changed
+    assert doc.execute(Batch([SetNote(1, "again"), SetState([0], ItemState.ACCEPTED)], "x"))
+    assert doc.undo() == frozenset({1}) and doc[1].note == "edge"
