@@ -71,6 +71,13 @@ SCOPES: dict[str, list[str]] = {
     E + "imaging/tiff_stack.py": [T + "imaging/test_tiff_stack.py",
                                   T + "imaging/test_hostile_files.py",
                                   T + "imaging/test_tiff_stack_edges.py"],
+    E + "imaging/dicom_series.py": [T + "imaging/test_dicom_read.py",
+                                    T + "imaging/test_dicom_read_edges.py",
+                                    T + "imaging/test_hostile_files.py",
+                                    T + "imaging/test_dicom_series_edges.py"],
+    E + "imaging/itk_io.py": [T + "imaging/test_itk_io.py", T + "imaging/test_itk_io_edges.py"],
+    E + "imaging/volume_io.py": [T + "imaging/test_volume_io.py",
+                                 T + "imaging/test_volume_io_edges.py"],
 }
 
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default

@@ -105,7 +105,9 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
                 raise InputError.for_file(path, f"a {type(image).__name__}, not NIfTI")
             shape = tuple(int(n) for n in image.header.get_data_shape())
             itemsize = image.header.get_data_dtype().itemsize
-            offset = int(image.header.get_data_offset())
+            # the loaded image's header has its vox_offset reset to 0; the data proxy keeps
+            # where the voxels start in the file
+            offset = int(image.dataobj.offset)
             geometry = np.concatenate([np.ravel(image.header.get_sform()),
                                        np.ravel(image.header.get_qform()),
                                        np.ravel(image.header["pixdim"])])
