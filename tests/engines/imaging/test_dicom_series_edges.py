@@ -345,3 +345,32 @@ def test_one_series_gives_no_choice_warning():
     scan = FolderScan(Path("ct"), [_h("a", "1.1"), _h("b", "1.1")])
     chosen, warnings = choose_series(scan, None)
     assert [h.path.name for h in chosen] == ["a", "b"] and warnings == []
+
+
+def test_a_damaged_header_after_the_prefix_is_a_named_error(tmp_path):
+    path = tmp_path / "bad.dcm"
+    # a sequence of undefined length whose item ends the file
+    path.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\x14\x001.2.840.10008.1.2.1\x00"
+                     + b"\x08\x00\x15\x11SQ\x00\x00\xff\xff\xff\xff\xfe\xff\x00\xe0\x10\0\0\0")
+    with pytest.raises(InputError, match=r"^bad\.dcm: not a readable DICOM file \("):
+        read_header(path)
+
+
+def test_large_values_before_the_pixels_are_not_read(tmp_path):
+    """Listing a folder reads headers only: an 8 MB private value is deferred, not loaded."""
+    import tracemalloc
+
+    import pydicom
+
+    path = _slice(tmp_path / "a.dcm")
+    ds = pydicom.dcmread(path)
+    ds.private_block(0x0009, "LabLens test", create=True).add_new(0x01, "OB", b"\1" * 2**23)
+    ds.save_as(path)
+    assert path.stat().st_size > 2**23
+    tracemalloc.start()
+    try:
+        header = read_header(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert header.rows == 3 and peak < 2**21, f"{peak / 2**20:.1f} MiB"

@@ -133,14 +133,31 @@ def test_check_nifti_refuses_non_finite_geometry(tmp_path):
 
 
 def test_check_nifti_counts_the_data_after_the_offset(tmp_path):
-    # 24 bytes of data after the 352-byte header: one byte less is refused
-    path = _nifti(tmp_path / "a.nii", (4, 3, 2))
-    data = path.read_bytes()
-    assert len(data) == 352 + 24
-    path.write_bytes(data[:-1])
-    with pytest.raises(InputError, match=r"^a\.nii: the header of the voxels declares 24 bytes "
-                                         r"but the file stores only 23 bytes"):
-        check_nifti(path)
+    # 24 two-byte voxels after the 352-byte header: one byte less is refused
+    import nibabel
+
+    image = nibabel.Nifti1Image(np.arange(24, dtype=np.int16).reshape(4, 3, 2), np.eye(4))
+    nibabel.save(image, tmp_path / "a.nii")
+    data = (tmp_path / "a.nii").read_bytes()
+    assert len(data) == 352 + 48
+    (tmp_path / "a.nii").write_bytes(data[:-1])
+    with pytest.raises(InputError, match=r"^a\.nii: the header of the voxels declares 48 bytes "
+                                         r"but the file stores only 47 bytes"):
+        check_nifti(tmp_path / "a.nii")
+    with pytest.raises(InputError, match=r"^a\.nii: the header of the voxels declares 48 bytes"):
+        read_itk(tmp_path / "a.nii")       # ITK itself would fill the missing byte with 0
+
+
+def test_nifti2_is_nifti(tmp_path):
+    import nibabel
+
+    image = nibabel.Nifti2Image(np.arange(24, dtype=np.int16).reshape(4, 3, 2), np.eye(4))
+    nibabel.save(image, tmp_path / "two.nii")
+    assert check_nifti(tmp_path / "two.nii") == (4, 3, 2)
+    data = (tmp_path / "two.nii").read_bytes()
+    (tmp_path / "two.nii").write_bytes(data[:-2])
+    with pytest.raises(InputError, match=r"^two\.nii: the header of the voxels declares 48 byt"):
+        check_nifti(tmp_path / "two.nii")
 
 
 def test_check_nifti_refuses_other_formats(tmp_path):
