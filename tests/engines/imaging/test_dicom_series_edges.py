@@ -374,3 +374,31 @@ def test_large_values_before_the_pixels_are_not_read(tmp_path):
     finally:
         tracemalloc.stop()
     assert header.rows == 3 and peak < 2**21, f"{peak / 2**20:.1f} MiB"
+
+
+def test_a_long_photometric_is_quoted_to_40_characters(tmp_path):
+    path = _edit(_slice(tmp_path / "a.dcm"),
+                 PhotometricInterpretation=["MONOCHROME2", "PALETTE COLOR", "RGB", "YBR_FULL"])
+    # str(value) is "['MONOCHROME2', 'PALETTE COLOR', 'RGB', 'YBR_FULL']"; its first 40 are kept
+    with pytest.raises(InputError, match=r"^a\.dcm: PhotometricInterpretation \"\['MONOCHROME2', "
+                                         r"'PALETTE COLOR', 'RGB', \" is not one name"):
+        read_header(path)
+
+
+def test_one_bit_per_pixel_is_counted_as_one_eighth_of_a_byte(tmp_path):
+    path = _edit(_slice(tmp_path / "a.dcm"), BitsAllocated=1)
+    size = path.stat().st_size
+    _edit(path, Rows=6, Columns=size)        # 6 × size bits = 0.75 × size bytes: fits
+    assert path.stat().st_size == size and read_header(path).columns == size
+    zero = _edit(_slice(tmp_path / "b.dcm"), BitsAllocated=0)
+    _edit(zero, Rows=6, Columns=size)        # 0 bits counts as 1
+    assert read_header(zero).rows == 6
+    _edit(zero, Rows=11)                     # 11 × size bits: more than the file
+    with pytest.raises(InputError, match=r"^b\.dcm: the header of the pixel data declares"):
+        read_header(zero)
+
+
+def test_a_slice_without_instance_uid_has_an_empty_one(tmp_path):
+    path = _edit(_slice(tmp_path / "a.dcm"), SOPInstanceUID=None)
+    header = read_header(path)
+    assert header.sop_uid == "" and header.description == "" and header.rows == 3
