@@ -286,3 +286,70 @@ def test_rewriting_zraw_as_raw_removes_the_stale_zraw_and_keeps_other_files(tmp_
     write_itk(_small(), tmp_path / "v.mhd")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.raw", "v.mhd", "v.raw"]
     assert "ElementDataFile = v.raw" in (tmp_path / "v.mhd").read_text()
+
+
+def test_what_nibabel_logs_about_a_header_stays_off_stderr(tmp_path, capfd):
+    import struct
+
+    data = bytearray(_nifti(tmp_path / "a.nii", (2, 2, 2)).read_bytes())
+    data[40:42] = struct.pack("<h", 9)    # dim[0] = 9: nibabel reads the header byte-swapped
+    (tmp_path / "a.nii").write_bytes(bytes(data))
+    capfd.readouterr()
+    with pytest.raises(InputError, match=r"^a\.nii: not a readable NIfTI file \("):
+        check_nifti(tmp_path / "a.nii")
+    assert capfd.readouterr().err == ""
+
+
+def test_a_nii_gz_declaring_more_than_deflate_can_hold(tmp_path):
+    import nibabel
+
+    header = nibabel.Nifti1Header()
+    header.set_data_shape((1000, 1000, 1000))
+    header.set_data_dtype(np.uint8)
+    header.set_data_offset(352)
+    (tmp_path / "v.nii.gz").write_bytes(gzip.compress(header.binaryblock + b"\0" * 4))
+    size = (tmp_path / "v.nii.gz").stat().st_size
+    with pytest.raises(InputError, match=r"^v\.nii\.gz: the header of the voxels declares "
+                                         r"1,000,000,000 bytes but the file stores only "
+                                         rf"{size} bytes for them even at the best "
+                                         r"compression ratio"):
+        check_nifti(tmp_path / "v.nii.gz")
+
+
+def test_a_nii_gz_within_the_deflate_ratio_is_decompressed_to_be_checked(tmp_path):
+    # about (file size × 1032) / 1.5 bytes declared: within the ratio even counted twice over,
+    # refused only as truncated
+    import nibabel
+
+    header = nibabel.Nifti1Header()
+    header.set_data_dtype(np.uint8)
+    header.set_data_offset(352)
+    for n in range(100_000, 30_000, -5_000):   # the compressed size depends a little on n
+        header.set_data_shape((n, 1, 1))
+        packed = gzip.compress(header.binaryblock + b"\0" * 4)
+        if 1.3 * n <= len(packed) * 1032 < 1.7 * n:
+            break
+    assert 1.3 * n <= len(packed) * 1032 < 1.7 * n
+    (tmp_path / "v.nii.gz").write_bytes(packed)
+    with pytest.raises(InputError, match=rf"^v\.nii\.gz: decompresses to 352 bytes, the header "
+                                         rf"declares {352 + n:,} \(truncated\)$"):
+        check_nifti(tmp_path / "v.nii.gz")
+
+
+def test_gzip_faults_are_named_gzip_files(tmp_path):
+    (tmp_path / "tiny.gz").write_bytes(b"\x1f\x8b")           # cannot even seek to a trailer
+    with pytest.raises(InputError, match=r"^tiny\.gz: not a readable gzip file \("):
+        check_gzip_complete(tmp_path / "tiny.gz", 10)
+    (tmp_path / "plain.gz").write_bytes(b"not gzip at all, 24 b.")
+    with pytest.raises(InputError, match=r"^plain\.gz: not a readable gzip file \("):
+        check_gzip_complete(tmp_path / "plain.gz", 10)
+
+
+def test_the_gzip_trailer_is_an_unsigned_size(tmp_path):
+    import struct
+
+    expected = 2**31 + 5
+    data = bytearray(gzip.compress(b"abc"))
+    data[-4:] = struct.pack("<I", expected)
+    (tmp_path / "big.gz").write_bytes(bytes(data))
+    check_gzip_complete(tmp_path / "big.gz", expected)   # the trailer agrees: not decompressed
