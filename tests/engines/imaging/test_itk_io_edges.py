@@ -353,3 +353,13 @@ def test_the_gzip_trailer_is_an_unsigned_size(tmp_path):
     data[-4:] = struct.pack("<I", expected)
     (tmp_path / "big.gz").write_bytes(bytes(data))
     check_gzip_complete(tmp_path / "big.gz", expected)   # the trailer agrees: not decompressed
+
+
+def test_a_vector_metaimage_is_refused_by_its_own_name(tmp_path):
+    path = tmp_path / "rgb.mha"
+    path.write_bytes(b"ObjectType = Image\nNDims = 3\nBinaryData = True\nDimSize = 2 2 2\n"
+                     b"ElementNumberOfChannels = 3\nElementType = MET_UCHAR\n"
+                     b"ElementDataFile = LOCAL\n" + bytes(24))
+    with pytest.raises(InputError, match=r"^rgb\.mha: 3 channels per voxel; only scalar volumes "
+                                         r"are read$"):
+        read_itk(path)
