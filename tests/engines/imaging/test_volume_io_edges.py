@@ -239,3 +239,18 @@ def test_volume_info_of_a_chosen_dicom_series(tmp_path):
     assert info["shape_zyx"] == [3, 4, 5] and info["modality"] == "CT"
     assert info["reader"] == "pydicom" and [s["slices"] for s in info["series"]] == [5, 3]
     assert info["hu_min"] == -20.0 and info["hu_max"] == 157.0
+
+
+def test_write_options_reach_the_writer(tmp_path):
+    import tifffile
+
+    flat = Volume(np.zeros((4, 32, 32), np.int16), spacing_xyz=(0.5, 0.5, 1.0))
+    packed = write_volume(flat, tmp_path / "z.tif", compression="zlib")
+    with tifffile.TiffFile(packed) as tif:
+        assert tif.pages[0].compression == 8 and not tif.is_bigtiff
+    with tifffile.TiffFile(write_volume(flat, tmp_path / "b.tif", bigtiff=True)) as tif:
+        assert tif.is_bigtiff and tif.pages[0].compression == 1
+    write_volume(flat, tmp_path / "m.mhd", compression=True)
+    assert (tmp_path / "m.zraw").exists() and not (tmp_path / "m.raw").exists()
+    write_volume(flat, tmp_path / "n.mhd")
+    assert (tmp_path / "n.raw").stat().st_size == 4 * 32 * 32 * 2
