@@ -193,6 +193,10 @@ def read_itk(path: str | Path) -> Volume:
             raise
         raise InputError.for_file(path, f"not a readable image file ({printed[0][:160]})"
                                   ) from exc
+    if any("Uncompress failed" in line for line in printed):
+        # MetaIO prints this and returns the image anyway, its voxels uninitialised memory
+        raise InputError.for_file(path, "the compressed voxels do not decompress (damaged "
+                                        "data)")
     metadata["warnings"] += [f"{path.name}: {line[:160]}" for line in printed[:3]]
     volume = from_sitk(image, source=path, metadata=metadata)
     spacing, origin = volume.spacing_xyz, volume.origin_xyz

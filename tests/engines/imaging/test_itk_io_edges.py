@@ -363,3 +363,17 @@ def test_a_vector_metaimage_is_refused_by_its_own_name(tmp_path):
     with pytest.raises(InputError, match=r"^rgb\.mha: 3 channels per voxel; only scalar volumes "
                                          r"are read$"):
         read_itk(path)
+
+
+@pytest.mark.parametrize("data", [
+    b"\x78\x9c" + bytes(range(40, 68)),                       # not a deflate stream
+    __import__("zlib").compress(bytes(range(24)))[:12],      # cut short
+])
+def test_compressed_voxels_that_do_not_inflate_are_refused(tmp_path, data):
+    """MetaIO printed 'Uncompress failed' and returned uninitialised memory as voxels."""
+    (tmp_path / "z.mha").write_bytes(
+        b"ObjectType = Image\nNDims = 3\nBinaryData = True\nCompressedData = True\n"
+        b"DimSize = 4 3 2\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n" + data)
+    with pytest.raises(InputError, match=r"^z\.mha: the compressed voxels do not decompress "
+                                         r"\(damaged data\)$"):
+        read_itk(tmp_path / "z.mha")
