@@ -105,7 +105,9 @@ def check_nifti(path: str | Path) -> tuple[int, ...]:
                 raise InputError.for_file(path, f"a {type(image).__name__}, not NIfTI")
             shape = tuple(int(n) for n in image.header.get_data_shape())
             itemsize = image.header.get_data_dtype().itemsize
-            offset = int(image.header.get_data_offset())
+            # the loaded image's header has its vox_offset reset to 0; the data proxy keeps
+            # where the voxels start in the file
+            offset = int(image.dataobj.offset)
             geometry = np.concatenate([np.ravel(image.header.get_sform()),
                                        np.ravel(image.header.get_qform()),
                                        np.ravel(image.header["pixdim"])])
@@ -191,6 +193,10 @@ def read_itk(path: str | Path) -> Volume:
             raise
         raise InputError.for_file(path, f"not a readable image file ({printed[0][:160]})"
                                   ) from exc
+    if any("Uncompress failed" in line for line in printed):
+        # MetaIO prints this and returns the image anyway, its voxels uninitialised memory
+        raise InputError.for_file(path, "the compressed voxels do not decompress (damaged "
+                                        "data)")
     metadata["warnings"] += [f"{path.name}: {line[:160]}" for line in printed[:3]]
     volume = from_sitk(image, source=path, metadata=metadata)
     spacing, origin = volume.spacing_xyz, volume.origin_xyz
