@@ -91,6 +91,8 @@ SCOPES: dict[str, list[str]] = {
     E + "core/registry.py": [T + "core/test_progress_registry_training.py",
                              T + "core/test_progress_registry.py"],
     E + "core/batch.py": [T + "core/test_batch.py"],
+    E + "core/inference.py": [T + "core/test_inference.py"],
+    E + "core/device.py": [T + "core/test_progress_registry_training.py"],
     E + "cdc/images.py": [T + "cdc/test_images.py", T + "cdc/test_images_exact.py"],
 }
 

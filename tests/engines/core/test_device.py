@@ -1,0 +1,72 @@
+"""Device choice and description with the accelerators present or absent (torch's probes
+replaced, so every branch runs on a CPU-only machine)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from engines.core.device import autocast, describe_device, pick_device, to_device
+from engines.core.errors import InputError
+
+
+@pytest.fixture
+def accelerators(monkeypatch):
+    def set_present(cuda: bool, mps: bool) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+    return set_present
+
+
+@pytest.mark.parametrize("cuda, mps, picked", [(True, True, "cuda"), (False, True, "mps"),
+                                               (False, False, "cpu")])
+def test_auto_prefers_cuda_then_mps_then_cpu(accelerators, cuda, mps, picked):
+    accelerators(cuda, mps)
+    assert pick_device("auto") == torch.device(picked)
+    assert pick_device("") == torch.device(picked) and pick_device("AUTO").type == picked
+
+
+def test_asked_for_devices_must_be_there(accelerators):
+    accelerators(False, False)
+    assert pick_device("cpu") == torch.device("cpu") and pick_device("CPU").type == "cpu"
+    with pytest.raises(InputError) as error:
+        pick_device("cuda")
+    assert str(error.value) == "device 'cuda' requested but no CUDA GPU is available"
+    with pytest.raises(InputError) as error:
+        pick_device("mps")
+    assert str(error.value) == "device 'mps' requested but MPS is not available"
+    with pytest.raises(InputError) as error:
+        pick_device("tpu")
+    assert str(error.value) == "unknown device 'tpu'; valid: auto, cuda, mps, cpu"
+    accelerators(True, True)
+    assert pick_device("cuda") == torch.device("cuda")
+    assert pick_device("mps") == torch.device("mps")
+
+
+def test_descriptions(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "NVIDIA H200")
+    assert describe_device(torch.device("cuda")) == "CUDA: NVIDIA H200"
+    assert describe_device(torch.device("mps")) == "MPS (Apple GPU)"
+    assert describe_device(torch.device("cpu")) == f"CPU ({torch.get_num_threads()} threads)"
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")  # no GPU here: torch says so
+def test_autocast_only_on_cuda():
+    assert isinstance(autocast(torch.device("cpu")), contextlib.nullcontext)
+    context = autocast(torch.device("cuda"))
+    assert isinstance(context, torch.autocast) and context.fast_dtype == torch.bfloat16
+
+
+def test_to_device_keeps_values_and_lays_out_4d_batches_channels_last():
+    array = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+    plain = to_device(array, torch.device("cpu"))
+    assert plain.is_contiguous() and np.array_equal(plain.numpy(), array)
+    last = to_device(array, torch.device("cpu"), channels_last=True)
+    assert last.is_contiguous(memory_format=torch.channels_last) and not last.is_contiguous()
+    assert np.array_equal(last.numpy(), array)
+    flat = to_device(array[0], torch.device("cpu"), channels_last=True)  # 3-D: unchanged
+    assert flat.is_contiguous()
