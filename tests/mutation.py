@@ -64,7 +64,7 @@ SCOPES: dict[str, list[str]] = {
     E + "nodules/evaluation.py": [T + "nodules/test_evaluation.py"],
     E + "soil/pore_metrics.py": [T + "soil/test_pore_metrics.py"],
     E + "soil/porosity.py": [T + "soil/test_core_axis_porosity.py"],
-    E + "soil/core_axis.py": [T + "soil/test_core_axis_porosity.py"],
+    E + "soil/core_axis.py": [T + "soil/test_core_axis_porosity.py", T + "soil/test_core_axis.py"],
     E + "soil/preprocess.py": [T + "soil/test_preprocess_bands.py"],
     E + "soil/bands.py": [T + "soil/test_preprocess_bands.py"],
     E + "nodules/preprocess.py": [T + "nodules/test_preprocess.py"],
