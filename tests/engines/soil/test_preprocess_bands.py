@@ -115,3 +115,59 @@ def test_preprocessing_part_of_an_analysis_config():
     part = preprocessing_of(config)
     assert type(part) is PreprocessConfig and part.min_cluster == 10 and part.crop is None
     assert AnalysisConfig.of(part, pore_metrics=True).pore_metrics
+
+
+def test_crop_spellings_and_whole_messages():
+    for whole in ("none", " Full ", "WHOLE", "whole"):
+        assert parse_crop(whole) is None
+    assert parse_crop("400x200X100") == (400, 200, 100)
+    assert parse_crop(" 40 , 20 ,, 10 ") == (40, 20, 10)
+    with pytest.raises(InputError) as caught:
+        parse_crop("4,b,1")
+    assert str(caught.value) == ("crop '4,b,1': expected X,Y,Z voxel counts (e.g. 400,200,200) "
+                                 "or none")
+    with pytest.raises(InputError) as caught:
+        parse_crop("4x5")
+    assert str(caught.value) == "crop '4x5': expected three voxel counts X,Y,Z or none"
+
+
+def test_at_most_64_object_bands():
+    assert PreprocessConfig(band_width=96.0).n_objects == 64  # 6144 / 96
+    with pytest.raises(InputError) as caught:
+        PreprocessConfig(band_width=95.0)
+    assert str(caught.value) == "65 object bands; widen the band width (at most 64 bands)"
+
+
+def test_shifted_values_are_float32_whatever_the_input():
+    out = shifted_values(np.array([[-3000, 100, 5000]], np.int16), PreprocessConfig())
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[0, 2148, 6144]])
+    assert shifted_values(np.array([1.5]), PreprocessConfig()).dtype == np.float32
+
+
+def test_crop_box_limits_and_messages():
+    assert CropBox.from_list([0, 0, 0, 1, 1, 1], (1, 1, 1)).size_zyx == (1, 1, 1)
+    assert CropBox.from_list([0, 0, 0, 20, 30, 40], (20, 30, 40)).stop_zyx == (20, 30, 40)
+    assert CropBox.from_list([5, 6, 7, 8, 9, 10]).size_zyx == (3, 3, 3)
+    for values in ([0, 0, 0, 0, 1, 1], [2, 0, 0, 1, 1, 1], [-1, 0, 0, 1, 1, 1]):
+        with pytest.raises(InputError) as caught:
+            CropBox.from_list(values, (20, 30, 40))
+        assert str(caught.value) == (f"crop box {values} does not fit in a volume of shape "
+                                     "(20, 30, 40)")
+    with pytest.raises(InputError) as caught:
+        CropBox.from_list([0, 0, -1, 1, 1, 1])
+    assert str(caught.value) == "crop box [0, 0, -1, 1, 1, 1] does not fit in a volume of shape ?"
+    with pytest.raises(InputError) as caught:
+        CropBox.from_list([1, 2, 3, 4, 5])
+    assert str(caught.value) == "a crop box needs z0,y0,x0,z1,y1,x1, got [1, 2, 3, 4, 5]"
+
+
+def test_settings_for_segmented_stacks_and_the_preprocessing_part():
+    from engines.soil.preprocess import for_segmented
+
+    assert for_segmented().crop is None and for_segmented().min_cluster == 60
+    given = PreprocessConfig(crop=(4, 5, 6), min_cluster=7, core_axis="x")
+    segmented = for_segmented(given)
+    assert segmented.crop is None and segmented.min_cluster == 7 and segmented.core_axis == "x"
+    assert given.crop == (4, 5, 6)  # a copy: the given settings are unchanged
+    assert preprocessing_of(given) is given
