@@ -171,3 +171,48 @@ def test_settings_for_segmented_stacks_and_the_preprocessing_part():
     assert segmented.crop is None and segmented.min_cluster == 7 and segmented.core_axis == "x"
     assert given.crop == (4, 5, 6)  # a copy: the given settings are unchanged
     assert preprocessing_of(given) is given
+
+
+class _Reads:
+    """A volume that records the z ranges read from it (as a memory map would be read)."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.reads = array, array.shape, []
+
+    def __getitem__(self, key):
+        self.reads.append((key.start, key.stop))
+        return self.array[key]
+
+
+@pytest.mark.parametrize("shape, chunk, reads", [
+    ((4, 3, 5), 30, [(0, 2), (2, 4)]),          # 15 voxels a slice: two slices a chunk
+    ((5, 3, 5), 15, [(z, z + 1) for z in range(5)]),
+    ((3, 3, 5), 7, [(0, 1), (1, 2), (2, 3)]),   # a chunk under one slice: still one slice
+    ((4, 1, 1), 2, [(0, 2), (2, 4)]),
+    ((3, 1, 1), 100, [(0, 100)]),
+])
+def test_band_labels_read_whole_slices_up_to_the_chunk(monkeypatch, shape, chunk, reads):
+    import engines.soil.bands as bands
+
+    hu = np.random.default_rng(5).integers(-3000, 5000, shape).astype(np.int16)
+    monkeypatch.setattr(bands, "CHUNK_VOXELS", chunk)
+    volume = _Reads(hu)
+    labels = band_labels(volume, PreprocessConfig())
+    assert volume.reads == reads
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, band_labels(hu, PreprocessConfig()))
+
+
+def test_trim_reports_each_object():
+    from engines.core.progress import Progress
+
+    labels = np.full((5, 5, 5), 1, dtype=np.uint8)
+    labels[0, 0, :2] = 2
+    config = PreprocessConfig(clip_low=-1000.0, clip_high=1000.0, band_width=1000.0,
+                              min_cluster=3)
+    task = iter_trim_objects(labels, config)
+    reports = [next(task), next(task)]
+    assert [(r.fraction, r.message) for r in reports] == [
+        (0.5, "trimmed object1 (0 voxels in clusters of 3 or fewer)"),
+        (1.0, "trimmed object2 (2 voxels in clusters of 3 or fewer)")]
+    assert all(type(r) is Progress for r in reports)
