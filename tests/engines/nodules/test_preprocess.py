@@ -69,8 +69,9 @@ def test_slice_choice():
 def test_window_limits_pairs_and_offsets():
     from engines.nodules.preprocess import format_pair
 
-    with pytest.raises(InputError, match="needs low < high"):
+    with pytest.raises(InputError) as caught:
         PreprocessConfig(hu_window=(100.0, 100.0))
+    assert str(caught.value) == "HU window (hu_window) needs low < high"
     with pytest.raises(InputError) as caught:
         parse_pair("wide")
     assert str(caught.value) == "expected LOW:HIGH, got 'wide'"
@@ -97,6 +98,8 @@ def test_plane_map_of_the_whole_slice_and_of_one_voxel():
     two = geometry.to_voxel([[0.0, 0.0, 77.0, 91.0], [7.7, 9.1, 15.4, 18.2]])
     np.testing.assert_allclose(two, [[20, 10, 110, 90], [29, 18, 38, 26]])
     assert geometry.to_voxel([1.0, 2.0, 3.0, 4.0]).shape == (1, 4)
+    np.testing.assert_allclose(geometry.to_model([[20, 10, 110, 90], [29, 18, 38, 26]]),
+                               [[0, 0, 77, 91], [7.7, 9.1, 15.4, 18.2]])
 
 
 def test_resampling_keeps_float32_and_antialiases_every_shrink():
@@ -139,3 +142,13 @@ def test_slice_choice_defaults_edges_and_types():
     full = choose_slices(50, np.array([1, 2, 3, 4, 5]), range(10, 15), rng, centre_slices=0)
     assert full.centre.size == 0
     np.testing.assert_array_equal(full.negative, [10, 11, 12, 13, 14])  # without replacement
+
+
+def test_slice_choice_default_ratio_and_the_middle_of_an_odd_scan():
+    rng = np.random.default_rng(8)
+    choice = choose_slices(60, [5, 7, 9], range(20, 60), rng)  # one negative per positive
+    assert len(choice.negative) == 3 and choice.positive.dtype == np.int64
+    none = choose_slices(101, [], range(48, 53), rng)  # lungs only at the centre slices
+    assert none.positive.dtype == np.int64 and none.positive.size == 0
+    np.testing.assert_array_equal(none.centre, [49, 50, 51])
+    np.testing.assert_array_equal(none.negative, [48, 52])  # never a centre slice
