@@ -67,7 +67,7 @@ SCOPES: dict[str, list[str]] = {
     E + "soil/core_axis.py": [T + "soil/test_core_axis_porosity.py", T + "soil/test_core_axis.py"],
     E + "soil/preprocess.py": [T + "soil/test_preprocess_bands.py"],
     E + "soil/bands.py": [T + "soil/test_preprocess_bands.py"],
-    E + "soil/dataset.py": [T + "soil/test_models_dataset.py"],
+    E + "soil/dataset.py": [T + "soil/test_models_dataset.py", T + "soil/test_dataset_files.py"],
     E + "nodules/preprocess.py": [T + "nodules/test_preprocess.py"],
     E + "imaging/metaimage_header.py": [T + "imaging/test_metaimage_header.py"],
     E + "imaging/tiff_spacing.py": [T + "imaging/test_tiff_spacing.py"],
