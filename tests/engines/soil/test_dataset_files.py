@@ -15,6 +15,7 @@ from engines.soil.dataset import (
     core_name,
     core_slices,
     find_cores,
+    iter_load_cores,
     pool_slices,
     slice_channels,
     split_slices,
@@ -183,3 +184,65 @@ def test_pooled_slices_of_two_cores():
     np.testing.assert_allclose(pooled.targets[:, 0], [0.02] * 2 + [0.7] * 70, rtol=1e-6)
     with pytest.raises(InputError, match="^no cores to train on$"):
         pool_slices([], 8)
+
+
+def test_the_clip_maximum_is_in_the_channel_that_reaches_it():
+    """Four bands (clip at ±2048 HU): bands 3+4 end at the clip maximum, so everything at or
+    above it is in channel 1 (it was in none: channel 2 is empty and channel 1 was open)."""
+    four = PreprocessConfig(clip_low=-2048.0, clip_high=2048.0)
+    x = slice_channels(np.array([[[-3000, -2048, 0, 2047, 2048, 3000]]], np.int16), four)
+    np.testing.assert_allclose(x[0, 0, 0], [0.5, 0.5, 0, 0, 0, 0])  # shifted 0, 0, 2048, …
+    np.testing.assert_allclose(x[0, 1, 0], [0, 0, 0.5, 0.5 + 0.5 * 2047 / 2048, 1.0, 1.0])
+    np.testing.assert_allclose(x[0, 2, 0], 0)
+    two = PreprocessConfig(clip_low=-1000.0, clip_high=1000.0, band_width=1000.0)
+    x = slice_channels(np.array([[[-1000, 0, 1000]]], np.int16), two)
+    np.testing.assert_allclose(x[0, :, 0], [[0.5, 0.75, 1.0], [0, 0, 0], [0, 0, 0]])
+
+
+def test_narrow_bands_leave_the_rest_to_the_last_channel():
+    """Bands of 512: channels 0 and 1 hold bands 1+2 and 3+4 ([0, 1024) and [1024, 2048));
+    channel 2 every band from the fifth up, [2048, 6144]."""
+    config = PreprocessConfig(band_width=512.0)
+    x = slice_channels(np.array([[[-1536, -1024, 3000, 4096]]], np.int16), config)
+    np.testing.assert_allclose(x[0, :, 0], [[0.75, 0, 0, 0], [0, 0.5, 0, 0],
+                                            [0, 0, 0.5 + 0.5 * 3000 / 4096, 1.0]])
+
+
+def test_channels_of_every_slice_by_default():
+    analysis = _analysis()
+    core = core_slices(analysis)
+    assert core.channels().shape == (3, 3, 2, 4)
+    np.testing.assert_array_equal(core.channels(), core.channels([0, 1, 2]))
+
+
+def test_loading_cores_forwards_each_analysis(monkeypatch):
+    import engines.soil.analysis as analysis_module
+    from engines.core.progress import Progress
+    from engines.soil.analysis import AnalysisConfig
+
+    seen = []
+
+    def analyse(path, settings):
+        seen.append((path, settings))
+        yield Progress(0.5, "half")
+        return _analysis(source=path)
+
+    monkeypatch.setattr(analysis_module, "iter_analyze_path", analyse)
+    task = iter_load_cores(["/x/a.nii.gz", Path("/x/b.mhd")], PreprocessConfig(min_cluster=7))
+    reports = []
+    try:
+        while True:
+            reports.append(next(task))
+    except StopIteration as stop:
+        cores = stop.value
+    assert [(r.fraction, r.message) for r in reports] == [(0.25, "a.nii.gz: half"),
+                                                          (0.75, "b.mhd: half")]
+    assert [c.name for c in cores] == ["a", "b"]
+    assert [p for p, _ in seen] == [Path("/x/a.nii.gz"), Path("/x/b.mhd")]
+    assert all(type(s) is AnalysisConfig and s.min_cluster == 7 for _, s in seen)
+    seen.clear()
+    from engines.core.progress import drive
+
+    assert [c.name for c in drive(iter_load_cores([Path("/y/c.tif")]))] == ["c"]
+    assert seen[0][1] == AnalysisConfig.of(PreprocessConfig())
+    assert drive(iter_load_cores([])) == []
