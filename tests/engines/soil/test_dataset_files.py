@@ -246,3 +246,28 @@ def test_loading_cores_forwards_each_analysis(monkeypatch):
     assert [c.name for c in drive(iter_load_cores([Path("/y/c.tif")]))] == ["c"]
     assert seen[0][1] == AnalysisConfig.of(PreprocessConfig())
     assert drive(iter_load_cores([])) == []
+
+
+def test_tiff_slice_folders_beside_hidden_files_and_subfolders(tmp_path):
+    stack = tmp_path / "stack"
+    _touch(stack / "s1.tiff")
+    _touch(stack / "s2.tiff")
+    _touch(stack / ".DS_Store", b"finder")  # hidden: not a slice, not a reason to split
+    (stack / "thumbs").mkdir()  # a subfolder is not a slice either
+    assert find_cores(stack) == [stack]
+
+
+def test_one_core_spans_the_whole_progress_and_the_split_is_pinned(monkeypatch):
+    import engines.soil.analysis as analysis_module
+    from engines.core.progress import Progress
+
+    def analyse(path, settings):
+        yield Progress(0.5, "half")
+        return _analysis(source=path)
+
+    monkeypatch.setattr(analysis_module, "iter_analyze_path", analyse)
+    task = iter_load_cores([Path("/y/c.tif")])
+    assert (next(task).fraction, next(task, None)) == (0.5, None)
+    # the split is seeded by (seed, 0x5B117): the same slices on every machine
+    train, val = split_slices(10, 0.25, 7)
+    assert train.tolist() == [0, 1, 3, 4, 5, 7, 8, 9] and val.tolist() == [2, 6]
