@@ -58,8 +58,8 @@ def test_only_the_first_eight_files_are_looked_at_for_dicom(tmp_path):
     for i in range(8):
         _touch(folder / f"f{i}.txt", b"text")
     _touch(folder / "z9", DICM)  # ninth in sorted order
-    _touch(folder / "v.mha", b"")
-    assert find_cores(folder) == [folder / "v.mha"]
+    _touch(folder / "zz.mha", b"")
+    assert find_cores(folder) == [folder / "zz.mha"]
     _touch(folder / "f0.txt", DICM)
     assert find_cores(folder) == [folder]
 
