@@ -75,9 +75,9 @@ class ClassTable:
     def index(self, value: str | int, source: str) -> int:
         """The index of a class given by name (case-insensitive) or number."""
         text = str(value).strip()
-        if text.lstrip("-").isdigit():
+        if text.isascii() and text.isdigit():  # not "--1" or "²", which int() refuses
             index = int(text)
-            if 0 <= index < len(self.names):
+            if index < len(self.names):
                 return index
         lowered = [n.lower() for n in self.names]
         if text.lower() in lowered:

@@ -116,9 +116,9 @@ def find_core_axis(array: np.ndarray, spacing_zyx, depth_axis: int = 0,
         return CoreAxis(False, depth_axis, centre_array, math.inf, (0, n_depth - 1),
                         len(indices), len(found))
     values = np.array(found)
-    # the core reaches the volume's end when the end slice itself showed a disc
-    first = 0 if found[0][0] == indices[0] else found[0][0]
-    last = n_depth - 1 if found[-1][0] == indices[-1] else found[-1][0]
+    # the slices looked at include both end slices (0 and n_depth - 1): the core reaches an
+    # end of the volume exactly when that end slice showed a disc
+    first, last = found[0][0], found[-1][0]
     return CoreAxis(True, depth_axis, (float(np.median(values[:, 1])),
                                        float(np.median(values[:, 2]))),
                     float(np.median(values[:, 3])), (int(first), int(last)), len(indices),

@@ -46,7 +46,10 @@ def slice_channels(hu: np.ndarray, config: PreprocessConfig) -> np.ndarray:
             high = full if c == 2 else min((c + 1) * pair, full)
             if high <= low:
                 continue
-            inside = (shifted >= low) & ((shifted < high) if c < 2 else (shifted <= high))
+            # the channel that reaches the clip maximum holds it (with 4 bands or fewer that
+            # is not the last channel, which is then empty)
+            top = high >= full
+            inside = (shifted >= low) & ((shifted <= high) if top else (shifted < high))
             out[n0:n0 + 64, c][inside] = 0.5 + 0.5 * (shifted[inside] - low) / (high - low)
     return out
 

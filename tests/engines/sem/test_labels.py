@@ -4,6 +4,7 @@ per-object class tables."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -351,3 +352,80 @@ def test_object_table_columns_bom_and_names(tmp_path):
     path.write_text(f"id,class\n{2**31 + 1},a\n")
     with pytest.raises(InputError, match="is not a whole number"):
         read_object_table(path, CLASSES)
+
+
+def test_class_numbers_int_would_refuse_are_unknown_classes_not_crashes(tmp_path):
+    """``"--1"`` and ``"²"`` passed the digit test before and made ``int()`` raise ValueError
+    out of an object table; a name that looks like a number is still found by name."""
+    table = ClassTable.from_names(["m", "-1", "x"])
+    assert table.index("-1", "t") == 1 and table.index("2", "t") == 2
+    for bad in ("--1", "²", "1-", "+1", "3"):
+        with pytest.raises(InputError, match=f"^t.csv: unknown class {re.escape(repr(bad))}"):
+            table.index(bad, "t.csv")
+    path = tmp_path / "o.csv"
+    path.write_text("id,class\n1,--1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="^o.csv: unknown class '--1'"):
+        read_object_table(path, CLASSES)
+
+
+def test_the_fixed_palette_after_the_papers_colours():
+    names = [f"n{i}" for i in range(12)]
+    assert ClassTable.from_names(names).colours[10:] == ((104, 137, 220), (141, 199, 240))
+    assert ClassTable.from_names(names[:11]).colours[10:] == ((115, 210, 93),)
+
+
+@pytest.mark.parametrize("colour", ["#X01020", "#g01020", "#0g1020"])
+def test_hex_colours_with_a_non_hex_digit_anywhere(tmp_path, colour):
+    path = tmp_path / "classes.json"
+    path.write_text(json.dumps({"names": ["a", "b"], "colours": [colour, "#000001"]}))
+    with pytest.raises(InputError, match=f"^classes.json: colour '{colour}' is not"):
+        read_class_table(path)
+
+
+def test_whole_refusal_messages(tmp_path):
+    path = tmp_path / "classes.json"
+    path.write_text('{"names": ["a", 3]}')
+    with pytest.raises(InputError) as caught:
+        read_class_table(path)
+    assert str(caught.value) == ('classes.json: expected class names (a list of strings, or '
+                                 '{"classes": [{"name": ...}, ...]})')
+    path.write_text('{"names": ["a", "b"], "colours": [[1, 2, 3], "#010203"]}')
+    with pytest.raises(InputError) as caught:
+        read_class_table(path)
+    assert str(caught.value) == ("classes.json: two classes have the same colour "
+                                 "(colour-coded labels could not tell them apart)")
+    colours = np.array(CLASSES.colours, dtype=np.uint8)[LABELS]
+    Image.fromarray(colours).save(tmp_path / "c.png")
+    with pytest.raises(InputError) as caught:
+        read_label(tmp_path / "c.png")
+    assert str(caught.value) == ("c.png: colour label image whose channels differ, and no "
+                                 "class colours (classes.json) to decode it")
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "f.tif", np.array([[0.0, 2.25]], np.float32))
+    with pytest.raises(InputError) as caught:
+        read_label(tmp_path / "f.tif")
+    assert str(caught.value) == ("f.tif: label image holds fractional values; expected "
+                                 "class indices")
+    (tmp_path / "o.csv").write_text("x,class\n1,a\n")
+    with pytest.raises(InputError) as caught:
+        read_object_table(tmp_path / "o.csv", CLASSES)
+    assert str(caught.value) == ("o.csv: needs a 'class' column and an 'id' column or 'x' "
+                                 "and 'y' columns")
+
+
+def test_palette_labels_are_their_indices_without_a_class_table(tmp_path):
+    """The palette's colours (deliberately not the class colours) are not decoded."""
+    palette = [(9, 9, 200), (250, 0, 0), (0, 77, 0), (1, 2, 3)]
+    write_label_png(tmp_path / "p.png", LABELS, palette)
+    labels, warnings = read_label(tmp_path / "p.png")
+    np.testing.assert_array_equal(labels, LABELS)
+    assert warnings == []
+    np.testing.assert_array_equal(read_label(tmp_path / "p.png", CLASSES)[0], LABELS)
+
+
+def test_a_class_name_with_a_line_break_in_a_quoted_csv_field(tmp_path):
+    classes = ClassTable.from_names(["m", "lath\r\nbainite"])
+    path = tmp_path / "o.csv"
+    path.write_bytes(b'id,class\r\n1,"lath\r\nbainite"\r\n2,m\r\n')
+    assert read_object_table(path, classes).classes.tolist() == [1, 0]

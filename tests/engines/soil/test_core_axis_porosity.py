@@ -148,3 +148,55 @@ def test_segmented_profile_reports_each_slab(monkeypatch):
     whole, profile = drive(iter_segmented_profile(stack, box, 2))
     np.testing.assert_allclose(profile, [0.0, 0.0, 0.8, 0.8, 0.8])
     assert whole == pytest.approx(0.48)
+
+
+def _reports_and_result(task):
+    reports = []
+    try:
+        while True:
+            reports.append(next(task))
+    except StopIteration as stop:
+        return [(r.fraction, r.message) for r in reports], stop.value
+
+
+def test_segmented_slabs_are_sized_by_the_boxs_own_cross_section(monkeypatch):
+    """A box of 4 × 5 voxels across, away from the array's corner: 40 voxels hold two slices
+    (the array's 6 × 7, or the box's far corner 6 × 7, would hold one)."""
+    import engines.soil.porosity as porosity
+
+    stack = np.full((8, 6, 7), 255, np.uint8)
+    stack[:, 2:6, 2:4] = 0  # 2 of the box's 5 columns are pore: 0.4 per slice
+    stack[4, 2:6, 2:7] = 0  # slice 4 all pore
+    box = CropBox((1, 2, 2), (5, 4, 5))
+    monkeypatch.setattr(porosity, "SLAB_VOXELS", 40)
+    reports, (whole, profile) = _reports_and_result(iter_segmented_profile(stack, box, 0))
+    assert reports == [(0.4, "counted slices 1–2"), (0.8, "counted slices 3–4"),
+                       (1.0, "counted slices 5–5")]
+    np.testing.assert_allclose(profile, [0.4, 0.4, 0.4, 1.0, 0.4])
+    assert whole == pytest.approx(2.6 / 5)
+
+
+def test_segmented_slabs_of_one_slice_and_of_a_one_voxel_core(monkeypatch):
+    import engines.soil.porosity as porosity
+
+    stack = np.zeros((4, 3, 3), np.uint8)
+    stack[1, 1, 1] = 9
+    monkeypatch.setattr(porosity, "SLAB_VOXELS", 1)  # one slice per slab, not two
+    reports, (whole, profile) = _reports_and_result(
+        iter_segmented_profile(stack, CropBox((0, 0, 0), (4, 3, 3)), 0))
+    assert [m for _, m in reports] == [f"counted slices {z}–{z}" for z in range(4)]
+    np.testing.assert_allclose(profile, [1, 8 / 9, 1, 1])
+    monkeypatch.setattr(porosity, "SLAB_VOXELS", 2)  # a 1 × 1 column: two slices per slab
+    reports, (whole, profile) = _reports_and_result(
+        iter_segmented_profile(stack, CropBox((0, 1, 1), (4, 1, 1)), 0))
+    assert [m for _, m in reports] == ["counted slices 0–1", "counted slices 2–3"]
+    np.testing.assert_allclose(profile, [1, 0, 1, 1])
+    assert whole == pytest.approx(0.75)
+
+
+def test_profile_json_rounds_depths_to_a_micrometre():
+    from engines.soil.porosity import Profile
+
+    profile = Profile(0, np.array([0, 1]), np.array([1 / 3, 0.1234567]),
+                      {"object1": np.array([0.5, 0.25])})
+    assert profile.to_json()["depth_mm"] == [0.333333, 0.123457]

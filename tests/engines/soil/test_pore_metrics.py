@@ -135,3 +135,39 @@ def test_connected_porosity_along_x_and_the_task_messages():
                                  "connected_porosity": metrics.connected_porosity,
                                  "specific_surface_area_per_mm":
                                      metrics.specific_surface_area_per_mm}
+
+
+def test_resampling_is_nearest_neighbour_on_voxel_cells():
+    """5 slices of 0.75 mm become 8 of 0.5 mm; output slice o takes the input slice whose cell
+    holds its centre, (o + 0.5) · 5/8 − 0.5 rounded: 0 0 1 2 2 3 4 4 (a spline, or corner-
+    aligned sampling, would give 0 1 1 … or … 3 3 4)."""
+    from engines.soil.pore_metrics import isotropic
+
+    void = np.zeros((5, 2, 1), bool)
+    void[[1, 4], 0, 0] = True
+    void[1, 1, 0] = True
+    cubic, size = isotropic(void, (0.75, 0.5, 0.5))
+    assert size == 0.5 and cubic.shape == (8, 2, 1)
+    assert cubic[:, 0, 0].tolist() == [False, False, True, False, False, False, True, True]
+    assert cubic[:, 1, 0].tolist() == [False, False, True, False, False, False, False, False]
+
+
+def test_integer_masks_count_as_void_where_non_zero():
+    void = np.zeros((20, 6, 6), np.uint8)
+    void[4:9] = 1    # 5 slices: radius 3 voxels = 1.5 mm
+    void[12:15] = 1  # 3 slices: radius 2 voxels = 1.0 mm
+    psd = pore_size_distribution(void, (0.5, 0.5, 0.5), bins=2)
+    np.testing.assert_allclose(psd.edges_mm, [1.0, 1.25, 1.5])
+    np.testing.assert_allclose(psd.volume_fraction, [3 / 8, 5 / 8])
+    assert psd.mean_radius_mm == pytest.approx((3 * 1.0 + 5 * 1.5) / 8)
+    assert connected_porosity(void * 255, 1) == pytest.approx(8 / 20)
+    cube = np.zeros((20, 20, 20), np.uint8)
+    cube[5:15, 5:15, 5:15] = 255  # a mask saved as 0/255: the interface is still halfway
+    hand = 6 * 81 + 12 * 9 * math.sqrt(2) / 2 + 8 * math.sqrt(3) / 8
+    assert specific_surface_area(cube, (1, 1, 1)) * 8000 == pytest.approx(hand, rel=1e-6)
+
+
+def test_the_task_measures_the_void_it_is_given():
+    metrics = drive(iter_pore_metrics(_two_slabs(), (0.5, 0.5, 0.5), 1, "slabs", bins=4))
+    np.testing.assert_allclose(metrics.pore_size.volume_fraction, [5 / 14, 0, 0, 9 / 14])
+    assert metrics.pore_size.mean_radius_mm == pytest.approx((5 * 1.5 + 9 * 2.5) / 14)

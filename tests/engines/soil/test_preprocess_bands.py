@@ -115,3 +115,104 @@ def test_preprocessing_part_of_an_analysis_config():
     part = preprocessing_of(config)
     assert type(part) is PreprocessConfig and part.min_cluster == 10 and part.crop is None
     assert AnalysisConfig.of(part, pore_metrics=True).pore_metrics
+
+
+def test_crop_spellings_and_whole_messages():
+    for whole in ("none", " Full ", "WHOLE", "whole"):
+        assert parse_crop(whole) is None
+    assert parse_crop("400x200X100") == (400, 200, 100)
+    assert parse_crop(" 40 , 20 ,, 10 ") == (40, 20, 10)
+    with pytest.raises(InputError) as caught:
+        parse_crop("4,b,1")
+    assert str(caught.value) == ("crop '4,b,1': expected X,Y,Z voxel counts (e.g. 400,200,200) "
+                                 "or none")
+    with pytest.raises(InputError) as caught:
+        parse_crop("4x5")
+    assert str(caught.value) == "crop '4x5': expected three voxel counts X,Y,Z or none"
+
+
+def test_at_most_64_object_bands():
+    assert PreprocessConfig(band_width=96.0).n_objects == 64  # 6144 / 96
+    with pytest.raises(InputError) as caught:
+        PreprocessConfig(band_width=95.0)
+    assert str(caught.value) == "65 object bands; widen the band width (at most 64 bands)"
+
+
+def test_shifted_values_are_float32_whatever_the_input():
+    out = shifted_values(np.array([[-3000, 100, 5000]], np.int16), PreprocessConfig())
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[0, 2148, 6144]])
+    assert shifted_values(np.array([1.5]), PreprocessConfig()).dtype == np.float32
+
+
+def test_crop_box_limits_and_messages():
+    assert CropBox.from_list([0, 0, 0, 1, 1, 1], (1, 1, 1)).size_zyx == (1, 1, 1)
+    assert CropBox.from_list([0, 0, 0, 20, 30, 40], (20, 30, 40)).stop_zyx == (20, 30, 40)
+    assert CropBox.from_list([5, 6, 7, 8, 9, 10]).size_zyx == (3, 3, 3)
+    for values in ([0, 0, 0, 0, 1, 1], [2, 0, 0, 1, 1, 1], [-1, 0, 0, 1, 1, 1]):
+        with pytest.raises(InputError) as caught:
+            CropBox.from_list(values, (20, 30, 40))
+        assert str(caught.value) == (f"crop box {values} does not fit in a volume of shape "
+                                     "(20, 30, 40)")
+    with pytest.raises(InputError) as caught:
+        CropBox.from_list([0, 0, -1, 1, 1, 1])
+    assert str(caught.value) == "crop box [0, 0, -1, 1, 1, 1] does not fit in a volume of shape ?"
+    with pytest.raises(InputError) as caught:
+        CropBox.from_list([1, 2, 3, 4, 5])
+    assert str(caught.value) == "a crop box needs z0,y0,x0,z1,y1,x1, got [1, 2, 3, 4, 5]"
+
+
+def test_settings_for_segmented_stacks_and_the_preprocessing_part():
+    from engines.soil.preprocess import for_segmented
+
+    assert for_segmented().crop is None and for_segmented().min_cluster == 60
+    given = PreprocessConfig(crop=(4, 5, 6), min_cluster=7, core_axis="x")
+    segmented = for_segmented(given)
+    assert segmented.crop is None and segmented.min_cluster == 7 and segmented.core_axis == "x"
+    assert given.crop == (4, 5, 6)  # a copy: the given settings are unchanged
+    assert preprocessing_of(given) is given
+
+
+class _Reads:
+    """A volume that records the z ranges read from it (as a memory map would be read)."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.reads = array, array.shape, []
+
+    def __getitem__(self, key):
+        self.reads.append((key.start, key.stop))
+        return self.array[key]
+
+
+@pytest.mark.parametrize("shape, chunk, reads", [
+    ((4, 3, 5), 30, [(0, 2), (2, 4)]),          # 15 voxels a slice: two slices a chunk
+    ((5, 3, 5), 15, [(z, z + 1) for z in range(5)]),
+    ((3, 3, 5), 7, [(0, 1), (1, 2), (2, 3)]),   # a chunk under one slice: still one slice
+    ((4, 1, 1), 2, [(0, 2), (2, 4)]),
+    ((3, 1, 1), 100, [(0, 100)]),
+])
+def test_band_labels_read_whole_slices_up_to_the_chunk(monkeypatch, shape, chunk, reads):
+    import engines.soil.bands as bands
+
+    hu = np.random.default_rng(5).integers(-3000, 5000, shape).astype(np.int16)
+    monkeypatch.setattr(bands, "CHUNK_VOXELS", chunk)
+    volume = _Reads(hu)
+    labels = band_labels(volume, PreprocessConfig())
+    assert volume.reads == reads
+    assert labels.dtype == np.uint8
+    np.testing.assert_array_equal(labels, band_labels(hu, PreprocessConfig()))
+
+
+def test_trim_reports_each_object():
+    from engines.core.progress import Progress
+
+    labels = np.full((5, 5, 5), 1, dtype=np.uint8)
+    labels[0, 0, :2] = 2
+    config = PreprocessConfig(clip_low=-1000.0, clip_high=1000.0, band_width=1000.0,
+                              min_cluster=3)
+    task = iter_trim_objects(labels, config)
+    reports = [next(task), next(task)]
+    assert [(r.fraction, r.message) for r in reports] == [
+        (0.5, "trimmed object1 (0 voxels in clusters of 3 or fewer)"),
+        (1.0, "trimmed object2 (2 voxels in clusters of 3 or fewer)")]
+    assert all(type(r) is Progress for r in reports)
