@@ -72,3 +72,55 @@ def test_out_of_memory_at_batch_one_is_raised(monkeypatch):
     monkeypatch.setattr(predictor, "_run", run)
     with pytest.raises(torch.OutOfMemoryError):
         predictor(np.zeros((2, 1), np.float32))
+
+
+def _oom_above(predictor, limit, monkeypatch):
+    """Make the predictor's forward pass fail like a full GPU for chunks over ``limit``."""
+    real, tried = predictor._run, []
+
+    def run(chunk):
+        tried.append(len(chunk))
+        if len(chunk) > limit:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(chunk)
+
+    monkeypatch.setattr(predictor, "_run", run)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    return tried
+
+
+@pytest.mark.parametrize("start, limit, tried, final", [
+    (9, 4, [9, 4, 4, 1], 4),     # halved (9 // 2), not cut to a third
+    (2, 1, [2, 1, 1, 1], 1),     # down to one sample at a time
+])
+def test_out_of_memory_halving_steps(monkeypatch, start, limit, tried, final):
+    predictor = Predictor(Doubler(), batch_size=start)
+    seen = _oom_above(predictor, limit, monkeypatch)
+    x = np.arange(tried[-1] + sum(tried[1:-1]), dtype=np.float32).reshape(-1, 1)
+    assert predictor(x).ravel().tolist() == (2 * x).ravel().tolist()
+    assert seen == tried and predictor.batch_size == final
+
+
+def test_batch_sizes_below_one_mean_one_and_empty_inputs_give_nothing():
+    net = Doubler()
+    assert Predictor(net, batch_size=0).batch_size == 1
+    assert predict_array(net, np.arange(3, dtype=np.float32).reshape(3, 1), 1).ravel().tolist() \
+        == [0.0, 2.0, 4.0]
+    assert net.sizes == [1, 1, 1]
+    empty = predict_array(net, np.zeros((0, 2), np.float32))
+    assert empty.shape == (0,) and empty.dtype == np.float32
+    reports = []
+    streamed = drive(iter_predict(net, np.zeros((0, 2), np.float32)), reports.append)
+    assert reports == [] and streamed.shape == (0,) and streamed.dtype == np.float32
+
+
+def test_iter_predict_passes_both_hooks_and_names_what_it_counts():
+    reports = []
+    out = drive(iter_predict(Doubler(), np.ones((5, 1), np.float32), 2,
+                             output=lambda t: t * 10, prepare=lambda t: t + 1, what="cells"),
+                reports.append)
+    assert out.ravel().tolist() == [40.0] * 5
+    assert [r.message for r in reports] == ["2/5 cells", "4/5 cells", "5/5 cells"]
+    reports.clear()
+    drive(iter_predict(Doubler(), np.ones((3, 1), np.float32), 3), reports.append)
+    assert [r.message for r in reports] == ["3/3 samples"]
