@@ -348,3 +348,30 @@ def test_a_read_fault_names_the_kind_of_file(tmp_path, monkeypatch):
     with pytest.raises(InputError) as info:
         read_csv(_write(tmp_path, "io.csv", "Energy,Counts\n1,2\n2,3\n"))
     assert str(info.value).startswith("io.csv: not a readable CSV spectrum (")
+
+
+def test_comment_keys_end_at_the_first_colon(tmp_path):
+    spectrum = read_csv(_write(tmp_path, "c.csv", "#name:Fe:Cu 2:1\nEnergy,Counts\n1,2\n2,3\n"))
+    assert spectrum.name == "Fe:Cu 2:1"
+
+
+def test_only_comments_and_the_line_limit(tmp_path, monkeypatch):
+    with pytest.raises(InputError) as info:
+        read_csv(_write(tmp_path, "c.csv", "# a\n\n# b\n"))
+    assert str(info.value) == "c.csv: no data rows (only comments or blank lines)"
+    monkeypatch.setattr(csv_format, "MAX_LINES", 6)
+    assert read_csv(_write(tmp_path, "c.csv", "# a\n# b\n\nEnergy,Counts\n1,2\n2,3\n")).n_channels == 2
+    with pytest.raises(InputError, match="^c.csv: more than 6 lines"):
+        read_csv(_write(tmp_path, "c.csv", "# a\n# b\n\n\nEnergy,Counts\n1,2\n2,3\n"))
+
+
+def test_headerless_first_row_is_named_by_its_line(tmp_path):
+    with pytest.raises(InputError) as info:
+        read_csv(_write(tmp_path, "e.csv", "# exported\n1,,\n2,1.5,4\n"))
+    assert str(info.value) == "e.csv: line 2 has an empty field"
+
+
+def test_headerless_channel_column_is_checked(tmp_path):
+    with pytest.raises(InputError) as info:
+        read_csv(_write(tmp_path, "ch.csv", "0,1.0,4\n2,1.5,5\n3,2.0,6\n"))
+    assert str(info.value) == "ch.csv: channel column is not consecutive whole numbers"
