@@ -247,3 +247,61 @@ def test_calibration_sources_and_problems(tmp_path, calibration, expected, probl
         assert spectrum.calibration.coefficients == (0.0, 1.0)
     else:
         np.testing.assert_allclose(spectrum.calibration.coefficients, expected, rtol=1e-12)
+
+
+def test_write_spe_large_whole_and_tiny_counts(tmp_path):
+    whole = Spectrum(np.array([1234567890.0, 0.0]), Calibration((0.0, 1.0)))
+    assert write_spe(tmp_path / "w.spe", whole).read_text().splitlines()[4:6] == ["1234567890", "0"]
+    tiny = Spectrum(np.array([2.5e-10, 1.0]), Calibration((0.0, 1.0)))
+    assert write_spe(tmp_path / "t.spe", tiny).read_text().splitlines()[4:6] == ["2.5e-10", "1"]
+
+
+def test_counts_stream_line_by_line(tmp_path, monkeypatch):
+    """One line per text block (a 1-character read size) and a block of 3 tokens: counts from
+    many pieces land in order, the last token of a block is kept, extra tokens are counted
+    without being stored, and a bad token is named by its place in the section."""
+    from engines.core import safe_text
+    from engines.spectrum.readers import spe
+    monkeypatch.setattr(safe_text, "_TEXT_CHUNK", 1)
+    monkeypatch.setattr(spe, "_BLOCK", 3)
+    spectrum = read_spe(_spe(tmp_path, "$DATA:\n0 4\n1 2 3\n4\n5\n$ENER_FIT:\n0 1\n"))
+    np.testing.assert_array_equal(spectrum.counts, [1, 2, 3, 4, 5])
+    assert _refusal(_spe(tmp_path, "$DATA:\n0 3\n1 2\n3 4 5 6 7\n", "more.spe")) == (
+        "more.spe: $DATA declares 4 channels (0..3) but holds 7 values")
+    assert _refusal(_spe(tmp_path, "$DATA:\n0 6\n1 2 3\n4\nx 6 7\n", "bad.spe")) == (
+        "bad.spe: $DATA counts: value 5 is not a number: 'x'")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("$DATA:\n0 x\n1\n2\n", "$DATA channel range: value 2 is not a number: 'x'"),
+    ("$DATA:\n0.5 " + "1" * 50 + "\n1\n", f"$DATA range line must be 'first last', got "
+                                          f"{('0.5 ' + '1' * 50)[:40]!r}"),
+    ("$DATA:\n0 1\n-1\n2\n", "$DATA: negative count -1 in channel 0"),
+    ("$MEAS_TIM:\n1 2 " + "3" * 50 + "\n$DATA:\n0 1\n1\n2\n",
+     f"$MEAS_TIM must be 'live real' seconds, got {('1 2 ' + '3' * 50)[:40]!r}"),
+    ("$DATA:\n0 1\n1\n2\n$MCA_CAL:\n2 " + "z" * 30 + "\n1 2 3 keV\n",
+     f"$MCA_CAL declares {('2 ' + 'z' * 30)[:20]!r} coefficients but lists 3"),
+])
+def test_more_refusals_are_exact(tmp_path, text, message):
+    assert _refusal(_spe(tmp_path, text, "r.spe")) == f"r.spe: {message}"
+
+
+def test_only_the_first_numbers_of_range_and_count_lines_are_read(tmp_path):
+    spectrum = read_spe(_spe(tmp_path, "$MEAS_TIM:\n0.5 0.5\n$DATA:\n0 1 99\n1\n2\n"
+                                       "$MCA_CAL:\n2 coefficients\n3 4 keV\n"))
+    np.testing.assert_array_equal(spectrum.counts, [1, 2])
+    assert spectrum.calibration.coefficients == (3.0, 4.0)
+    assert (spectrum.live_time_s, spectrum.real_time_s) == (0.5, 0.5)
+    zero = read_spe(_spe(tmp_path, "$MEAS_TIM:\n0 0\n$DATA:\n0 1\n1\n2\n", "z.spe"))
+    assert (zero.live_time_s, zero.real_time_s) == (0.0, 0.0)
+
+
+def test_a_read_fault_names_the_kind_of_file(tmp_path, monkeypatch):
+    from engines.spectrum.readers import spe
+
+    def failing(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(spe, "open_text_limited", failing)
+    with pytest.raises(InputError) as info:
+        read_spe(_spe(tmp_path, "$DATA:\n0 1\n1\n2\n", "io.spe"))
+    assert str(info.value).startswith("io.spe: not a readable .Spe spectrum (")
