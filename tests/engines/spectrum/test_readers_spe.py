@@ -305,3 +305,21 @@ def test_a_read_fault_names_the_kind_of_file(tmp_path, monkeypatch):
     with pytest.raises(InputError) as info:
         read_spe(_spe(tmp_path, "$DATA:\n0 1\n1\n2\n", "io.spe"))
     assert str(info.value).startswith("io.spe: not a readable .Spe spectrum (")
+
+
+def test_inline_section_content_name_source_and_limits(tmp_path, monkeypatch):
+    """Content on the ``$NAME:`` line itself counts; the result names its file; at most 100
+    $SPEC_ID lines make the description; the line limit holds for a .Spe file."""
+    from engines.spectrum.readers import spe
+    path = _spe(tmp_path, "$SPEC_ID: inline words\n$DATA: 0 1\n1\n2\n", "Fe plate.Spe")
+    spectrum = read_spe(path)
+    assert spectrum.metadata["description"] == "inline words"
+    np.testing.assert_array_equal(spectrum.counts, [1, 2])
+    assert spectrum.name == "Fe plate" and spectrum.source == path
+    words = "\n".join(f"w{i}" for i in range(101))
+    many = read_spe(_spe(tmp_path, f"$SPEC_ID:\n{words}\n$DATA:\n0 1\n1\n2\n", "m.spe"))
+    assert many.metadata["description"] == " ".join(f"w{i}" for i in range(100))
+    monkeypatch.setattr(spe, "MAX_LINES", 5)
+    assert read_spe(_spe(tmp_path, "$DATA:\n0 2\n1\n2\n3\n", "five.spe")).n_channels == 3
+    with pytest.raises(InputError, match="^six.spe: more than 5 lines"):
+        read_spe(_spe(tmp_path, "$DATA:\n0 3\n1\n2\n3\n4\n", "six.spe"))
