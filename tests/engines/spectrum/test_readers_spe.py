@@ -264,8 +264,8 @@ def test_counts_stream_line_by_line(tmp_path, monkeypatch):
     from engines.spectrum.readers import spe
     monkeypatch.setattr(safe_text, "_TEXT_CHUNK", 1)
     monkeypatch.setattr(spe, "_BLOCK", 3)
-    spectrum = read_spe(_spe(tmp_path, "$DATA:\n0 4\n1 2 3\n4\n5\n$ENER_FIT:\n0 1\n"))
-    np.testing.assert_array_equal(spectrum.counts, [1, 2, 3, 4, 5])
+    spectrum = read_spe(_spe(tmp_path, "$DATA:\n0 9\n1 2 3\n4 5 6\n7 8 9\n10\n$ENER_FIT:\n0 1\n"))
+    np.testing.assert_array_equal(spectrum.counts, np.arange(1, 11))
     assert _refusal(_spe(tmp_path, "$DATA:\n0 3\n1 2\n3 4 5 6 7\n", "more.spe")) == (
         "more.spe: $DATA declares 4 channels (0..3) but holds 7 values")
     assert _refusal(_spe(tmp_path, "$DATA:\n0 6\n1 2 3\n4\nx 6 7\n", "bad.spe")) == (
