@@ -436,3 +436,62 @@ def test_2006_times_and_start(tmp_path):
     assert (spectrum.live_time_s, spectrum.real_time_s) == (4.0, 5.0)
     assert spectrum.metadata["start_time"] == "2001-01-01T00:00:00"
     assert "start_time" not in read_n42(_n42(tmp_path, _doc_2006(""), "n.n42")).metadata
+
+
+def test_write_n42_bytes_are_exact(tmp_path):
+    spectrum = Spectrum(np.array([1.0, 0.0, 2.0]), Calibration((1.0, 2.0)), live_time_s=1.0,
+                        real_time_s=2.0, name="A")
+    assert write_n42(tmp_path / "a.n42", spectrum).read_text(encoding="utf-8") == """\
+<?xml version='1.0' encoding='utf-8'?>
+<RadInstrumentData xmlns="http://physics.nist.gov/N42/2011/N42">
+  <RadInstrumentInformation id="instrument">
+    <RadInstrumentManufacturerName>LabLens export</RadInstrumentManufacturerName>
+    <RadInstrumentModelName>A</RadInstrumentModelName>
+    <RadInstrumentClassCode>Spectroscopic Personal Radiation Detector</RadInstrumentClassCode>
+  </RadInstrumentInformation>
+  <RadDetectorInformation id="detector">
+    <RadDetectorCategoryCode>Gamma</RadDetectorCategoryCode>
+  </RadDetectorInformation>
+  <EnergyCalibration id="calibration">
+    <CoefficientValues>1 2</CoefficientValues>
+  </EnergyCalibration>
+  <RadMeasurement id="measurement">
+    <MeasurementClassCode>Foreground</MeasurementClassCode>
+    <RealTimeDuration>PT2S</RealTimeDuration>
+    <Spectrum id="spectrum" radDetectorInformationReference="detector" \
+energyCalibrationReference="calibration">
+      <LiveTimeDuration>PT1S</LiveTimeDuration>
+      <ChannelData compressionCode="CountedZeroes">1 0 1 2</ChannelData>
+    </Spectrum>
+  </RadMeasurement>
+</RadInstrumentData>
+"""
+
+
+def test_2011_without_reference_takes_the_first_calibration(tmp_path):
+    calibration = ("<EnergyCalibration id='a'><CoefficientValues>1 2</CoefficientValues>"
+                   "</EnergyCalibration><EnergyCalibration><CoefficientValues>5 1"
+                   "</CoefficientValues></EnergyCalibration>")
+    spectrum = read_n42(_n42(tmp_path, _one_2011(calibration=calibration)))
+    np.testing.assert_allclose(spectrum.energies, [1, 3, 5])
+
+
+def test_2006_calibration_inside_the_spectrum_comes_first(tmp_path):
+    doc = ("<N42InstrumentData><Measurement>" + _cal_2006("1 2") + "<Spectrum><ChannelData>"
+           "1 2 3</ChannelData>" + _cal_2006("3 3") + "</Spectrum></Measurement>"
+           "</N42InstrumentData>")
+    np.testing.assert_allclose(read_n42(_n42(tmp_path, doc)).energies, [3, 6, 9])
+
+
+def test_2006_points_are_fitted_by_a_quadratic_at_most(tmp_path):
+    """Four points off any quadratic: the least-squares quadratic, not the exact cubic."""
+    spectrum = read_n42(_n42(tmp_path, _doc_2006(_points((0, 10), (1, 20), (2, 31), (3, 45)))))
+    np.testing.assert_allclose(spectrum.calibration.coefficients, (10.1, 8.6, 1.0), rtol=1e-12)
+
+
+def test_unreadable_coefficients_are_quoted_to_sixty_characters(tmp_path):
+    words = " ".join(["abcdefghij"] * 8)
+    calibration = f"<EnergyCalibration><CoefficientValues>{words}</CoefficientValues></EnergyCalibration>"
+    spectrum = read_n42(_n42(tmp_path, _one_2011(calibration=calibration)))
+    assert spectrum.metadata["calibration_problem"] == (
+        f"calibration coefficients {words[:60]!r} are not numbers")
