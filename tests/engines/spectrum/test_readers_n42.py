@@ -215,6 +215,8 @@ def test_write_n42_document_is_exact(tmp_path):
     ([4, 0, 5, 6], ["4", "0", "1", "5", "6"]),
     ([0.5, 0, 0, 0, 2], ["0.5", "0", "3", "2"]),
     ([1 / 3, 1], ["0.333333333", "1"]),
+    ([1234567890, 0, 0], ["1234567890", "0", "2"]),  # whole: not "1.23456789e+09"
+    ([2.5e-10, 0, 1], ["2.5e-10", "0", "1", "1"]),
 ])
 def test_counted_zeroes_tokens(counts, tokens):
     assert encode_counted_zeroes(np.array(counts, dtype=np.float64)) == tokens
