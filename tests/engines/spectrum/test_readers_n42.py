@@ -497,3 +497,24 @@ def test_unreadable_coefficients_are_quoted_to_sixty_characters(tmp_path):
     spectrum = read_n42(_n42(tmp_path, _one_2011(calibration=calibration)))
     assert spectrum.metadata["calibration_problem"] == (
         f"calibration coefficients {words[:60]!r} are not numbers")
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    (_doc_2006("", inside="<LiveTime>soon</LiveTime>"), "LiveTime 'soon' is not a duration"),
+    (_doc_2006("", inside="<RealTime>-1</RealTime>"), "RealTime '-1' is not a valid duration"),
+    (_one_2011("1 -2 3"), "ChannelData: negative count -2 in channel 1"),
+    (_one_2011(""), "ChannelData: need at least 2 channels, found 0"),
+    (_one_2011(measurement_extra="<RealTimeDuration>" + "x" * 50 + "</RealTimeDuration>"),
+     f"RealTimeDuration {'x' * 40!r} is not a duration"),
+    (_one_2011(measurement_extra="<RealTimeDuration>-" + "1" * 50 + "</RealTimeDuration>"),
+     f"RealTimeDuration {('-' + '1' * 50)[:40]!r} is not a valid duration"),
+])
+def test_more_refusals_are_exact(tmp_path, doc, message):
+    assert _refusal(_n42(tmp_path, doc, "r.n42")) == f"r.n42: {message}"
+
+
+def test_blank_compression_code_and_2006_start_in_the_spectrum(tmp_path):
+    np.testing.assert_array_equal(read_n42(_n42(tmp_path, _one_2011(code="  "))).counts, [1, 2, 3])
+    doc = _doc_2006("", inside="<StartTime>2002-02-02T02:02:02</StartTime>")
+    doc = doc.replace("</Spectrum>", "</Spectrum><StartTime>1999-01-01T00:00:00</StartTime>")
+    assert read_n42(_n42(tmp_path, doc, "s.n42")).metadata["start_time"] == "2002-02-02T02:02:02"
