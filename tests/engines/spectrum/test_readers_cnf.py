@@ -282,3 +282,33 @@ def test_pdp11_reserved_negative_zero_and_exact_bits():
     assert decoded[1] == 1.0
     assert decoded[2] == -(0.5 + 0.25 + 1 / 2**24) * 2.0
     assert decoded[3] == 0.0  # exponent 0, positive: zero whatever the fraction
+
+
+def test_more_layout_edges(tmp_path, monkeypatch):
+    """A head longer than the entry is still a CNF head; byte 14 of an entry is no part of the
+    offset; a 1 s live time in channel 0 is zeroed; a sub-second live time is plausible; a
+    calibration record cut by the end of the file is skipped; the result names its file."""
+    assert looks_like_cnf(GOOD[:200])
+    assert _read(tmp_path, _patched(GOOD, 112 + 14, b"\x07")).n_channels == 256
+    counts = np.full(256, 3)
+    counts[0] = 1
+    spectrum = _read(tmp_path, build_cnf(counts, live_s=1.0, real_s=1.5))
+    assert spectrum.counts[0] == 0 and spectrum.live_time_s == 1.0
+    short = _read(tmp_path, build_cnf(np.full(256, 3), live_s=0.5, real_s=1.0))
+    assert short.live_time_s == 0.5
+    cut = _read(tmp_path, _patched(GOOD, 256, _entry(0, 4490)))  # record ends 14 bytes late
+    assert cut.metadata["calibration_problem"] == "calibration record lies beyond the end of the file"
+    assert spectrum.name == "ok" and spectrum.source == tmp_path / "ok.cnf"
+    from engines.spectrum.readers import cnf
+
+    def failing(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(cnf, "read_bytes_limited", failing)
+    assert _refusal(tmp_path, GOOD).startswith("r.cnf: not a readable Canberra CNF file (")
+
+
+def test_acquisition_block_may_end_at_the_end_of_the_file(tmp_path):
+    data = _patched(_patched(GOOD, 122, struct.pack("<I", 4416)), 4416, b"\x00\x20")
+    with pytest.raises(InputError) as info:
+        _read(tmp_path, data)
+    assert "acquisition block at byte 4416" not in str(info.value)
