@@ -53,6 +53,23 @@ SCOPES: dict[str, list[str]] = {
         T + "spectrum/test_readers_n42.py", T + "spectrum/test_readers_hostile.py",
         T + "spectrum/test_readers_fuzz_regressions.py", T + "spectrum/test_readers_cnf.py",
         T + "spectrum/test_readers_specutils.py"],
+    E + "spectrum/readers/csv_format.py": [
+        T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_common.py",
+        T + "spectrum/test_readers_hostile.py", T + "spectrum/test_readers_fuzz_regressions.py"],
+    E + "spectrum/readers/spe.py": [
+        T + "spectrum/test_readers_spe.py", T + "spectrum/test_readers_common.py",
+        T + "spectrum/test_readers_hostile.py", T + "spectrum/test_readers_fuzz_regressions.py"],
+    E + "spectrum/readers/n42.py": [
+        T + "spectrum/test_readers_n42.py", T + "spectrum/test_readers_hostile.py",
+        T + "spectrum/test_readers_fuzz_regressions.py"],
+    E + "spectrum/readers/cnf.py": [T + "spectrum/test_readers_cnf.py",
+                                    T + "spectrum/test_readers_hostile.py"],
+    E + "spectrum/readers/specutils.py": [T + "spectrum/test_readers_specutils.py"],
+    E + "spectrum/readers/__init__.py": [
+        T + "spectrum/test_readers_common.py", T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
+        T + "spectrum/test_readers_n42.py", T + "spectrum/test_readers_hostile.py",
+        T + "spectrum/test_readers_fuzz_regressions.py", T + "spectrum/test_readers_cnf.py",
+        T + "spectrum/test_readers_specutils.py"],
     E + "spectrum/peers.py": [T + "spectrum/test_peers.py"],
     E + "cdc/metrics.py": [T + "cdc/test_metrics.py"],
     E + "cdc/hdf5_io.py": [T + "cdc/test_hdf5_io.py", T + "cdc/test_hdf5_io_layout.py",
@@ -203,7 +220,9 @@ def run(module: str, tests: list[str], max_children: int, rerun: bool = False,
     must be unchanged since that run); with ``report``, run nothing and count again."""
     mutmut = Path(sys.executable).with_name("mutmut")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1",
-               LABLENS_SHARED_SPECTRA=str(ROOT.parent / "shared" / "data" / "spectra"))
+               # a worktree away from ../shared passes the real spectra's folder in this variable
+               LABLENS_SHARED_SPECTRA=os.environ.get(
+                   "LABLENS_SHARED_SPECTRA", str(ROOT.parent / "shared" / "data" / "spectra")))
     started = time.monotonic()
     work = _scratch_of(module)
     rechecked: set[str] | None = None

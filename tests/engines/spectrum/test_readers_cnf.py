@@ -9,7 +9,7 @@ import pytest
 
 from engines.core.errors import InputError
 from engines.spectrum.readers import read_spectrum
-from engines.spectrum.readers.cnf import pdp11_to_float, read_cnf
+from engines.spectrum.readers.cnf import looks_like_cnf, pdp11_to_float, read_cnf
 
 HALF_MOON_BAY = "01122014152731-GT01122014182338-GA37.4963000N-GO122.4633000W.cnf"
 
@@ -132,3 +132,183 @@ def test_half_moon_bay_hpge(shared_spectra):
         centroid = (net * e[top - 3:top + 4]).sum() / net.sum()
         assert centroid == pytest.approx(line_kev, abs=1.5)  # file calibration: -0.6/+1.1 keV
         assert c[top] > 3 * continuum
+
+
+# ----------------------------------------------------------- exact behaviour (mutation round 7)
+# build_cnf's layout: directory entries at 112 (acquisition -> 1024), 160 (sample -> 2048),
+# 208 (channel data -> 3072); times at 1024 + 48 + 200 + 1; calibration at 1024 + 516.
+
+def _refusal(tmp_path, data: bytes) -> str:
+    path = tmp_path / "r.cnf"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_cnf(path)
+    return str(info.value)
+
+
+def _read(tmp_path, data: bytes):
+    path = tmp_path / "ok.cnf"
+    path.write_bytes(data)
+    return read_cnf(path)
+
+
+def _patched(data: bytes, at: int, raw: bytes) -> bytes:
+    out = bytearray(data)
+    out[at:at + len(raw)] = raw
+    return bytes(out)
+
+
+def _entry(kind: int, offset: int) -> bytes:
+    return bytes([kind, 0x20, 0x01, 0x00]) + bytes(6) + struct.pack("<I", offset)
+
+
+GOOD = build_cnf(np.arange(256) % 5 + 1)
+
+
+@pytest.mark.parametrize(("at", "raw", "message"), [
+    (115, b"\x01", "not a Canberra CNF file (no CAM block directory at byte 112)"),
+    (112, b"\x09", "no acquisition block in the CAM block directory"),
+    (208, b"\x07", "no channel data block in the CAM block directory"),
+    (161, b"\x21", "no channel data block in the CAM block directory"),  # the directory ends
+    (1024, b"\x03", "acquisition block at byte 1024 has a bad header"),
+    (1025, b"\x21", "acquisition block at byte 1024 has a bad header"),
+    (3073, b"\x00", "channel data block at byte 3072 has a bad header"),
+    (122, struct.pack("<I", 4417), "acquisition block at byte 4417 lies beyond the end of the "
+                                   "4608-byte file (truncated?)"),
+])
+def test_refusals_are_exact(tmp_path, at, raw, message):
+    assert _refusal(tmp_path, _patched(GOOD, at, raw)) == f"r.cnf: {message}"
+
+
+def test_timing_record_beyond_the_end(tmp_path):
+    data = _patched(GOOD, 1024 + 36, struct.pack("<H", 3512))  # record ends 1 byte past the file
+    assert _refusal(tmp_path, data) == ("r.cnf: timing record lies beyond the end of the file "
+                                        "(truncated?)")
+    at_end = _patched(GOOD, 1024 + 36, struct.pack("<H", 3511))  # ends at the file's last byte
+    assert _read(tmp_path, at_end).n_channels == 256
+
+
+def test_directory_is_bounded(tmp_path, monkeypatch):
+    from engines.spectrum.readers import cnf
+    monkeypatch.setattr(cnf, "MAX_ENTRIES", 2)  # the channel-data entry is the third
+    assert _refusal(tmp_path, GOOD) == "r.cnf: no channel data block in the CAM block directory"
+    monkeypatch.setattr(cnf, "MAX_ENTRIES", 3)
+    assert _read(tmp_path, GOOD).n_channels == 256
+
+
+def test_looks_like_cnf_needs_the_whole_entry_head():
+    assert looks_like_cnf(GOOD[:116])
+    assert not looks_like_cnf(GOOD[:115])
+    assert not looks_like_cnf(_patched(GOOD, 114, b"\x02"))
+
+
+def test_time_channels_are_zeroed_only_when_they_hold_the_times(tmp_path):
+    counts = np.full(256, 3)
+    counts[:3] = (12, 10, 10)  # real, live, and a channel past the first two
+    spectrum = _read(tmp_path, build_cnf(counts, live_s=10.0, real_s=12.0))
+    np.testing.assert_array_equal(spectrum.counts[:4], [0, 0, 10, 3])
+    counts[:2] = (1, 1)  # implausible times (live > real): nothing is zeroed
+    spectrum = _read(tmp_path, build_cnf(counts, live_s=12.0, real_s=10.0))
+    np.testing.assert_array_equal(spectrum.counts[:3], [1, 1, 10])
+    assert spectrum.live_time_s is None and spectrum.real_time_s is None
+    assert spectrum.metadata["time_problem"] == "implausible live/real time 12/10 s"
+
+
+@pytest.mark.parametrize(("live", "real", "plausible"), [
+    (10.0, 10.0, True), (10.0, 9.999995, True), (10.0, 9.99999, False), (0.0, 5.0, False),
+    (5.0, 2e9, True), (5.0, 1e10, False)])
+def test_time_plausibility_bounds(tmp_path, live, real, plausible):
+    spectrum = _read(tmp_path, build_cnf(np.full(256, 3), live_s=live, real_s=real))
+    assert (spectrum.live_time_s is not None) is plausible
+    assert ("time_problem" in spectrum.metadata) is not plausible
+    if plausible:
+        assert spectrum.live_time_s == pytest.approx(live, abs=1e-7)
+        assert spectrum.real_time_s == pytest.approx(real, abs=1e-7)
+
+
+def test_start_time_and_an_unrepresentable_one(tmp_path):
+    assert _read(tmp_path, GOOD).metadata["start_time"] == "2023-11-14T22:13:20"
+    data = _patched(GOOD, 1024 + 48 + 200 + 1, struct.pack("<Q", 2**64 - 1))
+    assert "start_time" not in _read(tmp_path, data).metadata
+
+
+def test_calibration_from_the_record_without_offset(tmp_path):
+    data = _patched(build_cnf(np.ones(256), coefficients=(0.0, 0.0, 0.0, 0.0)),
+                    1024 + 48 + 32 + 36, pdp11_bytes((2.0, 0.5, 0.0, 0.0)))
+    spectrum = _read(tmp_path, data)
+    assert spectrum.metadata["calibration_source"] == "acquisition block"
+    np.testing.assert_allclose(spectrum.calibration.coefficients, (2.0, 0.5))
+
+
+def test_calibration_problem_is_the_first_records(tmp_path):
+    spectrum = _read(tmp_path, build_cnf(np.ones(256), coefficients=(0.0, 1.0, 0.0, 1e-4)))
+    problem = spectrum.metadata["calibration_problem"]
+    assert problem.startswith("calibration (0.0, 1.0, 0.0, 9.99999") and "not quadratic" in problem
+    zero = _read(tmp_path, build_cnf(np.ones(256), coefficients=(0.0, 0.0, 0.0, 0.0)))
+    assert zero.metadata["calibration_problem"] == (
+        "no usable energy calibration (0.0, 0.0, 0.0, 0.0)")
+
+
+def test_a_second_acquisition_block_holds_the_calibration(tmp_path):
+    """Genie files may list the acquisition block twice; the second one's record is used."""
+    data = _patched(GOOD, 256, _entry(0, 2300))
+    data = _patched(data, 2300 + 48 + 32 + 400 + 36, pdp11_bytes((7.0, 3.0, 0.0, 0.0)))
+    np.testing.assert_allclose(_read(tmp_path, data).calibration.coefficients, (7.0, 3.0))
+    beyond = _read(tmp_path, _patched(GOOD, 256, _entry(0, 4600)))
+    assert beyond.metadata["calibration_problem"] == (
+        "calibration record lies beyond the end of the file")
+    assert not beyond.metadata["calibrated"]
+    fits = 4608 - (48 + 32 + 36 + 16)  # the record without offset ends at the file's end
+    at_end = _patched(_patched(GOOD, 256, _entry(0, fits)), 4608 - 16,
+                      pdp11_bytes((9.0, 1.0, 0.0, 0.0)))
+    np.testing.assert_allclose(_read(tmp_path, at_end).calibration.coefficients, (9.0, 1.0))
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b"Sample\x00A", "Sample A"), (b"  \x00 ", None), (b"bad\x07bell", None),
+    (b"n" * 70, "n" * 64)])
+def test_sample_names(tmp_path, raw, expected):
+    spectrum = _read(tmp_path, build_cnf(np.ones(256), sample_name=raw))
+    assert spectrum.metadata.get("sample_name") == expected
+
+
+def test_pdp11_reserved_negative_zero_and_exact_bits():
+    raw = np.array([0x00, 0x80, 0x00, 0x00,   # sign set, exponent 0: reserved -> NaN
+                    0x80, 0x40, 0x00, 0x00,   # exponent 129, fraction 0.5: 1.0
+                    0xC0, 0xC0, 0x01, 0x00,   # sign, exponent 129, fraction .5 + .25 + 2^-24: -1.5..
+                    0x00, 0x00, 0x05, 0x00], dtype=np.uint8)
+    decoded = pdp11_to_float(raw)
+    assert np.isnan(decoded[0])
+    assert decoded[1] == 1.0
+    assert decoded[2] == -(0.5 + 0.25 + 1 / 2**24) * 2.0
+    assert decoded[3] == 0.0  # exponent 0, positive: zero whatever the fraction
+
+
+def test_more_layout_edges(tmp_path, monkeypatch):
+    """A head longer than the entry is still a CNF head; byte 14 of an entry is no part of the
+    offset; a 1 s live time in channel 0 is zeroed; a sub-second live time is plausible; a
+    calibration record cut by the end of the file is skipped; the result names its file."""
+    assert looks_like_cnf(GOOD[:200])
+    assert _read(tmp_path, _patched(GOOD, 112 + 14, b"\x07")).n_channels == 256
+    counts = np.full(256, 3)
+    counts[0] = 1
+    spectrum = _read(tmp_path, build_cnf(counts, live_s=1.0, real_s=1.5))
+    assert spectrum.counts[0] == 0 and spectrum.live_time_s == 1.0
+    short = _read(tmp_path, build_cnf(np.full(256, 3), live_s=0.5, real_s=1.0))
+    assert short.live_time_s == 0.5
+    cut = _read(tmp_path, _patched(GOOD, 256, _entry(0, 4490)))  # record ends 14 bytes late
+    assert cut.metadata["calibration_problem"] == "calibration record lies beyond the end of the file"
+    assert spectrum.name == "ok" and spectrum.source == tmp_path / "ok.cnf"
+    from engines.spectrum.readers import cnf
+
+    def failing(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(cnf, "read_bytes_limited", failing)
+    assert _refusal(tmp_path, GOOD).startswith("r.cnf: not a readable Canberra CNF file (")
+
+
+def test_acquisition_block_may_end_at_the_end_of_the_file(tmp_path):
+    data = _patched(_patched(GOOD, 122, struct.pack("<I", 4416)), 4416, b"\x00\x20")
+    with pytest.raises(InputError) as info:
+        _read(tmp_path, data)
+    assert "acquisition block at byte 4416" not in str(info.value)

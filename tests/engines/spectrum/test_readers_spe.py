@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engines.core.errors import InputError
 from engines.spectrum.readers import read_spectrum
 from engines.spectrum.readers.spe import read_spe, write_spe
 from engines.spectrum.spectrum import Calibration, Spectrum
@@ -114,3 +115,211 @@ def test_write_spe_without_times_omits_meas_tim(tmp_path):
     path = write_spe(tmp_path / "t.spe", Spectrum(np.ones(4), Calibration((0.0, 1.0))))
     assert b"$MEAS_TIM" not in path.read_bytes()
     assert read_spe(path).live_time_s is None
+
+
+# ----------------------------------------------------------- exact behaviour (mutation round 7)
+
+def _spe(tmp_path, text: str, name: str = "x.spe"):
+    path = tmp_path / name
+    path.write_bytes(text.encode())
+    return path
+
+
+def _refusal(path) -> str:
+    with pytest.raises(InputError) as info:
+        read_spe(path)
+    return str(info.value)
+
+
+def test_write_spe_text_is_exact(tmp_path):
+    """Description before name, the date in Maestro's format, a missing time repeating the
+    other, integer counts, and both calibration sections with a padded quadratic term."""
+    spectrum = Spectrum(np.array([4.0, 0.0, 17.0]), Calibration((1.5, 0.25)), live_time_s=7.25,
+                        name="plate", metadata={"description": "Fe on Cu",
+                                                "start_time": "2021-07-04T08:09:10"})
+    path = write_spe(tmp_path / "w.Spe", spectrum)
+    assert path.read_bytes() == (
+        b"$SPEC_ID:\r\nFe on Cu\r\n$DATE_MEA:\r\n07/04/2021 08:09:10\r\n$MEAS_TIM:\r\n"
+        b"7.25 7.25\r\n$DATA:\r\n0 2\r\n4\r\n0\r\n17\r\n$ENER_FIT:\r\n1.5 0.25\r\n$MCA_CAL:\r\n"
+        b"3\r\n1.5000000000E+00 2.5000000000E-01 0.0000000000E+00 keV\r\n")
+
+
+def test_write_spe_fallbacks(tmp_path):
+    """Real time alone is written for both; no name: the file's stem; a start time that is not
+    ISO is left out; fractional counts with 9 significant digits."""
+    spectrum = Spectrum(np.array([0.5, 1.0 / 3.0]), Calibration((0.0, 1.0)), real_time_s=3.5,
+                        metadata={"start_time": "yesterday"})
+    lines = write_spe(tmp_path / "stem_only.spe", spectrum).read_text().splitlines()
+    assert lines[:8] == ["$SPEC_ID:", "stem_only", "$MEAS_TIM:", "3.5 3.5", "$DATA:", "0 1",
+                         "0.5", "0.333333333"]
+    named = Spectrum(np.ones(2), Calibration((0.0, 1.0)), name="named")
+    assert write_spe(tmp_path / "n.spe", named).read_text().splitlines()[1] == "named"
+
+
+@pytest.mark.parametrize(("date", "iso"), [
+    ("07/04/2021 08:09:10", "2021-07-04T08:09:10"), ("07/04/21 08:09:10", "2021-07-04T08:09:10"),
+    ("04-Jul-2021 08:09:10", "2021-07-04T08:09:10"), ("  sometime  ", "sometime")])
+def test_measurement_dates(tmp_path, date, iso):
+    path = _spe(tmp_path, f"$SPEC_ID:\n a \n b \n$DATE_MEA:\n{date}\n$DATA:\n0 1\n1\n2\n")
+    spectrum = read_spe(path)
+    assert spectrum.metadata["start_time"] == iso
+    assert spectrum.metadata["description"] == "a b"  # the $SPEC_ID lines, joined
+
+
+def test_first_section_of_a_name_wins_and_a_second_data_is_ignored(tmp_path):
+    path = _spe(tmp_path, "$SPEC_ID:\nfirst\n$DATA:\n0 1\n3\n4\n$SPEC_ID:\nsecond\n"
+                          "$DATA:\n0 2\n9\n9\n9\n$MEAS_TIM:\n2 3\n")
+    spectrum = read_spe(path)
+    np.testing.assert_array_equal(spectrum.counts, [3, 4])
+    assert spectrum.metadata["description"] == "first"
+    assert (spectrum.live_time_s, spectrum.real_time_s) == (2.0, 3.0)
+    assert "description" not in read_spe(_spe(tmp_path, "$DATA:\n0 1\n3\n4\n", "n.spe")).metadata
+
+
+def test_section_lines_and_description_are_bounded(tmp_path, monkeypatch):
+    from engines.spectrum.readers import spe
+    monkeypatch.setattr(spe, "MAX_SECTION_LINES", 3)
+    words = "\n".join(f"w{i}" for i in range(6))
+    spectrum = read_spe(_spe(tmp_path, f"$SPEC_ID:\n{words}\n$DATA:\n0 1\n1\n2\n"))
+    assert spectrum.metadata["description"] == "w0 w1 w2"
+    long = read_spe(_spe(tmp_path, "$SPEC_ID:\n" + "y" * 2500 + "\n$DATA:\n0 1\n1\n2\n", "l.spe"))
+    assert long.metadata["description"] == "y" * 2000
+
+
+def test_counts_stream_in_blocks(tmp_path, monkeypatch):
+    """Counts parsed in blocks of _BLOCK tokens land where they belong; a bad token is named by
+    its place in the whole $DATA section, not in its block."""
+    from engines.spectrum.readers import spe
+    monkeypatch.setattr(spe, "_BLOCK", 3)
+    counts = "\n".join(["1 2", "3 4 5", "6", "7 8 9 10"])
+    spectrum = read_spe(_spe(tmp_path, f"$DATA:\n0 9\n{counts}\n$ENER_FIT:\n0 2\n"))
+    np.testing.assert_array_equal(spectrum.counts, np.arange(1, 11))
+    bad = _spe(tmp_path, "$DATA:\n0 6\n1 2 3\n4\nx 6 7\n", "bad.spe")
+    assert _refusal(bad) == "bad.spe: $DATA counts: value 5 is not a number: 'x'"
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("text first\n$DATA:\n0 1\n1\n2\n", "not an ORTEC .Spe file (no '$SECTION:' lines at the "
+                                        "start)"),
+    ("\n\n", "not an ORTEC .Spe file (no '$SECTION:' lines at the start)"),
+    ("$SPEC_ID:\nno data\n", "no $DATA section"),
+    ("$DATA:\n$MEAS_TIM:\n1 2\n", "$DATA section is empty"),
+    ("$DATA:\n0\n1\n2\n", "$DATA range line must be 'first last', got '0'"),
+    ("$DATA:\n0.5 2\n1\n2\n", "$DATA range line must be 'first last', got '0.5 2'"),
+    ("$DATA:\n-1 2\n1\n2\n", "$DATA range line must be 'first last', got '-1 2'"),
+    ("$DATA:\n0 1 \n1\n2\n3\n", "$DATA declares 2 channels (0..1) but holds 3 values"),
+    ("$DATA:\n2 4\n1\n2\n", "$DATA declares 3 channels (2..4) but holds 2 values (truncated "
+                            "file?)"),
+    ("$DATA:\n3 3\n1\n", "$DATA declares 1 channels (expected 2 to 1048576)"),
+    ("$MEAS_TIM:\n1 2 3\n$DATA:\n0 1\n1\n2\n", "$MEAS_TIM must be 'live real' seconds, got "
+                                              "'1 2 3'"),
+    ("$MEAS_TIM:\n-1 2\n$DATA:\n0 1\n1\n2\n", "$MEAS_TIM must be 'live real' seconds, got "
+                                             "'-1 2'"),
+    ("$MEAS_TIM:\n1 x\n$DATA:\n0 1\n1\n2\n", "$MEAS_TIM: value 2 is not a number: 'x'"),
+    ("$DATA:\n0 1\n1\n2\n$MCA_CAL:\n3\n1 2 keV\n", "$MCA_CAL declares '3' coefficients but "
+                                                  "lists 2"),
+    ("$DATA:\n0 1\n1\n2\n$MCA_CAL:\nthree\n1 2 keV\n", "$MCA_CAL coefficient count: value 1 "
+                                                      "is not a number: 'three'"),
+    ("$DATA:\n0 1\n1\n2\n$MCA_CAL:\n2\n1 b keV\n", "$MCA_CAL coefficients: value 2 is not a "
+                                                  "number: 'b'"),
+    ("$DATA:\n0 1\n1\n2\n$ENER_FIT:\n1 q\n", "$ENER_FIT: value 2 is not a number: 'q'"),
+])
+def test_refusals_are_exact(tmp_path, text, message):
+    assert _refusal(_spe(tmp_path, text, "r.spe")) == f"r.spe: {message}"
+
+
+@pytest.mark.parametrize(("calibration", "expected", "problem"), [
+    ("$MCA_CAL:\n2\n1000 2000 eV\n", (1.0, 2.0), None),
+    ("$MCA_CAL:\n2\n3 4\n", (3.0, 4.0), None),  # no unit: keV
+    ("$MCA_CAL:\n2\n3 4 furlong\n$ENER_FIT:\n5 6\n", (5.0, 6.0), None),
+    ("$MCA_CAL:\n2\n3 4 furlong\n", None, "$MCA_CAL: unknown energy unit 'furlong'"),
+    ("$MCA_CAL:\n2\n0 0 keV\n$ENER_FIT:\n0 0\n", None,
+     "$MCA_CAL: no usable energy calibration (0.0, 0.0); "
+     "$ENER_FIT: no usable energy calibration (0.0, 0.0)"),
+    ("$MCA_CAL:\n2\n", None, "no $MCA_CAL or $ENER_FIT section"),
+    ("", None, "no $MCA_CAL or $ENER_FIT section"),
+])
+def test_calibration_sources_and_problems(tmp_path, calibration, expected, problem):
+    spectrum = read_spe(_spe(tmp_path, f"$DATA:\n0 2\n1\n2\n3\n{calibration}"))
+    assert spectrum.metadata["calibrated"] is (expected is not None)
+    if expected is None:
+        assert spectrum.metadata["calibration_problem"] == problem
+        assert spectrum.calibration.coefficients == (0.0, 1.0)
+    else:
+        np.testing.assert_allclose(spectrum.calibration.coefficients, expected, rtol=1e-12)
+
+
+def test_write_spe_large_whole_and_tiny_counts(tmp_path):
+    whole = Spectrum(np.array([1234567890.0, 0.0]), Calibration((0.0, 1.0)))
+    assert write_spe(tmp_path / "w.spe", whole).read_text().splitlines()[4:6] == ["1234567890", "0"]
+    tiny = Spectrum(np.array([2.5e-10, 1.0]), Calibration((0.0, 1.0)))
+    assert write_spe(tmp_path / "t.spe", tiny).read_text().splitlines()[4:6] == ["2.5e-10", "1"]
+
+
+def test_counts_stream_line_by_line(tmp_path, monkeypatch):
+    """One line per text block (a 1-character read size) and a block of 3 tokens: counts from
+    many pieces land in order, the last token of a block is kept, extra tokens are counted
+    without being stored, and a bad token is named by its place in the section."""
+    from engines.core import safe_text
+    from engines.spectrum.readers import spe
+    monkeypatch.setattr(safe_text, "_TEXT_CHUNK", 1)
+    monkeypatch.setattr(spe, "_BLOCK", 3)
+    spectrum = read_spe(_spe(tmp_path, "$DATA:\n0 9\n1 2 3\n4 5 6\n7 8 9\n10\n$ENER_FIT:\n0 1\n"))
+    np.testing.assert_array_equal(spectrum.counts, np.arange(1, 11))
+    assert _refusal(_spe(tmp_path, "$DATA:\n0 3\n1 2\n3 4 5 6 7\n", "more.spe")) == (
+        "more.spe: $DATA declares 4 channels (0..3) but holds 7 values")
+    assert _refusal(_spe(tmp_path, "$DATA:\n0 6\n1 2 3\n4\nx 6 7\n", "bad.spe")) == (
+        "bad.spe: $DATA counts: value 5 is not a number: 'x'")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("$DATA:\n0 x\n1\n2\n", "$DATA channel range: value 2 is not a number: 'x'"),
+    ("$DATA:\n0.5 " + "1" * 50 + "\n1\n", f"$DATA range line must be 'first last', got "
+                                          f"{('0.5 ' + '1' * 50)[:40]!r}"),
+    ("$DATA:\n0 1\n-1\n2\n", "$DATA: negative count -1 in channel 0"),
+    ("$MEAS_TIM:\n1 2 " + "3" * 50 + "\n$DATA:\n0 1\n1\n2\n",
+     f"$MEAS_TIM must be 'live real' seconds, got {('1 2 ' + '3' * 50)[:40]!r}"),
+    ("$DATA:\n0 1\n1\n2\n$MCA_CAL:\n2 " + "z" * 30 + "\n1 2 3 keV\n",
+     f"$MCA_CAL declares {('2 ' + 'z' * 30)[:20]!r} coefficients but lists 3"),
+])
+def test_more_refusals_are_exact(tmp_path, text, message):
+    assert _refusal(_spe(tmp_path, text, "r.spe")) == f"r.spe: {message}"
+
+
+def test_only_the_first_numbers_of_range_and_count_lines_are_read(tmp_path):
+    spectrum = read_spe(_spe(tmp_path, "$MEAS_TIM:\n0.5 0.5\n$DATA:\n0 1 99\n1\n2\n"
+                                       "$MCA_CAL:\n2 coefficients\n3 4 keV\n"))
+    np.testing.assert_array_equal(spectrum.counts, [1, 2])
+    assert spectrum.calibration.coefficients == (3.0, 4.0)
+    assert (spectrum.live_time_s, spectrum.real_time_s) == (0.5, 0.5)
+    zero = read_spe(_spe(tmp_path, "$MEAS_TIM:\n0 0\n$DATA:\n0 1\n1\n2\n", "z.spe"))
+    assert (zero.live_time_s, zero.real_time_s) == (0.0, 0.0)
+
+
+def test_a_read_fault_names_the_kind_of_file(tmp_path, monkeypatch):
+    from engines.spectrum.readers import spe
+
+    def failing(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(spe, "open_text_limited", failing)
+    with pytest.raises(InputError) as info:
+        read_spe(_spe(tmp_path, "$DATA:\n0 1\n1\n2\n", "io.spe"))
+    assert str(info.value).startswith("io.spe: not a readable .Spe spectrum (")
+
+
+def test_inline_section_content_name_source_and_limits(tmp_path, monkeypatch):
+    """Content on the ``$NAME:`` line itself counts; the result names its file; at most 100
+    $SPEC_ID lines make the description; the line limit holds for a .Spe file."""
+    from engines.spectrum.readers import spe
+    path = _spe(tmp_path, "$SPEC_ID: inline words\n$DATA: 0 1\n1\n2\n", "Fe plate.Spe")
+    spectrum = read_spe(path)
+    assert spectrum.metadata["description"] == "inline words"
+    np.testing.assert_array_equal(spectrum.counts, [1, 2])
+    assert spectrum.name == "Fe plate" and spectrum.source == path
+    words = "\n".join(f"w{i}" for i in range(101))
+    many = read_spe(_spe(tmp_path, f"$SPEC_ID:\n{words}\n$DATA:\n0 1\n1\n2\n", "m.spe"))
+    assert many.metadata["description"] == " ".join(f"w{i}" for i in range(100))
+    monkeypatch.setattr(spe, "MAX_LINES", 5)
+    assert read_spe(_spe(tmp_path, "$DATA:\n0 2\n1\n2\n3\n", "five.spe")).n_channels == 3
+    with pytest.raises(InputError, match="^six.spe: more than 5 lines"):
+        read_spe(_spe(tmp_path, "$DATA:\n0 3\n1\n2\n3\n4\n", "six.spe"))

@@ -109,3 +109,52 @@ def test_an_implausible_live_time_is_an_input_error(tmp_path, spectrum):
     path = write_specutils(tmp_path / "long.pcf", bad, "pcf")
     with pytest.raises(InputError, match=r"^long\.pcf: live time of 2e\+20 s is not a plausible time"):
         read_spectrum(path)
+
+
+# ----------------------------------------------------------- exact behaviour (mutation round 7)
+from engines.spectrum.readers import specutils as su  # noqa: E402
+
+
+def test_calibration_from_lower_edges():
+    cal, problem = su._calibration(np.array([0.0, 2.0, 4.0, 6.0, 8.0]), 4)  # with upper edge
+    assert problem == "" and cal.coefficients == pytest.approx((1.0, 2.0))
+    cal, _ = su._calibration(np.array([10.0, 11.0, 12.0]), 3)  # last edge extended by a width
+    assert cal.coefficients == pytest.approx((10.5, 1.0))
+    assert su._calibration(np.zeros(0), 3) == (
+        None, "the file has no energy calibration (SpecUtils would assume one)")
+    for edges in (np.array([0.0, 1.0]), np.array([0.0, np.nan, 2.0])):
+        assert su._calibration(edges, 3) == (None, "SpecUtils reports no usable channel energies")
+    cal, problem = su._calibration(np.array([0.0, 4.0, 0.0, 4.0, 0.0]), 4)  # flat centres
+    assert cal is None and problem.startswith("calibration is not a linear or quadratic "
+                                              "polynomial (")
+
+
+def test_short_messages():
+    assert su._short(RuntimeError("  a\n  b  ")) == "a b"
+    assert su._short(RuntimeError("")) == "RuntimeError"
+    assert su._short(ValueError("x" * 120)) == "x" * 120
+    assert su._short(ValueError("x" * 121)) == "x" * 120 + "…"
+
+
+def test_writer_and_size_refusals(tmp_path, spectrum, monkeypatch):
+    with pytest.raises(InputError) as info:
+        write_specutils(tmp_path / "a.xyz", spectrum, "xyz")
+    assert str(info.value) == ("unknown SpecUtils format 'xyz'; valid: chn, spc, pcf, iaea, tka, "
+                               "n42, cnf")
+    path = write_specutils(tmp_path / "a.chn", spectrum, "chn")
+    monkeypatch.setattr(su, "MAX_FILE_BYTES", path.stat().st_size - 1)
+    with pytest.raises(InputError) as info:
+        read_specutils(path)
+    assert str(info.value) == "a.chn: file of 0 MiB is too large for a spectrum (limit 0 MiB)"
+    monkeypatch.setattr(su, "MAX_FILE_BYTES", path.stat().st_size)
+    assert read_specutils(path).n_channels == 2048
+
+
+def test_metadata_of_a_read(tmp_path, spectrum):
+    read = read_specutils(write_specutils(tmp_path / "m.pcf", spectrum, "pcf"))
+    assert read.metadata["records"] == 1 and read.metadata["calibrated"] is True
+    assert read.metadata["calibration_source"].startswith("SpecUtils ")
+    assert read.name == "m" and read.source == tmp_path / "m.pcf"
+    untimed = Spectrum(spectrum.counts, spectrum.calibration)
+    read = read_specutils(write_specutils(tmp_path / "u.pcf", untimed, "pcf"))
+    assert read.live_time_s is None and read.real_time_s is None
