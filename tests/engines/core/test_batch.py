@@ -58,11 +58,13 @@ def test_inputs_from_a_folder_a_pattern_or_a_file(tmp_path):
     assert names == ["B.TXT", "a.txt", "c.dat", "sub/d.txt"]  # hidden and other files left out
     assert find_inputs(root / "a.txt", JOB.patterns) == [root / "a.txt"]
     assert find_inputs(str(root / "*.csv"), JOB.patterns) == [root / "e.csv"]
-    assert find_inputs(str(root / "**" / "d.txt"), JOB.patterns) == [root / "sub" / "d.txt"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError) as error:
         find_inputs(tmp_path / "empty", JOB.patterns)
     assert str(error.value) == "empty: no input files found (patterns: *.txt, *.DAT)"
+    (root / "sub" / "deep").mkdir()
+    (root / "sub" / "deep" / "g.txt").write_text("6")
+    assert find_inputs(str(root / "**" / "g.txt"), JOB.patterns) == [root / "sub/deep/g.txt"]
 
 
 def test_results_table_round_trip(tmp_path):

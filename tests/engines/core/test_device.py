@@ -48,7 +48,8 @@ def test_asked_for_devices_must_be_there(accelerators):
 
 
 def test_descriptions(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "NVIDIA H200")
+    monkeypatch.setattr(torch.cuda, "get_device_name",
+                        lambda device: {torch.device("cuda"): "NVIDIA H200"}.get(device, "?"))
     assert describe_device(torch.device("cuda")) == "CUDA: NVIDIA H200"
     assert describe_device(torch.device("mps")) == "MPS (Apple GPU)"
     assert describe_device(torch.device("cpu")) == f"CPU ({torch.get_num_threads()} threads)"
@@ -70,3 +71,5 @@ def test_to_device_keeps_values_and_lays_out_4d_batches_channels_last():
     assert np.array_equal(last.numpy(), array)
     flat = to_device(array[0], torch.device("cpu"), channels_last=True)  # 3-D: unchanged
     assert flat.is_contiguous()
+    moved = to_device(array, torch.device("meta"))  # another device than the array's
+    assert moved.device.type == "meta" and moved.shape == (2, 3, 4, 5)
