@@ -28,8 +28,8 @@ VARIED = "mixed19"
 def register(parser: argparse.ArgumentParser):
     from engines.spectrum.evaluation import EvaluateConfig
     from engines.spectrum.live import LiveConfig
-    from engines.spectrum.preprocessing import PreprocessConfig
     from engines.spectrum.options import parse_counts
+    from engines.spectrum.preprocessing import PreprocessConfig
     from engines.spectrum.samples import LABELS
     from engines.spectrum.training import TrainConfig  # no torch at import: cheap
 

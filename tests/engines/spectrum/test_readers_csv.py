@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from engines.core.errors import InputError
-from engines.spectrum.readers import read_spectrum
+from engines.spectrum.readers import csv_format, read_spectrum
 from engines.spectrum.readers._common import shift_calibration
-from engines.spectrum.readers import csv_format
 from engines.spectrum.readers.csv_format import read_csv, write_csv
 from engines.spectrum.spectrum import PAPER_CALIBRATION, Calibration, Spectrum
 
