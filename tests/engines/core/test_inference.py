@@ -124,3 +124,26 @@ def test_iter_predict_passes_both_hooks_and_names_what_it_counts():
     reports.clear()
     drive(iter_predict(Doubler(), np.ones((3, 1), np.float32), 3), reports.append)
     assert [r.message for r in reports] == ["3/3 samples"]
+
+
+@pytest.mark.parametrize("device, channels_last", [("cpu", False), ("cuda", True)])
+def test_gpu_batches_and_weights_go_channels_last(monkeypatch, device, channels_last):
+    """On CUDA the net's weights and each input batch are laid out channels-last (the device
+    helpers are replaced, so this runs without a GPU)."""
+    import contextlib
+
+    net = Doubler()
+    predictor = Predictor(net, batch_size=4)
+    predictor.device = torch.device(device)
+    moved, layouts = [], []
+
+    def to_device(x, target, channels_last=False):
+        moved.append((target.type, channels_last))
+        return torch.as_tensor(x)
+
+    monkeypatch.setattr("engines.core.device.to_device", to_device)
+    monkeypatch.setattr("engines.core.device.autocast", lambda target: contextlib.nullcontext())
+    monkeypatch.setattr(net, "to", lambda **options: layouts.append(options) or net)
+    out = predictor(np.ones((6, 1, 1, 1), np.float32))
+    assert out.shape == (6, 1, 1, 1) and moved == [(device, channels_last)] * 2
+    assert layouts == ([{"memory_format": torch.channels_last}] if channels_last else [])
