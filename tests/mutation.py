@@ -114,6 +114,7 @@ SCOPES: dict[str, list[str]] = {
                              T + "core/test_progress_registry.py"],
     E + "core/batch.py": [T + "core/test_batch.py"],
     E + "core/inference.py": [T + "core/test_inference.py"],
+    E + "core/model.py": [T + "core/test_model.py"],
     E + "core/device.py": [T + "core/test_progress_registry_training.py", T + "core/test_device.py"],
     E + "cdc/images.py": [T + "cdc/test_images.py", T + "cdc/test_images_exact.py"],
 }
