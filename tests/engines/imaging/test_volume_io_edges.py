@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engines.core.errors import InputError
-from engines.core.progress import Progress
+from engines.core.progress import Progress, drive
 from engines.imaging.volume import Volume
 from engines.imaging.volume_io import (
     read_volume,
@@ -193,8 +193,8 @@ def test_write_refusals(tmp_path, name, options, message):
 ])
 def test_write_by_name_or_format(tmp_path, name, options, kind):
     task = write_volume_task(_small(), str(tmp_path / name), **options)
-    steps = list(_run(task))
-    path, reports = steps[-1], steps[:-1]
+    reports = []
+    path = drive(task, reports.append)
     assert path == tmp_path / name and path.exists()
     assert reports[-1].fraction == 1.0 and reports[-1].message == f"{name} written"
     if kind is not None:
@@ -204,15 +204,6 @@ def test_write_by_name_or_format(tmp_path, name, options, kind):
         import tifffile
 
         assert tifffile.imread(path).tolist() == _small().array.tolist()
-
-
-def _run(task):
-    while True:
-        try:
-            yield next(task)
-        except StopIteration as done:
-            yield done.value
-            return
 
 
 def test_volume_info_of_a_file_has_every_field(tmp_path):

@@ -135,11 +135,7 @@ def test_segmented_profile_reports_each_slab(monkeypatch):
     monkeypatch.setattr(porosity, "SLAB_VOXELS", 40)  # two slices per slab
     task = iter_segmented_profile(stack, box, 0)
     reports = []
-    try:
-        while True:
-            reports.append(next(task))
-    except StopIteration as stop:
-        whole, profile = stop.value
+    whole, profile = drive(task, reports.append)
     assert [(r.fraction, r.message) for r in reports] == [
         (0.4, "counted slices 1–2"), (0.8, "counted slices 3–4"), (1.0, "counted slices 5–5")]
     np.testing.assert_allclose(profile, [0.6, 0.6, 0.0, 0.6, 0.6])
@@ -152,11 +148,8 @@ def test_segmented_profile_reports_each_slab(monkeypatch):
 
 def _reports_and_result(task):
     reports = []
-    try:
-        while True:
-            reports.append(next(task))
-    except StopIteration as stop:
-        return [(r.fraction, r.message) for r in reports], stop.value
+    result = drive(task, reports.append)
+    return [(r.fraction, r.message) for r in reports], result
 
 
 def test_segmented_slabs_are_sized_by_the_boxs_own_cross_section(monkeypatch):

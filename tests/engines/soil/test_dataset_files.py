@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from engines.core.errors import InputError
+from engines.core.progress import Progress, drive
 from engines.soil.dataset import (
     CoreSlices,
     core_name,
@@ -217,7 +218,6 @@ def test_channels_of_every_slice_by_default():
 
 def test_loading_cores_forwards_each_analysis(monkeypatch):
     import engines.soil.analysis as analysis_module
-    from engines.core.progress import Progress
     from engines.soil.analysis import AnalysisConfig
 
     seen = []
@@ -230,19 +230,13 @@ def test_loading_cores_forwards_each_analysis(monkeypatch):
     monkeypatch.setattr(analysis_module, "iter_analyze_path", analyse)
     task = iter_load_cores(["/x/a.nii.gz", Path("/x/b.mhd")], PreprocessConfig(min_cluster=7))
     reports = []
-    try:
-        while True:
-            reports.append(next(task))
-    except StopIteration as stop:
-        cores = stop.value
+    cores = drive(task, reports.append)
     assert [(r.fraction, r.message) for r in reports] == [(0.25, "a.nii.gz: half"),
                                                           (0.75, "b.mhd: half")]
     assert [c.name for c in cores] == ["a", "b"]
     assert [p for p, _ in seen] == [Path("/x/a.nii.gz"), Path("/x/b.mhd")]
     assert all(type(s) is AnalysisConfig and s.min_cluster == 7 for _, s in seen)
     seen.clear()
-    from engines.core.progress import drive
-
     assert [c.name for c in drive(iter_load_cores([Path("/y/c.tif")]))] == ["c"]
     assert seen[0][1] == AnalysisConfig.of(PreprocessConfig())
     assert drive(iter_load_cores([])) == []
