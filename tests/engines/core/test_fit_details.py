@@ -150,32 +150,26 @@ def test_resume_continues_the_clock_ema_and_best_weights(tmp_path, monkeypatch):
     assert not torch.equal(seen[0]["weight"], ema_at_2["weight"])
 
 
-def test_resumed_ema_is_the_saved_average():
+def test_resumed_ema_is_the_saved_average(tmp_path):
+    config = FitConfig(optimizer="adam", ema_decay=0.9)
     model, batches, step_loss = _problem()
     straight = []
     drive(iter_fit(model, batches(), step_loss,
                    lambda m: straight.append(m.weight.detach().clone()) or {"acc": 1.0},
-                   FitConfig(optimizer="adam", ema_decay=0.9), steps=4, val_every=2,
-                   select="acc"))
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as folder:
-        state = Path(folder) / "state"
-        model, batches, step_loss = _problem()
-        task = iter_fit(model, batches(), step_loss, lambda m: {"acc": 1.0},
-                        FitConfig(optimizer="adam", ema_decay=0.9), steps=4, val_every=2,
-                        select="acc", checkpoint=state)
-        for report in task:
-            if report.metrics["step"] == 2:
-                break
-        task.close()
-        resumed = []
-        other, batches2, _ = _problem(seed=4)
-        drive(iter_fit(other, batches2(), step_loss,
-                       lambda m: resumed.append(m.weight.detach().clone()) or {"acc": 1.0},
-                       FitConfig(optimizer="adam", ema_decay=0.9), steps=4, val_every=2,
-                       select="acc", resume=state))
+                   config, steps=4, val_every=2, select="acc"))
+    state = tmp_path / "state"
+    model, batches, step_loss = _problem()
+    task = iter_fit(model, batches(), step_loss, lambda m: {"acc": 1.0}, config, steps=4,
+                    val_every=2, select="acc", checkpoint=state)
+    for report in task:
+        if report.metrics["step"] == 2:
+            break
+    task.close()
+    resumed = []
+    other, batches2, _ = _problem(seed=4)  # other weights, and a fresh EMA unless restored
+    drive(iter_fit(other, batches2(), step_loss,
+                   lambda m: resumed.append(m.weight.detach().clone()) or {"acc": 1.0},
+                   config, steps=4, val_every=2, select="acc", resume=state))
     assert torch.allclose(resumed[0], straight[1], atol=1e-6)
 
 
@@ -268,10 +262,8 @@ def test_a_parameter_without_gradient_in_a_step_is_left_alone():
     assert not torch.equal(model["b"].weight, before_step[1]["b.weight"])
 
 
-def test_the_learning_rate_is_the_optimiser_s():
+def test_the_reported_learning_rate_is_the_optimiser_s():
     model, batches, step_loss = _problem()
-    with pytest.raises(Exception, match="optimizer"):
-        FitConfig(optimizer="Adam")
     reports = []
     drive(iter_fit(model, batches(), step_loss, lambda m: {"acc": 1.0},
                    FitConfig(optimizer="adam", lr=0.02, warmup_fraction=0.5), steps=4,

@@ -11,7 +11,6 @@ from engines.core.resources import DEMO_MODELS_DIR, RESOURCES_DIR, sample_data_d
 def test_bundled_resources_are_the_repository_folder():
     root = Path(__file__).resolve().parents[3]
     assert RESOURCES_DIR == root / "resources" and DEMO_MODELS_DIR == root / "resources" / "models"
-    assert DEMO_MODELS_DIR.is_dir()
 
 
 def test_lablens_data_dir_wins(monkeypatch, tmp_path):
