@@ -117,6 +117,12 @@ SCOPES: dict[str, list[str]] = {
     E + "core/model.py": [T + "core/test_model.py"],
     E + "core/device.py": [T + "core/test_progress_registry_training.py", T + "core/test_device.py"],
     E + "cdc/images.py": [T + "cdc/test_images.py", T + "cdc/test_images_exact.py"],
+    E + "core/training.py": [T + "core/test_fit.py", T + "core/test_fit_details.py",
+                             T + "core/test_training_parts.py",
+                             T + "core/test_progress_registry_training.py"],
+    E + "core/samples.py": [T + "core/test_samples.py"],
+    E + "core/resources.py": [T + "core/test_resources.py"],
+    E + "core/errors.py": [T + "core/test_errors.py"],
 }
 
 #: seconds added to each mutant's estimated test time before mutmut's multiplier (its default

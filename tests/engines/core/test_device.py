@@ -4,6 +4,7 @@ replaced, so every branch runs on a CPU-only machine)."""
 from __future__ import annotations
 
 import contextlib
+import types
 
 import numpy as np
 import pytest
@@ -28,6 +29,13 @@ def test_auto_prefers_cuda_then_mps_then_cpu(accelerators, cuda, mps, picked):
     accelerators(cuda, mps)
     assert pick_device("auto") == torch.device(picked)
     assert pick_device("") == torch.device(picked) and pick_device("AUTO").type == picked
+    assert pick_device() == torch.device(picked)  # auto is the default
+
+
+def test_auto_on_a_torch_without_an_mps_backend_is_the_cpu(accelerators, monkeypatch):
+    accelerators(False, True)
+    monkeypatch.setattr(torch, "backends", types.SimpleNamespace())  # older torch: no mps
+    assert pick_device("auto") == torch.device("cpu")
 
 
 def test_asked_for_devices_must_be_there(accelerators):
@@ -73,3 +81,33 @@ def test_to_device_keeps_values_and_lays_out_4d_batches_channels_last():
     assert flat.is_contiguous()
     moved = to_device(array, torch.device("meta"))  # another device than the array's
     assert moved.device.type == "meta" and moved.shape == (2, 3, 4, 5)
+
+
+def test_to_device_copies_to_cuda_through_pinned_memory_without_blocking(monkeypatch):
+    """No GPU here: torch's pin_memory is replaced by a recorder, so the CUDA branch runs and
+    what it passes on is checked (the copy itself is torch's)."""
+    calls = []
+    arrived = torch.zeros(2, 3, 4, 5)  # stands for the tensor on the GPU
+
+    class Pinned:
+        def to(self, device, **options):
+            calls.append(("to", device, options))
+            return arrived
+
+    def pin_memory(self):
+        calls.append(("pin", tuple(self.shape), self.device.type))
+        return Pinned()
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", pin_memory)
+    array = np.ones((2, 3, 4, 5), dtype=np.float32)
+    moved = to_device(array, torch.device("cuda"))
+    assert moved is arrived
+    assert calls == [("pin", (2, 3, 4, 5), "cpu"),
+                     ("to", torch.device("cuda"), {"non_blocking": True})]
+    calls.clear()
+    last = to_device(array, torch.device("cuda", 1), channels_last=True)
+    assert calls[1] == ("to", torch.device("cuda", 1), {"non_blocking": True})
+    assert last.is_contiguous(memory_format=torch.channels_last)
+    calls.clear()
+    to_device(array, torch.device("cpu"))  # a host destination: no pinning
+    assert calls == []
