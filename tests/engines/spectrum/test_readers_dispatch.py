@@ -71,6 +71,10 @@ def test_binary_content(tmp_path):
             detect_format(_binary(tmp_path / f"junk{size}.n42", size))
         assert str(info.value) == (f"junk{size}.n42: not a supported spectrum file; supported "
                                    f"formats: {readers._DESCRIPTION}")
+    path = tmp_path / "short.n42"  # read whole, a file ending inside a character is not text
+    path.write_bytes(("Counts\n" + "é" * 20).encode() + "é".encode()[:1])
+    with pytest.raises(InputError, match=r"^short\.n42: not a supported spectrum file"):
+        detect_format(path)
     path = tmp_path / "late.foo"  # only the head is sniffed: binary after it is not looked at
     path.write_bytes(b"1,2\n" * 1100 + b"\x00\x01\x02" * 100)
     assert detect_format(path) == "csv"
@@ -80,12 +84,12 @@ def test_binary_content(tmp_path):
                                                ("😀", 2), ("😀", 3)])
 def test_a_character_cut_at_the_sniff_boundary_is_still_text(tmp_path, char, in_head):
     """Non-ASCII text (too much for the legacy 8-bit fallback) whose 4096-byte head ends inside
-    a character, right after other multi-byte characters."""
+    a character, right after another multi-byte character."""
     start = 4096 - in_head  # where the cut character begins
     lines = ("# Messung: " + "ΑΒΓΔ" * 15 + "\n# calibration_kev: 0 1\nCounts\n"
              + "".join(f"{i % 7}\n" for i in range(2000))).encode()
     lines = lines[:start - 40].rsplit(b"\n", 1)[0] + b"\n# "
-    before = "éé".encode()
+    before = "é😀".encode()  # a 4-byte character just before: only the right cut decodes
     data = lines + b"x" * (start - len(lines) - len(before)) + before + char.encode() + b"\n"
     assert data.rindex(char.encode()) == start
     path = tmp_path / "cut.csv"
