@@ -66,7 +66,7 @@ SCOPES: dict[str, list[str]] = {
                                     T + "spectrum/test_readers_hostile.py"],
     E + "spectrum/readers/specutils.py": [T + "spectrum/test_readers_specutils.py"],
     E + "spectrum/readers/__init__.py": [
-        T + "spectrum/test_readers_common.py", T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
+        T + "spectrum/test_readers_dispatch.py", T + "spectrum/test_readers_common.py", T + "spectrum/test_readers_csv.py", T + "spectrum/test_readers_spe.py",
         T + "spectrum/test_readers_n42.py", T + "spectrum/test_readers_hostile.py",
         T + "spectrum/test_readers_fuzz_regressions.py", T + "spectrum/test_readers_cnf.py",
         T + "spectrum/test_readers_specutils.py"],

@@ -118,14 +118,7 @@ def _read(path: Path, name: str) -> Spectrum:
 def _sniff(path: Path, head: bytes) -> str | None:
     if looks_like_cnf(head):
         return "cnf"
-    try:
-        text = decode_text(path, head)
-    except InputError:
-        # A cut-off multi-byte character at the sniff boundary is not binary content.
-        try:
-            text = decode_text(path, head[:-4]) if len(head) == _SNIFF_BYTES else None
-        except InputError:
-            text = None
+    text = _decode_head(path, head)
     if text is None:
         return None
     start = text.lstrip()
@@ -134,6 +127,17 @@ def _sniff(path: Path, head: bytes) -> str | None:
     if start.startswith("$") and ":" in start.split("\n", 1)[0]:
         return "spe"
     return "text"
+
+
+def _decode_head(path: Path, head: bytes) -> str | None:
+    """The sniffed bytes as text, or None for binary content. A character cut at the sniff
+    boundary is not binary: up to 3 of its bytes (UTF-8; a UTF-16 high surrogate is 2) go."""
+    for cut in (0, 1, 2, 3) if len(head) == _SNIFF_BYTES else (0,):
+        try:
+            return decode_text(path, head[:len(head) - cut])
+        except InputError:
+            pass
+    return None
 
 
 def iter_read_spectra(paths: list[Path], skip_bad: bool = False

@@ -79,7 +79,8 @@ def read_specutils(path: str | Path) -> Spectrum:
     try:
         with _quiet_stderr():  # the C++ parsers print each failed attempt to stderr
             spec_file.loadFile(str(path), SpecUtils.ParserType.Auto, path.suffix.lstrip("."))
-        records = [m for m in spec_file.measurements() if m.numGammaChannels() > 0]
+        every = spec_file.measurements()
+        records = [m for m in every if m.numGammaChannels() > 0]
     except Exception as exc:  # the C++ parser raises RuntimeError and others
         raise InputError.for_file(path, f"not a spectrum file SpecUtils can read "
                                         f"({_short(exc).replace(str(path), path.name)})") from None
@@ -88,9 +89,16 @@ def read_specutils(path: str | Path) -> Spectrum:
     foreground = [m for m in records if m.sourceType() == SpecUtils.SourceType.Foreground]
     chosen = foreground or records
     try:
-        measurement = chosen[0] if len(chosen) == 1 else spec_file.sumMeasurements(
-            sorted({m.sampleNumber() for m in chosen}),
-            sorted({m.detectorName() for m in chosen}))
+        if len(chosen) == 1:
+            measurement = chosen[0]
+        else:  # sumMeasurements takes every (sample, detector) pair: leave only the chosen ones
+            for other in [m for m in every if m not in chosen]:
+                spec_file.removeMeasurement(other)
+            measurement = spec_file.sumMeasurements(sorted({m.sampleNumber() for m in chosen}),
+                                                    sorted({m.detectorName() for m in chosen}))
+            if measurement is None:  # e.g. records of fewer than 4 channels
+                raise InputError.for_file(path, f"SpecUtils could not sum the {len(chosen)} "
+                                                f"gamma records")
         n_channels = int(measurement.numGammaChannels())
         if not 2 <= n_channels <= MAX_CHANNELS:
             raise InputError.for_file(path, f"{n_channels} channels (expected 2 to "
