@@ -290,6 +290,9 @@ class NodulesWorkspace(RunsMixin, Workspace):
         """Move the crosshair (all three slices) to the centre of ``item``'s box."""
         z0, y0, x0, z1, y1, x1 = item.box
         self.views.set_position(((z0 + z1) / 2 - 0.5, (y0 + y1) / 2 - 0.5, (x0 + x1) / 2 - 0.5))
+        # the boxes follow the views' 20 Hz position signal; a jump (a review key, a table row)
+        # draws them at once, so the item is never shown without its box
+        self.boxes.refresh()
 
     def zoom_to(self, item: ReviewItem, field_mm: float = ZOOM_MM) -> None:
         """Zoom the axial view to ``field_mm`` around ``item``'s box (the other views keep
