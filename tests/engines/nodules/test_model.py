@@ -77,7 +77,7 @@ def test_foreign_or_broken_files_are_model_errors(detector, tmp_path):
 
 def test_bundled_demo_model_reaches_its_recorded_figures():
     """Two fresh synthetic scans (a seed the model never saw, 9 nodules) against the sidecar's
-    validation figures (per-slice recall 0.95, CPM 0.67 on 6 scans); a small sample, so a
+    validation figures (per-slice recall 0.97, CPM 0.73 on 6 scans); a small sample, so a
     tolerance.
     Per-slice precision at the low slice threshold is dominated by how many vessel cuts a
     scan has, so it is not compared."""
