@@ -225,3 +225,25 @@ def test_calibration_problem_zero_width_channel_and_no_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow must not print a warning line as well
         assert "beyond" in calibration_problem(Calibration((1e308, 1e308, 1e308)), 100)
+
+
+@pytest.mark.parametrize("module, reader, name, text, kind", [
+    ("csv_format", "read_csv", "io.csv", "Energy,Counts\n1,2\n2,3\n", "CSV spectrum"),
+    ("spe", "read_spe", "io.spe", "$DATA:\n0 1\n1\n2\n", ".Spe spectrum"),
+])
+def test_a_read_fault_names_the_kind_of_file(tmp_path, monkeypatch, module, reader, name, text,
+                                             kind):
+    """An OSError while reading a text reader's file is one InputError naming the file and
+    the kind of file it was read as."""
+    import importlib
+
+    readers = importlib.import_module(f"engines.spectrum.readers.{module}")
+
+    def failing(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(readers, "open_text_limited", failing)
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        getattr(readers, reader)(path)
+    assert str(info.value).startswith(f"{name}: not a readable {kind} (")

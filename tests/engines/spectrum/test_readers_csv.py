@@ -340,15 +340,6 @@ def test_calibration_comment_with_commas_and_its_refusals(tmp_path):
         assert str(info.value) == f"c.csv: {message}"
 
 
-def test_a_read_fault_names_the_kind_of_file(tmp_path, monkeypatch):
-    def failing(*args, **kwargs):
-        raise OSError(5, "Input/output error")
-    monkeypatch.setattr(csv_format, "open_text_limited", failing)
-    with pytest.raises(InputError) as info:
-        read_csv(_write(tmp_path, "io.csv", "Energy,Counts\n1,2\n2,3\n"))
-    assert str(info.value).startswith("io.csv: not a readable CSV spectrum (")
-
-
 def test_comment_keys_end_at_the_first_colon(tmp_path):
     spectrum = read_csv(_write(tmp_path, "c.csv", "#name:Fe:Cu 2:1\nEnergy,Counts\n1,2\n2,3\n"))
     assert spectrum.name == "Fe:Cu 2:1"

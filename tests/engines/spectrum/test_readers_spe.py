@@ -296,17 +296,6 @@ def test_only_the_first_numbers_of_range_and_count_lines_are_read(tmp_path):
     assert (zero.live_time_s, zero.real_time_s) == (0.0, 0.0)
 
 
-def test_a_read_fault_names_the_kind_of_file(tmp_path, monkeypatch):
-    from engines.spectrum.readers import spe
-
-    def failing(*args, **kwargs):
-        raise OSError(5, "Input/output error")
-    monkeypatch.setattr(spe, "open_text_limited", failing)
-    with pytest.raises(InputError) as info:
-        read_spe(_spe(tmp_path, "$DATA:\n0 1\n1\n2\n", "io.spe"))
-    assert str(info.value).startswith("io.spe: not a readable .Spe spectrum (")
-
-
 def test_inline_section_content_name_source_and_limits(tmp_path, monkeypatch):
     """Content on the ``$NAME:`` line itself counts; the result names its file; at most 100
     $SPEC_ID lines make the description; the line limit holds for a .Spe file."""
